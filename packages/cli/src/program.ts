@@ -1,0 +1,21 @@
+import { Command } from 'commander';
+import { CLI_VERSION } from './version.ts';
+
+/**
+ * The `edgestelle` command. Client verbs talk to the master's HTTP API only; `master` and
+ * `agent` start the daemons (see daemons.ts, the one file allowed to load them).
+ */
+export function buildProgram(): Command {
+  const program = new Command('edgestelle')
+    .description('Run scripts on a fleet of Linux edge nodes and watch every node’s output live.')
+    .version(CLI_VERSION, '-V, --version')
+    .showHelpAfterError('(run with --help for usage)');
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  edgestelle --help            this text
+  edgestelle <verb> --help     help for one verb`,
+  );
+  return program;
+}

@@ -1,0 +1,263 @@
+import { z } from 'zod';
+import { ID_PATTERN } from './ids.ts';
+import { limits } from './limits.ts';
+import { NODE_ID_PATTERN } from './topics.ts';
+
+/**
+ * Every message of protocol v1, by channel. These schemas are the edge: a receiver never
+ * trusts a field that did not pass through one of them, and every field has a bound.
+ */
+
+const noNul = (s: string): boolean => !s.includes('\0');
+
+export const idSchema = z.string().regex(ID_PATTERN, 'must be a 26-character EdgeStelle id');
+export const nodeIdSchema = z
+  .string()
+  .regex(NODE_ID_PATTERN, "must be 1-64 characters of a-z, 0-9 and '-', not starting with '-'");
+/** Milliseconds since the Unix epoch, UTC. */
+export const epochMsSchema = z.number().int().min(0).max(8.64e15);
+export const seqSchema = z.number().int().min(0).max(limits.seqMax);
+
+const tagKeySchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "tag keys are 1-63 characters of a-z, 0-9, '_', '.', '-'");
+const tagValueSchema = z.string().max(limits.tagValueMaxChars).refine(noNul, 'must not contain NUL');
+export const tagsSchema = z
+  .record(tagKeySchema, tagValueSchema)
+  .refine((tags) => Object.keys(tags).length <= limits.tagsMaxCount, {
+    message: `at most ${limits.tagsMaxCount} tags`,
+  });
+
+const argSchema = z.string().max(limits.argMaxChars).refine(noNul, 'must not contain NUL');
+const envKeySchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment names are A-Z, a-z, 0-9 and _');
+const absolutePathSchema = z
+  .string()
+  .min(1)
+  .max(limits.pathMaxChars)
+  .refine((s) => s.startsWith('/') && noNul(s), 'must be an absolute path without NUL');
+
+/** Interpreters an agent knows by name; anything else must be an absolute path. */
+export const namedInterpreters = ['sh', 'bash', 'python3', 'node'] as const;
+export const interpreterSchema = z.union([z.enum(namedInterpreters), absolutePathSchema]);
+
+export const runSpecSchema = z
+  .object({
+    /** A one-line command run through `/bin/sh -c`. Exactly one of command and script. */
+    command: z.string().min(1).max(limits.commandMaxChars).refine(noNul, 'must not contain NUL').optional(),
+    script: z
+      .object({
+        interpreter: interpreterSchema,
+        body: z.string().max(limits.scriptMaxChars).refine(noNul, 'must not contain NUL'),
+      })
+      .strict()
+      .optional(),
+    args: z.array(argSchema).max(limits.argsMaxCount).default([]),
+    env: z
+      .record(envKeySchema, z.string().max(limits.envValueMaxChars).refine(noNul, 'must not contain NUL'))
+      .refine((env) => Object.keys(env).length <= limits.envMaxCount, {
+        message: `at most ${limits.envMaxCount} variables`,
+      })
+      .default({}),
+    cwd: absolutePathSchema.optional(),
+    timeoutMs: z.number().int().min(1).max(limits.timeoutMaxMs),
+    killGraceMs: z.number().int().min(0).max(limits.killGraceMaxMs).default(5000),
+    pty: z.boolean().default(false),
+    runAs: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a plain user name')
+      .optional(),
+  })
+  .strict()
+  .refine((spec) => (spec.command === undefined) !== (spec.script === undefined), {
+    message: 'give exactly one of command and script',
+  });
+export type RunSpec = z.infer<typeof runSpecSchema>;
+export type RunSpecInput = z.input<typeof runSpecSchema>;
+
+// ---- master → agent: `{p}/v1/nodes/{nodeId}/cmd` ------------------------------------------
+
+export const runCommandSchema = z
+  .object({
+    kind: z.literal('run'),
+    runId: idSchema,
+    jobId: idSchema,
+    /** A run not started by this time is never started (it is rejected as expired). */
+    deadlineAt: epochMsSchema,
+    spec: runSpecSchema,
+  })
+  .strict();
+
+export const cancelCommandSchema = z.object({ kind: z.literal('cancel'), runId: idSchema }).strict();
+
+/**
+ * The master's end-to-end acknowledgement: every chunk of `runId` with seq <= `seq` is
+ * committed to its database. `exited` carries the seq after the last chunk, so acking it
+ * acknowledges the whole run.
+ */
+export const ackCommandSchema = z
+  .object({
+    kind: z.literal('ack'),
+    runs: z
+      .array(z.object({ runId: idSchema, seq: seqSchema }).strict())
+      .min(1)
+      .max(limits.acksMaxCount),
+  })
+  .strict();
+
+export const pingCommandSchema = z.object({ kind: z.literal('ping'), pingId: idSchema }).strict();
+
+export const commandSchema = z.discriminatedUnion('kind', [
+  runCommandSchema,
+  cancelCommandSchema,
+  ackCommandSchema,
+  pingCommandSchema,
+]);
+export type Command = z.infer<typeof commandSchema>;
+export type RunCommand = z.infer<typeof runCommandSchema>;
+export type AckCommand = z.infer<typeof ackCommandSchema>;
+
+// ---- agent → master: `{p}/v1/nodes/{nodeId}/evt` ------------------------------------------
+
+export const outputStreams = ['stdout', 'stderr', 'system'] as const;
+export const outputStreamSchema = z.enum(outputStreams);
+export type OutputStream = z.infer<typeof outputStreamSchema>;
+
+export const runOutcomes = ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'] as const;
+export const runOutcomeSchema = z.enum(runOutcomes);
+export type RunOutcome = z.infer<typeof runOutcomeSchema>;
+
+export const rejectionCodes = [
+  'duplicate',
+  'expired',
+  'invalid',
+  'pty_unavailable',
+  'run_as_unavailable',
+  'spawn_failed',
+] as const;
+export const rejectionCodeSchema = z.enum(rejectionCodes);
+
+const reasonSchema = z.string().max(limits.reasonMaxChars);
+
+export const acceptedEventSchema = z.object({ kind: z.literal('accepted'), runId: idSchema }).strict();
+
+export const startedEventSchema = z
+  .object({
+    kind: z.literal('started'),
+    runId: idSchema,
+    startedAt: epochMsSchema,
+    pid: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 32),
+  })
+  .strict();
+
+/** Bytes exactly as the process wrote them; carried outside the JSON part of the body. */
+export const chunkDataSchema = z.instanceof(Uint8Array).refine((data) => data.byteLength <= limits.chunkMaxBytes, {
+  message: `chunk data is at most ${limits.chunkMaxBytes} bytes`,
+});
+
+export const outputEventSchema = z
+  .object({
+    kind: z.literal('output'),
+    runId: idSchema,
+    seq: seqSchema,
+    stream: outputStreamSchema,
+    data: chunkDataSchema,
+  })
+  .strict();
+
+export const exitedEventSchema = z
+  .object({
+    kind: z.literal('exited'),
+    runId: idSchema,
+    /** One past the last output chunk's seq: the number of chunks the run produced. */
+    seq: seqSchema,
+    outcome: runOutcomeSchema,
+    exitCode: z.number().int().min(-1024).max(1024).nullable(),
+    signal: z.string().max(32).nullable(),
+    startedAt: epochMsSchema.nullable(),
+    endedAt: epochMsSchema,
+    peakRssBytes: z.number().int().min(0).nullable(),
+    outputBytes: z.number().int().min(0),
+    /** The spool cap cut this run's output; a `system` chunk marks where. */
+    outputTruncated: z.boolean(),
+    reason: reasonSchema.optional(),
+  })
+  .strict();
+
+export const rejectedEventSchema = z
+  .object({
+    kind: z.literal('rejected'),
+    runId: idSchema,
+    code: rejectionCodeSchema,
+    reason: reasonSchema,
+  })
+  .strict();
+
+export const pongEventSchema = z.object({ kind: z.literal('pong'), pingId: idSchema }).strict();
+
+export const eventSchema = z.discriminatedUnion('kind', [
+  acceptedEventSchema,
+  startedEventSchema,
+  outputEventSchema,
+  exitedEventSchema,
+  rejectedEventSchema,
+  pongEventSchema,
+]);
+export type AgentEvent = z.infer<typeof eventSchema>;
+export type OutputEvent = z.infer<typeof outputEventSchema>;
+export type ExitedEvent = z.infer<typeof exitedEventSchema>;
+
+// ---- agent → master: `{p}/v1/nodes/{nodeId}/state`, retained -------------------------------
+
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const nodeFactsSchema = z
+  .object({
+    hostname: z.string().max(255),
+    os: z.string().max(64),
+    osRelease: z.string().max(256),
+    arch: z.string().max(32),
+    kernel: z.string().max(256),
+    agentVersion: z.string().max(64),
+    tags: tagsSchema,
+    cpuCount: count,
+    loadAvg: z.array(z.number().min(0).max(1e6)).length(3),
+    memTotalBytes: count,
+    memAvailableBytes: count,
+    diskTotalBytes: count,
+    diskFreeBytes: count,
+    uptimeSec: count,
+    runningRuns: count,
+    maxConcurrentRuns: count,
+    capabilities: z.object({ pty: z.boolean(), runAs: z.boolean() }).strict(),
+  })
+  .strict();
+export type NodeFacts = z.infer<typeof nodeFactsSchema>;
+
+/**
+ * Sealed at connect time (the will is too) and retained, so it may be read hours later: it is
+ * ordered by (connectionSeq, beat) instead of by the clock. The will is `online: false` with
+ * the connection's seq; an offline state wins over an online one of the same connection.
+ */
+export const stateMessageSchema = z
+  .object({
+    kind: z.literal('state'),
+    online: z.boolean(),
+    connectionSeq: count,
+    beat: count,
+    facts: nodeFactsSchema.optional(),
+  })
+  .strict();
+export type StateMessage = z.infer<typeof stateMessageSchema>;
+
+export type Message = Command | AgentEvent | StateMessage;
+
+/** Which schema a message on each channel must pass. */
+export const channelSchemas = {
+  cmd: commandSchema,
+  evt: eventSchema,
+  state: stateMessageSchema,
+} as const;

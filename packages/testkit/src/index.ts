@@ -1,0 +1,10 @@
+/** Disposable fixtures for tests: use with `await using`. */
+export { startAedes } from './aedes-broker.ts';
+export type { AedesBroker } from './aedes-broker.ts';
+export { MOSQUITTO_BIN, startMosquitto } from './mosquitto.ts';
+export type { Mosquitto, MosquittoOptions } from './mosquitto.ts';
+export { freePort, waitForPort } from './ports.ts';
+export { POSTGRES_ADMIN_URL, freshPostgresDatabase } from './postgres.ts';
+export type { FreshDatabase } from './postgres.ts';
+export { tempDir } from './temp-dir.ts';
+export type { TempDir } from './temp-dir.ts';
