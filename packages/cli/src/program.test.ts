@@ -14,7 +14,9 @@ describe('edgestelle command', () => {
   });
 
   it('exits non-zero with a hint on an unknown verb', async () => {
-    await expect(run(process.execPath, ['--import', 'tsx', '--conditions=source', main, 'no-such-verb'])).rejects.toMatchObject({
+    await expect(
+      run(process.execPath, ['--import', 'tsx', '--conditions=source', main, 'no-such-verb']),
+    ).rejects.toMatchObject({
       code: 1,
       stderr: expect.stringContaining('--help'),
     });

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addDaemonVerbs } from './daemons.ts';
 import { CLI_VERSION } from './version.ts';
 
 /**
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .description('Run scripts on a fleet of Linux edge nodes and watch every node’s output live.')
     .version(CLI_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)');
+  addDaemonVerbs(program);
   program.addHelpText(
     'after',
     `

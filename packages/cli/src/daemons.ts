@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+
+/**
+ * `edgestelle master` and `edgestelle agent` hand their arguments to the daemon packages,
+ * loaded only when asked for, so the client verbs never load master or agent code. This is the
+ * one file of the CLI allowed to import them (eslint.config.js).
+ */
+export function addDaemonVerbs(program: Command): void {
+  program
+    .command('master')
+    .description('start the master: API, console, live hub, dispatcher and (by default) an embedded MQTT broker')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[flags...]', 'see `edgestelle master --help`')
+    .action(async (flags: string[]) => {
+      const { main } = await import('@edgestelle/master');
+      process.exitCode = await main(flags);
+    });
+  program
+    .command('agent')
+    .description('start the agent on this node, or enroll it: `edgestelle agent enroll --master URL --token TOKEN`')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[flags...]', 'see `edgestelle agent --help`')
+    .action(async (flags: string[]) => {
+      const { main } = await import('@edgestelle/agent');
+      process.exitCode = await main(flags);
+    });
+}

@@ -1,0 +1,7 @@
+/**
+ * `edgestelle master [flags]`: parses its own flags and runs the master until a signal stops it.
+ * Returns the process exit code.
+ */
+export function main(_argv: readonly string[]): Promise<number> {
+  return Promise.reject(new Error('edgestelle master is not part of this build yet'));
+}
