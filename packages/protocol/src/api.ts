@@ -52,6 +52,66 @@ export const apiErrorSchema = z.object({
 });
 export type ApiError = z.infer<typeof apiErrorSchema>;
 
+// ---- auth --------------------------------------------------------------------------------
+
+/** Roles, weakest first: viewer reads, operator runs and cancels, admin manages everything. */
+export const roles = ['viewer', 'operator', 'admin'] as const;
+export const roleSchema = z.enum(roles);
+export type Role = z.infer<typeof roleSchema>;
+
+export const loginRequestSchema = z
+  .object({ username: z.string().min(1).max(128), password: z.string().min(1).max(1024) })
+  .strict();
+export type LoginRequest = z.infer<typeof loginRequestSchema>;
+
+export const userDtoSchema = z.object({ userId: idSchema, username: z.string(), role: roleSchema });
+export type UserDto = z.infer<typeof userDtoSchema>;
+
+/**
+ * Who the caller is. `csrfToken` is set for cookie sessions: send it back in the
+ * `X-CSRF-Token` header on every write (POST/PUT/PATCH/DELETE); bearer tokens need none.
+ */
+export const sessionDtoSchema = z.object({
+  user: userDtoSchema,
+  via: z.enum(['session', 'token']),
+  csrfToken: z.string().nullable(),
+});
+export type SessionDto = z.infer<typeof sessionDtoSchema>;
+
+export const apiTokenCreateSchema = z
+  .object({
+    name: z.string().min(1).max(128),
+    /** Seconds until the token stops working; null for no expiry. */
+    ttlSec: z
+      .number()
+      .int()
+      .min(60)
+      .max(5 * 365 * 86_400)
+      .nullable()
+      .default(null),
+  })
+  .strict();
+export type ApiTokenCreate = z.input<typeof apiTokenCreateSchema>;
+
+export const apiTokenDtoSchema = z.object({
+  tokenId: idSchema,
+  name: z.string(),
+  createdAt: epochMsSchema,
+  expiresAt: epochMsSchema.nullable(),
+  lastUsedAt: epochMsSchema.nullable(),
+  revokedAt: epochMsSchema.nullable(),
+});
+export type ApiTokenDto = z.infer<typeof apiTokenDtoSchema>;
+
+/** Only the create response carries the secret (`Authorization: Bearer <token>`), once. */
+export const apiTokenCreatedSchema = apiTokenDtoSchema.extend({ token: z.string() });
+export type ApiTokenCreated = z.infer<typeof apiTokenCreatedSchema>;
+
+// ---- health -------------------------------------------------------------------------------
+
+export const readinessSchema = z.object({ ready: z.boolean(), database: z.boolean(), broker: z.boolean() });
+export type Readiness = z.infer<typeof readinessSchema>;
+
 // ---- nodes --------------------------------------------------------------------------------
 
 export const nodeDtoSchema = z.object({
@@ -65,6 +125,15 @@ export const nodeDtoSchema = z.object({
   revokedAt: epochMsSchema.nullable(),
 });
 export type NodeDto = z.infer<typeof nodeDtoSchema>;
+
+/** Admin-set tags replace the node's tags from enrollment; the agent's own tags are merged over them. */
+export const nodeUpdateSchema = z
+  .object({ name: z.string().min(1).max(255).optional(), tags: tagsSchema.optional() })
+  .strict();
+export type NodeUpdate = z.infer<typeof nodeUpdateSchema>;
+
+export const tagDtoSchema = z.object({ key: z.string(), value: z.string(), nodeCount: z.number().int().min(0) });
+export type TagDto = z.infer<typeof tagDtoSchema>;
 
 // ---- enrollment ---------------------------------------------------------------------------
 
@@ -197,8 +266,10 @@ export const runDtoSchema = z.object({
   endedAt: epochMsSchema.nullable(),
   outputBytes: z.number().int().min(0),
   outputTruncated: z.boolean(),
-  /** Chunks stored so far (seq 0..chunkCount-1 when complete). */
+  /** Chunks stored so far without a gap (seq 0..chunkCount-1). */
   chunkCount: z.number().int().min(0),
+  /** The run is terminal and every one of its chunks is stored. */
+  complete: z.boolean(),
 });
 export type RunDto = z.infer<typeof runDtoSchema>;
 
@@ -252,4 +323,15 @@ export const liveServerMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('replayed'), runId: idSchema, nextSeq: seqSchema }),
   z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
 ]);
+
+/**
+ * Close codes of the live hub beyond the standard ones. A client closed as too slow lost
+ * nothing: it reconnects and subscribes again from the last seq it rendered.
+ */
+export const liveCloseCodes = {
+  unauthenticated: 4401,
+  forbiddenOrigin: 4403,
+  tooSlow: 4408,
+  shuttingDown: 4503,
+} as const;
 export type LiveServerMessage = z.infer<typeof liveServerMessageSchema>;
