@@ -1,0 +1,56 @@
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { newId } from '@edgestelle/protocol';
+import { tempDir } from '@edgestelle/testkit';
+import { describe, expect, it } from 'vitest';
+import { Ledger, type LedgerEntry } from './ledger.ts';
+
+const SKEW = 1000;
+
+function entry(now: number, state: LedgerEntry['state']): LedgerEntry {
+  return { runId: newId(now), jobId: newId(now), deadlineAt: now + 500, receivedAt: now, state };
+}
+
+describe('Ledger', () => {
+  it('keeps the latest state of every run across a reopen and ignores a torn last line', async () => {
+    await using dir = await tempDir();
+    const path = join(dir.path, 'ledger.jsonl');
+    const now = Date.now();
+    const ledger = new Ledger({ path, now: () => now, maxSkewMs: SKEW });
+    const run = entry(now, 'accepted');
+    ledger.put(run);
+    ledger.update(run.runId, { state: 'running', pid: 42, startedAt: now });
+    ledger.close();
+    appendFileSync(path, '{"runId":"tor');
+
+    const invalid: number[] = [];
+    const reopened = new Ledger({ path, now: () => now, maxSkewMs: SKEW, onInvalidLine: (n) => invalid.push(n) });
+    expect(reopened.get(run.runId)).toMatchObject({ state: 'running', pid: 42 });
+    expect(invalid).toEqual([3]);
+    reopened.close();
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(1);
+  });
+
+  it('forgets finished runs only after their deadline and the freshness windows have passed', async () => {
+    await using dir = await tempDir();
+    const path = join(dir.path, 'ledger.jsonl');
+    let now = 1_000_000;
+    const first = new Ledger({ path, now: () => now, maxSkewMs: SKEW });
+    const delivered = entry(now, 'delivered');
+    const running = entry(now, 'running');
+    first.put(delivered);
+    first.put(running);
+    first.close();
+
+    now += 2 * SKEW;
+    const soon = new Ledger({ path, now: () => now, maxSkewMs: SKEW });
+    expect(soon.get(delivered.runId)).toBeDefined();
+    soon.close();
+
+    now += 2 * SKEW;
+    const later = new Ledger({ path, now: () => now, maxSkewMs: SKEW });
+    expect(later.get(delivered.runId)).toBeUndefined();
+    expect(later.get(running.runId)).toBeDefined();
+    later.close();
+  });
+});

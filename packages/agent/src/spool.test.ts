@@ -1,0 +1,112 @@
+import { appendFileSync, existsSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { newId } from '@edgestelle/protocol';
+import { tempDir } from '@edgestelle/testkit';
+import { describe, expect, it } from 'vitest';
+import { Spool, type RunSpool } from './spool.ts';
+
+const MiB = 1024 * 1024;
+const exitedFields = {
+  outcome: 'succeeded' as const,
+  exitCode: 0,
+  signal: null,
+  startedAt: 1,
+  endedAt: 2,
+  peakRssBytes: null,
+};
+
+function readAll(spool: Spool, run: RunSpool): string[] {
+  const out: string[] = [];
+  for (let seq = run.ackedThrough + 1; seq < spool.endSeq(run); seq += 1) {
+    const record = spool.read(run, seq);
+    if (record === undefined) throw new Error(`missing seq ${seq}`);
+    out.push(
+      record.kind === 'output'
+        ? `${record.seq}:${record.stream}:${record.data.toString()}`
+        : `exited:${record.event.seq}`,
+    );
+  }
+  return out;
+}
+
+describe('Spool', () => {
+  it('keeps chunks and exited across a reopen, in order, with their streams', async () => {
+    await using dir = await tempDir();
+    const runId = newId();
+    const spool = new Spool({ dir: dir.path, maxBytes: MiB });
+    const run = spool.createRun(runId);
+    spool.appendChunk(run, 'stdout', Buffer.from('a'));
+    spool.appendChunk(run, 'stderr', Buffer.from('b'));
+    const exited = spool.appendExited(run, exitedFields);
+    expect(exited).toMatchObject({ seq: 2, outputBytes: 2, outputTruncated: false });
+    spool.close();
+
+    const reopened = new Spool({ dir: dir.path, maxBytes: MiB });
+    const again = reopened.get(runId);
+    expect(again).toBeDefined();
+    if (again === undefined) return;
+    expect(readAll(reopened, again)).toEqual(['0:stdout:a', '1:stderr:b', 'exited:2']);
+    expect(again.exited).toEqual(exited);
+    reopened.close();
+  });
+
+  it('cuts a torn tail after a crash and keeps every whole record before it', async () => {
+    await using dir = await tempDir();
+    const runId = newId();
+    const spool = new Spool({ dir: dir.path, maxBytes: MiB });
+    const run = spool.createRun(runId);
+    spool.appendChunk(run, 'stdout', Buffer.from('one'));
+    spool.appendChunk(run, 'stdout', Buffer.from('two'));
+    spool.close();
+    const segment = join(dir.path, runId, '0000000000.seg');
+    const whole = statSync(segment).size;
+    truncateSync(segment, whole - 2);
+    appendFileSync(segment, Buffer.from([0, 0]));
+
+    const cuts: string[] = [];
+    const reopened = new Spool({ dir: dir.path, maxBytes: MiB, onCut: (_runId, detail) => cuts.push(detail) });
+    const again = reopened.get(runId);
+    if (again === undefined) throw new Error('run lost');
+    expect(cuts[0]).toMatch(/CRC mismatch/);
+    expect(readAll(reopened, again)).toEqual(['0:stdout:one']);
+    expect(statSync(segment).size).toBeLessThan(whole);
+    // Appending after the cut continues the numbering where the good records end.
+    reopened.appendChunk(again, 'stdout', Buffer.from('three'));
+    expect(readAll(reopened, again)).toEqual(['0:stdout:one', '1:stdout:three']);
+    reopened.close();
+  });
+
+  it('deletes acknowledged segments and the whole run once exited is acknowledged', async () => {
+    await using dir = await tempDir();
+    const spool = new Spool({ dir: dir.path, maxBytes: 64 * MiB, segmentMaxBytes: 1024 });
+    const run = spool.createRun(newId());
+    for (let i = 0; i < 10; i += 1) spool.appendChunk(run, 'stdout', Buffer.alloc(600, 65 + i));
+    const segmentsBefore = readdirSync(run.dir).length;
+    expect(segmentsBefore).toBeGreaterThan(3);
+    expect(spool.ack(run, 5)).toBe(false);
+    expect(readdirSync(run.dir).length).toBeLessThan(segmentsBefore);
+    expect(spool.read(run, 6)?.kind).toBe('output');
+    const exited = spool.appendExited(run, exitedFields);
+    expect(spool.ack(run, exited.seq - 1)).toBe(false);
+    expect(spool.ack(run, exited.seq)).toBe(true);
+    expect(existsSync(run.dir)).toBe(false);
+    expect(spool.bytes).toBe(0);
+    spool.close();
+  });
+
+  it('cuts a run at the cap with one system marker, flags it and drops the rest', async () => {
+    await using dir = await tempDir();
+    const spool = new Spool({ dir: dir.path, maxBytes: MiB });
+    const run = spool.createRun(newId());
+    const results = new Set<string>();
+    for (let i = 0; i < 100; i += 1) results.add(spool.appendChunk(run, 'stdout', Buffer.alloc(32 * 1024, 120)));
+    expect([...results]).toEqual(['written', 'cut', 'dropped']);
+    expect(spool.bytes).toBeLessThanOrEqual(MiB + 1024);
+    const exited = spool.appendExited(run, exitedFields);
+    expect(exited.outputTruncated).toBe(true);
+    expect(exited.outputBytes).toBe(100 * 32 * 1024);
+    const marker = spool.read(run, exited.seq - 1);
+    expect(marker?.kind === 'output' && marker.stream).toBe('system');
+    spool.close();
+  });
+});

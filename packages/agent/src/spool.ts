@@ -1,0 +1,426 @@
+import {
+  closeSync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { ID_PATTERN, exitedEventSchema, type ExitedEvent, type OutputStream } from '@edgestelle/protocol';
+
+/**
+ * The on-disk output spool: everything a run printed, and its `exited`, kept until the master
+ * acknowledges it. One folder per run, holding segment files named by their first seq
+ * (`0000000000.seg`); a segment is deleted as soon as every record in it is acknowledged, so a
+ * long run whose output the master keeps up with uses little disk.
+ *
+ * Record framing: `length u32 | crc32(body) u32 | body`, body = `type u8 | seq u32 | …`,
+ * type 1 = output chunk (`stream u8 | bytes`), type 2 = exited (JSON). Reading back stops at the
+ * first record that is short, too long or fails its CRC — a write torn by a crash or power
+ * loss — and cuts the file there.
+ *
+ * fsync policy: records are written with plain write(2), which a killed agent cannot lose (the
+ * kernel holds them); the data is fdatasync'ed when a segment is closed, when `exited` is
+ * written, and by {@link Spool.syncDirty}, which the agent calls once a second while anything
+ * is dirty. Power loss can therefore lose up to about a second of output that was not yet
+ * acknowledged; the torn tail is detected and cut, and the run is reported with what survived.
+ */
+const HEADER_BYTES = 8;
+const BODY_PREFIX_BYTES = 5;
+const TYPE_CHUNK = 1;
+const TYPE_EXITED = 2;
+const streamCodes: Record<OutputStream, number> = { stdout: 0, stderr: 1, system: 2 };
+const streamsByCode: readonly OutputStream[] = ['stdout', 'stderr', 'system'];
+const SEGMENT_NAME = /^(\d{10})\.seg$/;
+const MAX_RECORD_BODY_BYTES = 1024 * 1024;
+
+interface Segment {
+  readonly firstSeq: number;
+  readonly path: string;
+  fd: number;
+  bytes: number;
+  lastSeq: number;
+  dirty: boolean;
+}
+
+interface IndexEntry {
+  readonly seq: number;
+  readonly segment: Segment;
+  /** Offset of the body's first byte after the type and seq. */
+  readonly offset: number;
+  readonly length: number;
+  readonly type: typeof TYPE_CHUNK | typeof TYPE_EXITED;
+  readonly stream: OutputStream;
+}
+
+export type SpoolRecord =
+  | { kind: 'output'; runId: string; seq: number; stream: OutputStream; data: Buffer }
+  | { kind: 'exited'; event: ExitedEvent };
+
+export type AppendResult = 'written' | 'cut' | 'dropped';
+
+export interface RunSpool {
+  readonly runId: string;
+  readonly dir: string;
+  readonly segments: Segment[];
+  readonly index: IndexEntry[];
+  /** Output chunks so far: the next chunk's seq. */
+  chunkCount: number;
+  exited: ExitedEvent | undefined;
+  /** Highest seq the master acknowledged; -1 for none. */
+  ackedThrough: number;
+  truncated: boolean;
+  /** Bytes the run's process wrote, including any cut after the cap. */
+  outputBytes: number;
+}
+
+export interface SpoolOptions {
+  dir: string;
+  maxBytes: number;
+  /** A new segment starts past this size. */
+  segmentMaxBytes?: number;
+  /** Told about every torn or invalid tail that recovery cut, for the log. */
+  onCut?: (runId: string, detail: string) => void;
+}
+
+export function truncationMarker(maxBytes: number): Buffer {
+  return Buffer.from(
+    `\r\n[edgestelle] output cut here: the agent's spool is full (EDGESTELLE_SPOOL_MAX_BYTES=${maxBytes}); the rest of this run's output was dropped\r\n`,
+  );
+}
+
+export class Spool {
+  private readonly runs = new Map<string, RunSpool>();
+  private totalBytes = 0;
+  private readonly segmentMaxBytes: number;
+
+  constructor(private readonly options: SpoolOptions) {
+    this.segmentMaxBytes = options.segmentMaxBytes ?? 4 * 1024 * 1024;
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    this.recover();
+  }
+
+  get bytes(): number {
+    return this.totalBytes;
+  }
+
+  get maxBytes(): number {
+    return this.options.maxBytes;
+  }
+
+  /** Runs with anything unacknowledged, oldest first. */
+  list(): IterableIterator<RunSpool> {
+    return this.runs.values();
+  }
+
+  get(runId: string): RunSpool | undefined {
+    return this.runs.get(runId);
+  }
+
+  /** The seq after the last record written so far (chunks, then `exited`). */
+  endSeq(run: RunSpool): number {
+    return run.chunkCount + (run.exited === undefined ? 0 : 1);
+  }
+
+  createRun(runId: string): RunSpool {
+    const existing = this.runs.get(runId);
+    if (existing !== undefined) return existing;
+    const dir = join(this.options.dir, runId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const run: RunSpool = {
+      runId,
+      dir,
+      segments: [],
+      index: [],
+      chunkCount: 0,
+      exited: undefined,
+      ackedThrough: -1,
+      truncated: false,
+      outputBytes: 0,
+    };
+    this.runs.set(runId, run);
+    return run;
+  }
+
+  /**
+   * Appends one chunk. Past the cap the run gets one `system` marker chunk and is flagged;
+   * later output is counted but dropped.
+   */
+  appendChunk(run: RunSpool, stream: OutputStream, data: Uint8Array): AppendResult {
+    if (run.exited !== undefined) throw new Error(`run ${run.runId} has exited: no more output`);
+    if (stream !== 'system') run.outputBytes += data.byteLength;
+    if (run.truncated) return 'dropped';
+    const recordBytes = HEADER_BYTES + BODY_PREFIX_BYTES + 1 + data.byteLength;
+    if (this.totalBytes + recordBytes > this.options.maxBytes) {
+      run.truncated = true;
+      this.writeChunk(run, 'system', truncationMarker(this.options.maxBytes));
+      return 'cut';
+    }
+    this.writeChunk(run, stream, data);
+    return 'written';
+  }
+
+  /** Writes the run's `exited` (its seq is the chunk count) and makes it durable. */
+  appendExited(
+    run: RunSpool,
+    exited: Omit<ExitedEvent, 'kind' | 'runId' | 'seq' | 'outputBytes' | 'outputTruncated'>,
+  ): ExitedEvent {
+    if (run.exited !== undefined) return run.exited;
+    const event: ExitedEvent = {
+      kind: 'exited',
+      runId: run.runId,
+      seq: run.chunkCount,
+      ...exited,
+      outputBytes: run.outputBytes,
+      outputTruncated: run.truncated,
+    };
+    const json = Buffer.from(JSON.stringify(event));
+    const segment = this.writeRecord(run, TYPE_EXITED, run.chunkCount, 'system', json);
+    run.exited = event;
+    fdatasyncSync(segment.fd);
+    segment.dirty = false;
+    return event;
+  }
+
+  /** The record with this seq (the `exited` has seq = chunk count), unless acknowledged or not yet written. */
+  read(run: RunSpool, seq: number): SpoolRecord | undefined {
+    const first = run.index[0];
+    if (first === undefined) return undefined;
+    const entry = run.index[seq - first.seq];
+    if (entry === undefined) return undefined;
+    const body = Buffer.allocUnsafe(entry.length);
+    const got = readSync(entry.segment.fd, body, 0, entry.length, entry.offset);
+    if (got !== entry.length) throw new Error(`spool segment ${entry.segment.path} is shorter than its index`);
+    if (entry.type === TYPE_EXITED) {
+      if (run.exited === undefined) throw new Error(`run ${run.runId}: exited record without an exited event`);
+      return { kind: 'exited', event: run.exited };
+    }
+    return { kind: 'output', runId: run.runId, seq: entry.seq, stream: entry.stream, data: body };
+  }
+
+  /**
+   * The master committed every record with seq <= `seq`. Returns true when that was the whole
+   * run (its `exited` included): the run's folder is gone then.
+   */
+  ack(run: RunSpool, seq: number): boolean {
+    if (seq <= run.ackedThrough) return false;
+    run.ackedThrough = Math.min(seq, run.exited === undefined ? run.chunkCount - 1 : run.exited.seq);
+    if (run.exited !== undefined && run.ackedThrough >= run.exited.seq) {
+      this.removeRun(run);
+      return true;
+    }
+    // Whole segments behind the ack go; the last one stays open for appending.
+    while (run.segments.length > 1) {
+      const first = run.segments[0];
+      if (first === undefined || first.lastSeq > run.ackedThrough) break;
+      run.segments.shift();
+      this.dropSegment(first);
+      let dropped = 0;
+      while (run.index[dropped]?.segment === first) dropped += 1;
+      run.index.splice(0, dropped);
+    }
+    return false;
+  }
+
+  syncDirty(): void {
+    for (const run of this.runs.values()) {
+      for (const segment of run.segments) {
+        if (segment.dirty) {
+          fdatasyncSync(segment.fd);
+          segment.dirty = false;
+        }
+      }
+    }
+  }
+
+  get dirty(): boolean {
+    for (const run of this.runs.values()) if (run.segments.some((s) => s.dirty)) return true;
+    return false;
+  }
+
+  close(): void {
+    this.syncDirty();
+    for (const run of this.runs.values()) {
+      for (const segment of run.segments) closeSync(segment.fd);
+    }
+    this.runs.clear();
+  }
+
+  private writeChunk(run: RunSpool, stream: OutputStream, data: Uint8Array): void {
+    this.writeRecord(run, TYPE_CHUNK, run.chunkCount, stream, data);
+    run.chunkCount += 1;
+  }
+
+  private writeRecord(
+    run: RunSpool,
+    type: typeof TYPE_CHUNK | typeof TYPE_EXITED,
+    seq: number,
+    stream: OutputStream,
+    payload: Uint8Array,
+  ): Segment {
+    let segment = run.segments.at(-1);
+    if (segment === undefined || segment.bytes >= this.segmentMaxBytes) {
+      if (segment !== undefined) {
+        fdatasyncSync(segment.fd);
+        segment.dirty = false;
+      }
+      segment = this.openSegment(run, seq);
+    }
+    const prefix = type === TYPE_CHUNK ? BODY_PREFIX_BYTES + 1 : BODY_PREFIX_BYTES;
+    const record = Buffer.allocUnsafe(HEADER_BYTES + prefix + payload.byteLength);
+    record.writeUInt32BE(prefix + payload.byteLength, 0);
+    record.writeUInt8(type, HEADER_BYTES);
+    record.writeUInt32BE(seq, HEADER_BYTES + 1);
+    if (type === TYPE_CHUNK) record.writeUInt8(streamCodes[stream], HEADER_BYTES + BODY_PREFIX_BYTES);
+    record.set(payload, HEADER_BYTES + prefix);
+    record.writeUInt32BE(crc32(record.subarray(HEADER_BYTES)), 4);
+    writeSync(segment.fd, record, 0, record.byteLength, segment.bytes);
+    run.index.push({
+      seq,
+      segment,
+      offset: segment.bytes + HEADER_BYTES + prefix,
+      length: payload.byteLength,
+      type,
+      stream,
+    });
+    segment.bytes += record.byteLength;
+    segment.lastSeq = seq;
+    segment.dirty = true;
+    this.totalBytes += record.byteLength;
+    return segment;
+  }
+
+  private openSegment(run: RunSpool, firstSeq: number): Segment {
+    const path = join(run.dir, `${String(firstSeq).padStart(10, '0')}.seg`);
+    const segment: Segment = { firstSeq, path, fd: openSync(path, 'w+', 0o600), bytes: 0, lastSeq: -1, dirty: false };
+    run.segments.push(segment);
+    return segment;
+  }
+
+  private dropSegment(segment: Segment): void {
+    closeSync(segment.fd);
+    rmSync(segment.path, { force: true });
+    this.totalBytes -= segment.bytes;
+  }
+
+  private removeRun(run: RunSpool): void {
+    for (const segment of run.segments) this.dropSegment(segment);
+    run.segments.length = 0;
+    run.index.length = 0;
+    rmSync(run.dir, { recursive: true, force: true });
+    this.runs.delete(run.runId);
+  }
+
+  private recover(): void {
+    const runIds = readdirSync(this.options.dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && ID_PATTERN.test(entry.name))
+      .map((entry) => entry.name)
+      .sort();
+    for (const runId of runIds) this.recoverRun(runId);
+  }
+
+  private recoverRun(runId: string): void {
+    const run = this.createRun(runId);
+    const names = readdirSync(run.dir)
+      .filter((name) => SEGMENT_NAME.test(name))
+      .sort();
+    let broken = false;
+    for (const name of names) {
+      const path = join(run.dir, name);
+      if (broken) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      const fd = openSync(path, 'r+');
+      const size = fstatSync(fd).size;
+      const segment: Segment = { firstSeq: Number(name.slice(0, 10)), path, fd, bytes: 0, lastSeq: -1, dirty: false };
+      const cut = this.scanSegment(run, segment, size);
+      if (cut !== undefined) {
+        broken = true;
+        this.options.onCut?.(runId, `${path}: ${cut}; cut at byte ${segment.bytes} of ${size}`);
+        ftruncateSync(fd, segment.bytes);
+      }
+      if (segment.bytes === 0 && run.segments.length > 0) {
+        closeSync(fd);
+        rmSync(path, { force: true });
+        continue;
+      }
+      run.segments.push(segment);
+      this.totalBytes += segment.bytes;
+    }
+    const first = run.index[0];
+    if (first !== undefined) run.ackedThrough = first.seq - 1;
+  }
+
+  /** Reads records into the index; returns why it stopped early, or undefined at a clean end. */
+  private scanSegment(run: RunSpool, segment: Segment, size: number): string | undefined {
+    const content = Buffer.allocUnsafe(size);
+    readSync(segment.fd, content, 0, size, 0);
+    let offset = 0;
+    while (offset < size) {
+      if (size - offset < HEADER_BYTES + BODY_PREFIX_BYTES) return 'torn record header';
+      const length = content.readUInt32BE(offset);
+      if (length < BODY_PREFIX_BYTES || length > MAX_RECORD_BODY_BYTES) return `impossible record length ${length}`;
+      if (offset + HEADER_BYTES + length > size) return 'torn record body';
+      const body = content.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length);
+      if (crc32(body) !== content.readUInt32BE(offset + 4)) return 'CRC mismatch';
+      const type = body.readUInt8(0);
+      const seq = body.readUInt32BE(1);
+      const expectedSeq = (run.index.at(-1)?.seq ?? segment.firstSeq - 1) + 1;
+      if (seq !== expectedSeq || run.exited !== undefined) return `unexpected record seq ${seq}`;
+      if (type === TYPE_CHUNK) {
+        const stream = streamsByCode[body.readUInt8(BODY_PREFIX_BYTES)];
+        if (stream === undefined) return 'unknown stream';
+        const dataLength = length - BODY_PREFIX_BYTES - 1;
+        run.index.push({
+          seq,
+          segment,
+          offset: offset + HEADER_BYTES + BODY_PREFIX_BYTES + 1,
+          length: dataLength,
+          type: TYPE_CHUNK,
+          stream,
+        });
+        run.chunkCount = seq + 1;
+        if (stream === 'system') run.truncated = true;
+        else run.outputBytes += dataLength;
+      } else if (type === TYPE_EXITED) {
+        const parsed = parseExited(body.subarray(BODY_PREFIX_BYTES));
+        if (parsed === undefined || parsed.runId !== run.runId || parsed.seq !== seq) return 'invalid exited record';
+        run.index.push({
+          seq,
+          segment,
+          offset: offset + HEADER_BYTES + BODY_PREFIX_BYTES,
+          length: length - BODY_PREFIX_BYTES,
+          type: TYPE_EXITED,
+          stream: 'system',
+        });
+        run.exited = parsed;
+        run.outputBytes = parsed.outputBytes;
+        run.truncated = parsed.outputTruncated;
+      } else {
+        return `unknown record type ${type}`;
+      }
+      segment.lastSeq = seq;
+      offset += HEADER_BYTES + length;
+      segment.bytes = offset;
+    }
+    return undefined;
+  }
+}
+
+function parseExited(json: Buffer): ExitedEvent | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(json.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const parsed = exitedEventSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
