@@ -1,24 +1,22 @@
-import { execFile } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
 const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const edgestelle = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', '--conditions=source', main, ...args], { encoding: 'utf8' });
 
 describe('edgestelle command', () => {
-  it('prints help naming itself', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--conditions=source', main, '--help']);
+  it('prints help naming itself', () => {
+    const { stdout, status } = edgestelle('--help');
+    expect(status).toBe(0);
     expect(stdout).toContain('Usage: edgestelle');
     expect(stdout).toContain('Run scripts on a fleet');
   });
 
-  it('exits non-zero with a hint on an unknown verb', async () => {
-    await expect(
-      run(process.execPath, ['--import', 'tsx', '--conditions=source', main, 'no-such-verb']),
-    ).rejects.toMatchObject({
-      code: 1,
-      stderr: expect.stringContaining('--help'),
-    });
+  it('exits non-zero with a hint on an unknown verb', () => {
+    const { stderr, status } = edgestelle('no-such-verb');
+    expect(status).toBe(1);
+    expect(stderr).toContain('--help');
   });
 });
