@@ -1,0 +1,50 @@
+import { AppError } from '@edgestelle/protocol';
+import { ExitCode } from './exit-codes.ts';
+
+/** The CLI's one error catalogue. Each code has exactly one exit status (a missing one fails to compile). */
+export const CliErrorCode = {
+  usage: 'usage',
+  invalidRequest: 'invalid_request',
+  conflict: 'conflict',
+  notFound: 'not_found',
+  unreachable: 'unreachable',
+  unavailable: 'unavailable',
+  masterFailed: 'master_failed',
+  badResponse: 'bad_response',
+  notLoggedIn: 'not_logged_in',
+  unauthenticated: 'unauthenticated',
+  forbidden: 'forbidden',
+  configIo: 'config_io',
+  configInvalid: 'config_invalid',
+  interrupted: 'interrupted',
+} as const;
+export type CliErrorCode = (typeof CliErrorCode)[keyof typeof CliErrorCode];
+
+export const exitCodeByError: Record<CliErrorCode, ExitCode> = {
+  usage: ExitCode.usage,
+  invalid_request: ExitCode.usage,
+  conflict: ExitCode.dataError,
+  not_found: ExitCode.notFound,
+  unreachable: ExitCode.unavailable,
+  unavailable: ExitCode.unavailable,
+  master_failed: ExitCode.software,
+  bad_response: ExitCode.protocol,
+  not_logged_in: ExitCode.noPermission,
+  unauthenticated: ExitCode.noPermission,
+  forbidden: ExitCode.noPermission,
+  config_io: ExitCode.ioError,
+  config_invalid: ExitCode.config,
+  interrupted: ExitCode.interrupted,
+};
+
+export class CliError extends AppError<CliErrorCode> {
+  override readonly name = 'CliError';
+
+  get exitCode(): ExitCode {
+    return exitCodeByError[this.code];
+  }
+}
+
+export function usageError(message: string): CliError {
+  return new CliError(CliErrorCode.usage, message);
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { CliError } from './cli-error.ts';
+import { ExitCode } from './exit-codes.ts';
+import {
+  buildJobCreate,
+  parseAssignments,
+  parseDurationMs,
+  parseMasterUrl,
+  parseRolloutLimit,
+  parseTarget,
+  type RunFlags,
+} from './parse-args.ts';
+
+function usage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CliError);
+    if (err instanceof CliError) {
+      expect(err.exitCode).toBe(ExitCode.usage);
+      return err.message;
+    }
+  }
+  throw new Error('expected a usage error');
+}
+
+describe('parseDurationMs', () => {
+  it('reads units, combinations and bare seconds', () => {
+    expect(parseDurationMs('30s', '--timeout')).toBe(30_000);
+    expect(parseDurationMs('1h30m', '--timeout')).toBe(5_400_000);
+    expect(parseDurationMs('500ms', '--timeout')).toBe(500);
+    expect(parseDurationMs('2d', '--timeout')).toBe(172_800_000);
+    expect(parseDurationMs('45', '--timeout')).toBe(45_000);
+    expect(parseDurationMs('1.5m', '--timeout')).toBe(90_000);
+  });
+
+  it('names the flag when the text is not a duration', () => {
+    expect(usage(() => parseDurationMs('10 minutes', '--deadline'))).toMatch(/^--deadline: '10 minutes'/);
+    expect(usage(() => parseDurationMs('', '--timeout'))).toMatch(/--timeout/);
+    expect(usage(() => parseDurationMs('5x', '--timeout'))).toMatch(/not a duration/);
+  });
+});
+
+describe('parseRolloutLimit', () => {
+  it('reads counts and percentages', () => {
+    expect(parseRolloutLimit('5', '--concurrency')).toEqual({ count: 5 });
+    expect(parseRolloutLimit('25%', '--concurrency')).toEqual({ percent: 25 });
+    expect(usage(() => parseRolloutLimit('150%', '--max-failures'))).toMatch(/more than 100%/);
+    expect(usage(() => parseRolloutLimit('1.5', '--concurrency'))).toMatch(/whole number/);
+    expect(usage(() => parseRolloutLimit('many', '--concurrency'))).toMatch(/neither a count/);
+  });
+});
+
+describe('parseAssignments and parseTarget', () => {
+  it('keeps = inside values and refuses duplicates', () => {
+    expect(parseAssignments(['A=b=c', 'E='], '--env')).toEqual({ A: 'b=c', E: '' });
+    expect(usage(() => parseAssignments(['A=1', 'A=2'], '--env'))).toMatch(/given twice/);
+    expect(usage(() => parseAssignments(['=x'], '--env'))).toMatch(/not key=value/);
+  });
+
+  it('wants exactly one kind of target', () => {
+    expect(parseTarget({ node: ['a', 'a', 'b'], tag: [], all: false })).toEqual({ nodeIds: ['a', 'b'] });
+    expect(parseTarget({ node: [], tag: ['site=x'], all: false })).toEqual({ tags: { site: 'x' } });
+    expect(parseTarget({ node: [], tag: [], all: true })).toEqual({ all: true });
+    expect(usage(() => parseTarget({ node: [], tag: [], all: false }))).toMatch(/choose the nodes/);
+    expect(usage(() => parseTarget({ node: ['a'], tag: [], all: true }))).toMatch(/mutually exclusive/);
+    expect(usage(() => parseTarget({ node: ['Bad_Node'], tag: [], all: false }))).toMatch(/^--node: 'Bad_Node'/);
+    expect(usage(() => parseTarget({ node: [], tag: ['Site=x'], all: false }))).toMatch(/^--tag: /);
+  });
+});
+
+describe('parseMasterUrl', () => {
+  it('normalises to origin and path without a trailing slash', () => {
+    expect(parseMasterUrl('http://127.0.0.1:8080/')).toBe('http://127.0.0.1:8080');
+    expect(parseMasterUrl('https://ops.example/edge/')).toBe('https://ops.example/edge');
+    expect(parseMasterUrl('localhost:8080')).toBe('http://localhost:8080');
+  });
+
+  it('refuses other schemes and credentials in the URL', () => {
+    expect(usage(() => parseMasterUrl('ftp://x'))).toMatch(/http:\/\/ or https:\/\//);
+    expect(usage(() => parseMasterUrl('http://u:p@x'))).toMatch(/not in the URL/);
+    expect(usage(() => parseMasterUrl('http://x/?a=1'))).toMatch(/query/);
+  });
+});
+
+describe('buildJobCreate', () => {
+  const base: RunFlags = { node: [], tag: ['role=web'], all: false, command: [], timeout: '10m', env: [], pty: false };
+
+  it('joins the words after -- into one shell command, as ssh does', () => {
+    const job = buildJobCreate({
+      ...base,
+      command: ['df', '-h', '|', 'tail', '-1'],
+      concurrency: '50%',
+      maxFailures: '1',
+      deadline: '2m',
+      env: ['MODE=fast'],
+      cwd: '/tmp',
+    });
+    expect(job).toEqual({
+      target: { tags: { role: 'web' } },
+      spec: { command: 'df -h | tail -1', timeoutMs: 600_000, env: { MODE: 'fast' }, pty: false, cwd: '/tmp' },
+      concurrency: { percent: 50 },
+      maxFailures: { count: 1 },
+      offlineDeadlineMs: 120_000,
+    });
+  });
+
+  it('asks for a command and checks the result against the API schema', () => {
+    expect(usage(() => buildJobCreate(base))).toMatch(/give the command after --/);
+    expect(usage(() => buildJobCreate({ ...base, command: ['true'], cwd: 'relative' }))).toMatch(/spec\.cwd/);
+    expect(usage(() => buildJobCreate({ ...base, command: ['true'], timeout: '30d' }))).toMatch(/spec\.timeoutMs/);
+  });
+});

@@ -1,0 +1,143 @@
+import {
+  describeIssues,
+  jobCreateSchema,
+  nodeIdSchema,
+  tagsSchema,
+  type JobCreate,
+  type RolloutLimit,
+  type Target,
+} from '@edgestelle/protocol';
+import { usageError } from './cli-error.ts';
+
+/**
+ * Turns command-line words into API request values. Pure: every function either returns a
+ * value the master's schema accepts or throws a usage error naming the flag.
+ */
+
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30s`, `10m`, `1h30m`, `500ms`, `2d`; a bare number is seconds. */
+export function parseDurationMs(text: string, flag: string): number {
+  const trimmed = text.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
+  let total = 0;
+  let consumed = 0;
+  for (const match of trimmed.matchAll(part)) {
+    const [whole, amount, unit] = match;
+    total += Number(amount) * (DURATION_UNIT_MS[unit ?? ''] ?? Number.NaN);
+    consumed += whole.length;
+  }
+  if (trimmed.length === 0 || consumed !== trimmed.length || !Number.isFinite(total)) {
+    throw usageError(`${flag}: '${text}' is not a duration (try 30s, 10m, 1h30m)`);
+  }
+  return Math.round(total);
+}
+
+/** `5` nodes or `20%` of the job's nodes. */
+export function parseRolloutLimit(text: string, flag: string): RolloutLimit {
+  const match = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
+  if (match === null) throw usageError(`${flag}: '${text}' is neither a count (5) nor a percentage (20%)`);
+  const amount = Number(match[1]);
+  if (match[2] === '%') {
+    if (amount > 100) throw usageError(`${flag}: ${text} is more than 100%`);
+    return { percent: amount };
+  }
+  if (!Number.isInteger(amount)) throw usageError(`${flag}: a count must be a whole number, not ${text}`);
+  return { count: amount };
+}
+
+/** `key=value` pairs into a record; the value may contain '=' and may be empty. */
+export function parseAssignments(pairs: readonly string[], flag: string): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw usageError(`${flag}: '${pair}' is not key=value`);
+    const key = pair.slice(0, eq);
+    if (Object.hasOwn(result, key)) throw usageError(`${flag}: '${key}' is given twice`);
+    result[key] = pair.slice(eq + 1);
+  }
+  return result;
+}
+
+export function parseTags(pairs: readonly string[], flag = '--tag'): Record<string, string> {
+  const parsed = tagsSchema.safeParse(parseAssignments(pairs, flag));
+  if (!parsed.success) throw usageError(`${flag}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}
+
+export function parseNodeId(text: string, flag = '--node'): string {
+  const parsed = nodeIdSchema.safeParse(text);
+  if (!parsed.success) throw usageError(`${flag}: '${text}' ${parsed.error.issues[0]?.message ?? 'is not a node id'}`);
+  return parsed.data;
+}
+
+/** The master's base URL: http(s) only, no query, no trailing slash. */
+export function parseMasterUrl(text: string, flag = '--url'): string {
+  let url: URL;
+  try {
+    url = new URL(text.includes('://') ? text : `http://${text}`);
+  } catch (err) {
+    throw usageError(`${flag}: '${text}' is not a URL (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw usageError(`${flag}: '${text}' must start with http:// or https://`);
+  }
+  if (url.search !== '' || url.hash !== '') throw usageError(`${flag}: '${text}' must not have a query or fragment`);
+  if (url.username !== '' || url.password !== '') {
+    throw usageError(`${flag}: put credentials in --token or the password prompt, not in the URL`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+export interface TargetFlags {
+  node: readonly string[];
+  tag: readonly string[];
+  all: boolean;
+}
+
+/** Exactly one of --node, --tag, --all. */
+export function parseTarget(flags: TargetFlags): Target {
+  const given = [flags.node.length > 0, flags.tag.length > 0, flags.all].filter(Boolean).length;
+  if (given === 0) throw usageError('choose the nodes: --node ID, --tag key=value or --all');
+  if (given > 1) throw usageError('--node, --tag and --all are mutually exclusive: give one of them');
+  if (flags.all) return { all: true };
+  if (flags.node.length > 0) return { nodeIds: [...new Set(flags.node.map((n) => parseNodeId(n)))] };
+  return { tags: parseTags(flags.tag) };
+}
+
+export interface RunFlags extends TargetFlags {
+  command: readonly string[];
+  timeout: string;
+  deadline?: string | undefined;
+  concurrency?: string | undefined;
+  maxFailures?: string | undefined;
+  env: readonly string[];
+  cwd?: string | undefined;
+  pty: boolean;
+}
+
+/**
+ * The job to create for `edgestelle run`. The words after `--` are joined with spaces and run
+ * through `/bin/sh -c`, as ssh does, so `-- 'df -h | tail -1'` and `-- df -h` both work.
+ */
+export function buildJobCreate(flags: RunFlags): JobCreate {
+  const command = flags.command.join(' ').trim();
+  if (command.length === 0) throw usageError('give the command after --, e.g. edgestelle run --all -- uptime');
+  const job: JobCreate = {
+    target: parseTarget(flags),
+    spec: {
+      command,
+      timeoutMs: parseDurationMs(flags.timeout, '--timeout'),
+      env: parseAssignments(flags.env, '--env'),
+      pty: flags.pty,
+      ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
+    },
+    ...(flags.concurrency === undefined ? {} : { concurrency: parseRolloutLimit(flags.concurrency, '--concurrency') }),
+    ...(flags.maxFailures === undefined ? {} : { maxFailures: parseRolloutLimit(flags.maxFailures, '--max-failures') }),
+    ...(flags.deadline === undefined ? {} : { offlineDeadlineMs: parseDurationMs(flags.deadline, '--deadline') }),
+  };
+  const checked = jobCreateSchema.safeParse(job);
+  if (!checked.success) throw usageError(describeIssues(checked.error));
+  return job;
+}
