@@ -259,7 +259,7 @@ class RunTracker implements Execution {
     this.terminateGroup();
   }
 
-  leaderExited(code: number | null, signal: NodeJS.Signals | string | null): void {
+  leaderExited(code: number | null, signal: string | null): void {
     this.exit = { code, signal };
     // Anything the script left running in its group is ended with it.
     this.terminateGroup();

@@ -60,7 +60,7 @@ interface IndexEntry {
 }
 
 export type SpoolRecord =
-  | { kind: 'output'; runId: string; seq: number; stream: OutputStream; data: Buffer }
+  | { kind: 'output'; runId: string; seq: number; stream: OutputStream; data: Buffer<ArrayBuffer> }
   | { kind: 'exited'; event: ExitedEvent };
 
 export type AppendResult = 'written' | 'cut' | 'dropped';

@@ -1,0 +1,152 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { Backoff } from './backoff.ts';
+import { StateMachine } from './state-machine.ts';
+
+export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closed';
+
+const transitions: Record<ConnectionState, readonly ConnectionState[]> = {
+  idle: ['connecting', 'closed'],
+  connecting: ['connected', 'waiting', 'closed'],
+  connected: ['waiting', 'closed'],
+  waiting: ['connecting', 'closed'],
+  closed: [],
+};
+
+export interface Will {
+  topic: string;
+  payload: Buffer;
+}
+
+export interface ConnectionOptions {
+  url: string;
+  clientId: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+  /** The one topic the agent subscribes to (its own cmd topic), QoS 1. */
+  subscribeTopic: string;
+  keepaliveSec?: number;
+  connectTimeoutMs?: number;
+  backoff?: { initialMs: number; maxMs: number; random?: () => number };
+  logger: Logger;
+  /** Called before every attempt: the will must carry that connection's sequence. */
+  willFor: () => Will;
+  onConnected: () => void;
+  onDisconnected: () => void;
+  onMessage: (topic: string, payload: Buffer) => void;
+}
+
+/**
+ * The agent's single MQTT connection: MQTT 3.1.1, client id = node id, persistent session
+ * (clean: false, so commands sent while it was away are queued by the broker), QoS 1.
+ *
+ * mqtt.js reconnects at a fixed period and keeps the will it was built with, so each attempt
+ * here is a fresh client with reconnectPeriod 0: the wait before it is exponential backoff
+ * with full jitter, and its will is sealed for that attempt's connection sequence.
+ */
+export class Connection {
+  private readonly machine = new StateMachine<ConnectionState>('MQTT connection', 'idle', transitions);
+  private readonly backoff: Backoff;
+  private client: MqttClient | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.backoff = new Backoff(options.backoff ?? { initialMs: 500, maxMs: 60_000 });
+  }
+
+  get state(): ConnectionState {
+    return this.machine.state;
+  }
+
+  get connected(): boolean {
+    return this.machine.state === 'connected';
+  }
+
+  start(): void {
+    this.attempt();
+  }
+
+  /** QoS 1 publish on the current connection; rejects if there is none or it drops first. */
+  publish(topic: string, payload: Buffer, retain = false): Promise<void> {
+    const client = this.client;
+    if (client === undefined || !this.connected) return Promise.reject(new Error('not connected to the broker'));
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, { qos: 1, retain }, (err) => (err === undefined ? resolve() : reject(err)));
+    });
+  }
+
+  /** Ends the connection; `last` (the offline state) is published first if connected. */
+  async stop(last?: Will): Promise<void> {
+    if (this.machine.state === 'closed') return;
+    const wasConnected = this.connected;
+    if (wasConnected && last !== undefined) {
+      await this.publish(last.topic, last.payload, true).catch((err: unknown) =>
+        this.options.logger.warn({ err }, 'could not publish the offline state'),
+      );
+    }
+    this.machine.to('closed');
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    if (client !== undefined) await client.endAsync(!wasConnected);
+  }
+
+  private attempt(): void {
+    if (this.machine.state === 'closed') return;
+    this.machine.to('connecting');
+    const { options } = this;
+    const will = options.willFor();
+    const clientOptions: IClientOptions = {
+      protocolVersion: 4,
+      clientId: options.clientId,
+      clean: false,
+      keepalive: options.keepaliveSec ?? 30,
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      reconnectPeriod: 0,
+      resubscribe: false,
+      will: { topic: will.topic, payload: will.payload, qos: 1, retain: true },
+      ...(options.username === undefined ? {} : { username: options.username, password: options.password }),
+      ...options.tls,
+    };
+    const client = mqtt.connect(options.url, clientOptions);
+    this.client = client;
+    let lost = false;
+    const onLost = (why: string, err?: Error): void => {
+      if (lost || this.client !== client) return;
+      lost = true;
+      this.client = undefined;
+      const wasConnected = this.connected;
+      if (this.machine.state !== 'closed') this.machine.to('waiting');
+      client.end(true);
+      const delayMs = this.backoff.nextDelayMs();
+      options.logger.warn(
+        { err, why, delayMs },
+        wasConnected ? 'lost the broker; reconnecting' : 'cannot reach the broker; retrying',
+      );
+      if (wasConnected) options.onDisconnected();
+      this.retryTimer = setTimeout(() => this.attempt(), delayMs);
+    };
+    client.on('message', (topic, payload) => options.onMessage(topic, payload));
+    client.on('error', (err) => onLost('error', err));
+    client.on('close', () => onLost('closed'));
+    client.on('connect', () => {
+      client.subscribe(options.subscribeTopic, { qos: 1 }, (err, granted) => {
+        if (this.client !== client) return;
+        const grant = granted?.[0]?.qos;
+        if (err !== null && err !== undefined) {
+          onLost('subscribe failed', err);
+          return;
+        }
+        if (grant !== 1 && grant !== 0) {
+          onLost(`the broker refused the subscription to ${options.subscribeTopic} (granted ${String(grant)})`);
+          return;
+        }
+        this.machine.to('connected');
+        this.backoff.reset();
+        options.logger.info({ url: options.url }, 'connected to the broker');
+        options.onConnected();
+      });
+    });
+  }
+}
