@@ -18,7 +18,7 @@ export interface StoredRun {
 
 export class TestMaster {
   readonly runs = new Map<string, StoredRun>();
-  readonly events: { kind: string; runId?: string; code?: string }[] = [];
+  readonly events: { kind: string; runId?: string; code?: string; pid?: number }[] = [];
   readonly states: { online: boolean; connectionSeq: number; beat: number }[] = [];
   readonly topics = new Topics();
   acking = true;
@@ -141,8 +141,10 @@ export class TestMaster {
         this.events.push({ kind: event.kind, runId: event.runId, code: event.code });
         return;
       case 'accepted':
-      case 'started':
         this.events.push({ kind: event.kind, runId: event.runId });
+        return;
+      case 'started':
+        this.events.push({ kind: event.kind, runId: event.runId, pid: event.pid });
         return;
       case 'pong':
         this.events.push({ kind: event.kind });
