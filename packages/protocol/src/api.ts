@@ -298,7 +298,8 @@ export function pageSchema<T extends z.ZodType>(item: T) {
 
 // ---- live hub (`GET /api/v1/live`, WebSocket, JSON text frames) -----------------------------
 
-export const liveClientMessageSchema = z.discriminatedUnion('type', [
+// A plain union: zod 4 refuses a discriminated union with the same `type` value ('subscribe') twice.
+export const liveClientMessageSchema = z.union([
   z.object({ type: z.literal('subscribe'), topic: z.literal('nodes') }).strict(),
   z.object({ type: z.literal('subscribe'), topic: z.literal('job'), jobId: idSchema }).strict(),
   z
