@@ -1,1 +1,8 @@
-export { main } from './main.ts';
+/** The master daemon: `createMaster` for tests and embedding, `main` for `edgestelle master`. */
+export { configFrom, configHelp, loadConfig } from './config.ts';
+export type { MasterConfig } from './config.ts';
+export { MasterError, MasterErrorCode, httpStatusByCode } from './errors.ts';
+export { createMaster } from './master.ts';
+export type { Master, MasterDeps } from './master.ts';
+export { banner, exitCodes, main } from './main.ts';
+export type { MainHooks } from './main.ts';

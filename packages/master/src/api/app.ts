@@ -1,0 +1,210 @@
+import { existsSync } from 'node:fs';
+import fastifyCookie from '@fastify/cookie';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import { SESSION_COOKIE, hasRole, type AuthService, type Principal } from '../auth/auth-service.ts';
+import { MasterError, MasterErrorCode, httpStatusByCode } from '../errors.ts';
+import type { LiveHub } from '../live/live-hub.ts';
+import type { Enrollment } from '../nodes/enrollment.ts';
+import type { NodeService } from '../nodes/node-service.ts';
+import type { Dispatcher } from '../runs/dispatcher.ts';
+import type { Store } from '../db/connect.ts';
+import './access.ts';
+import { registerAuthRoutes } from './routes-auth.ts';
+import { registerJobRoutes } from './routes-jobs.ts';
+import { registerNodeRoutes } from './routes-nodes.ts';
+
+export interface ApiDeps {
+  logger: FastifyBaseLogger;
+  store: Store;
+  auth: AuthService;
+  dispatcher: Dispatcher;
+  nodes: NodeService;
+  enrollment: Enrollment;
+  hub: LiveHub;
+  brokerReady: () => boolean;
+  /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
+  allowedOrigins: () => readonly string[];
+  publicDir: string | undefined;
+  /** Every route as registered, for the test that checks each refuses the unauthenticated. */
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: 1024 * 1024,
+    // Request lines at info would drown the log of a busy fleet; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: false,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  if (deps.onRoute !== undefined) {
+    const onRoute = deps.onRoute;
+    app.addHook('onRoute', (route) => onRoute({ method: route.method, url: route.url }));
+  }
+  app.decorateRequest('principal', null);
+  await app.register(fastifyCookie);
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'EdgeStelle master API', version: '1' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const access = request.routeOptions.config.access ?? 'viewer';
+    if (request.routeOptions.url === undefined || access === 'public') return;
+    const principal = await authenticate(deps.auth, request);
+    if (principal === null) {
+      throw new MasterError(
+        MasterErrorCode.unauthenticated,
+        'sign in (POST /api/v1/auth/login) or send an API token as "Authorization: Bearer <token>"',
+      );
+    }
+    if (principal.via === 'session' && !SAFE_METHODS.has(request.method)) {
+      const header = request.headers['x-csrf-token'];
+      if (!deps.auth.csrfMatches(principal, typeof header === 'string' ? header : undefined)) {
+        throw new MasterError(
+          MasterErrorCode.csrfFailed,
+          'send the csrfToken from /api/v1/auth/me in the X-CSRF-Token header',
+        );
+      }
+    }
+    if (access !== 'any' && !hasRole(principal, access)) {
+      throw new MasterError(MasterErrorCode.forbidden, `this needs the ${access} role; you are ${principal.user.role}`);
+    }
+    request.principal = principal;
+    void reply;
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const first = error.validation[0];
+      const path = (first?.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
+      const where = error.validationContext ?? 'request';
+      const field = path === '' ? where : path;
+      const issues = error.validation.map(
+        (v) => `${v.instancePath.replace(/^\//, '').replaceAll('/', '.') || where}: ${v.message}`,
+      );
+      return reply
+        .status(400)
+        .send({ code: MasterErrorCode.invalidRequest, message: `invalid ${where}: ${issues.join('; ')}`, field });
+    }
+    if (error instanceof MasterError) {
+      return reply.status(httpStatusByCode[error.code]).send({
+        code: error.code,
+        message: error.message,
+        ...(error.field === undefined ? {} : { field: error.field }),
+      });
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply
+        .status(413)
+        .send({ code: MasterErrorCode.payloadTooLarge, message: 'the request body is over 1 MiB' });
+    }
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.status(400).send({ code: MasterErrorCode.invalidRequest, message: error.message });
+    }
+    request.log.error({ err: error, reqId: request.id }, 'request failed');
+    return reply
+      .status(500)
+      .send({
+        code: MasterErrorCode.internal,
+        message: `internal error; the master log has the details (request ${request.id})`,
+      });
+  });
+
+  app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
+    const database = await deps.store.ping();
+    const broker = deps.brokerReady();
+    const ready = database && broker;
+    return reply.status(ready ? 200 : 503).send({ ready, database, broker });
+  });
+
+  registerAuthRoutes(app, deps);
+  registerNodeRoutes(app, deps);
+  registerJobRoutes(app, deps);
+
+  app.get(
+    '/api/v1/live',
+    {
+      websocket: true,
+      config: { access: 'viewer' },
+      schema: { hide: true },
+      onRequest: async (request) => {
+        // A browser sends its cookie to any page's WebSocket: the origin must be ours.
+        const principal = request.principal ?? (await authenticate(deps.auth, request));
+        const origin = request.headers.origin;
+        if (principal?.via === 'session' && (origin === undefined || !deps.allowedOrigins().includes(origin))) {
+          throw new MasterError(
+            MasterErrorCode.forbidden,
+            `origin ${origin ?? '(none)'} may not open the live hub with a session cookie`,
+          );
+        }
+      },
+    },
+    (socket) => deps.hub.attach(socket),
+  );
+
+  if (deps.publicDir !== undefined && existsSync(deps.publicDir)) {
+    await app.register(fastifyStatic, { root: deps.publicDir, prefix: '/', index: ['index.html'] });
+    app.setNotFoundHandler((request, reply) => {
+      if (request.method === 'GET' && !request.url.startsWith('/api/')) return reply.sendFile('index.html');
+      return reply
+        .status(404)
+        .send({ code: MasterErrorCode.notFound, message: `no route ${request.method} ${request.url}` });
+    });
+  } else {
+    app.get('/', { config: { access: 'public' }, schema: { hide: true } }, (_request, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .send(
+          '<!doctype html><title>EdgeStelle</title><h1>EdgeStelle master</h1><p>The web console is not built. Build it with <code>npm run build -w @edgestelle/web</code>; the API is at <a href="/api/docs">/api/docs</a>.</p>',
+        ),
+    );
+    app.setNotFoundHandler((request, reply) =>
+      reply.status(404).send({ code: MasterErrorCode.notFound, message: `no route ${request.method} ${request.url}` }),
+    );
+  }
+  return app;
+}
+
+/** The caller from a bearer token or the session cookie, or null. */
+async function authenticate(auth: AuthService, request: FastifyRequest): Promise<Principal | null> {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    return match?.[1] === undefined ? null : auth.fromApiToken(match[1]);
+  }
+  const cookie = request.cookies[SESSION_COOKIE];
+  return cookie === undefined ? null : auth.fromSession(cookie);
+}

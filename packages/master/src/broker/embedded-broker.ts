@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import { isValidNodeId, limits, type Topics } from '@edgestelle/protocol';
+import { MasterError, MasterErrorCode } from '../errors.ts';
+
+/** The master's own broker user: contains ':', which no node id can. */
+export const MASTER_MQTT_USERNAME = 'edgestelle:master';
+export const DEFAULT_MQTT_PORT = 1883;
+
+export interface EmbeddedBrokerOptions {
+  host: string;
+  /** Undefined: 1883, or a free port when 1883 is taken. Set: exactly this port or a startup error. */
+  port: number | undefined;
+  tls?: { port: number; certFile: string; keyFile: string };
+  topics: Topics;
+  masterPassword: string;
+  /** True when the node exists, is not revoked and the password matches its stored hash. */
+  checkNode: (nodeId: string, password: string) => Promise<boolean>;
+  logger: Logger;
+}
+
+export interface EmbeddedBroker {
+  readonly host: string;
+  readonly port: number;
+  readonly tlsPort: number | undefined;
+  /** True when the port was chosen because 1883 was taken. */
+  readonly portFallback: boolean;
+  /** Ends a node's connection now (revocation); its next CONNECT is refused by {@link checkNode}. */
+  disconnect(nodeId: string): void;
+  isNodeConnected(nodeId: string): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Aedes locked down the way Mosquitto 2 is by default (DESIGN.md "Protocol v1"): loopback
+ * unless told otherwise, no anonymous clients, each node confined to its own topics with its
+ * client id equal to its username (so no node can take over another's session), and caps on
+ * packet size and topic depth.
+ */
+export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
+  const { topics, logger } = options;
+  const clients = new Map<string, Client>();
+  const masterClients = new WeakSet<Client>();
+  const nodeClientId = new WeakMap<Client, string>();
+  const topicRoot = `${topics.prefix}/`;
+
+  const broker = await Aedes.createBroker({
+    // prefix segments + v1/nodes/{id}/{channel}, plus room for `$share/group/`.
+    maxTopicLevels: topics.prefix.split('/').length + 6,
+    maxClientsIdLength: 128,
+    authenticate(client, username, password, done) {
+      const refuse = (): void => {
+        const error = Object.assign(new Error('bad username or password'), {
+          returnCode: 4,
+        }) as AuthenticateError;
+        done(error, false);
+      };
+      if (username === undefined || password === undefined) return refuse();
+      const secret = password.toString('utf8');
+      if (username === MASTER_MQTT_USERNAME) {
+        if (secret !== options.masterPassword) return refuse();
+        masterClients.add(client);
+        return done(null, true);
+      }
+      if (!isValidNodeId(username) || client.id !== username) return refuse();
+      options.checkNode(username, secret).then(
+        (ok) => {
+          if (!ok) return refuse();
+          nodeClientId.set(client, username);
+          done(null, true);
+        },
+        (err: unknown) => {
+          logger.error({ err }, 'broker authentication lookup failed');
+          refuse();
+        },
+      );
+    },
+    authorizePublish(client, packet, done) {
+      if (client === null) return done(null);
+      if (packet.payload.length > limits.envelopeMaxBytes + 1024) {
+        return done(new Error(`payload of ${packet.payload.length} bytes over the limit`));
+      }
+      if (masterClients.has(client)) {
+        return done(packet.topic.startsWith(topicRoot) ? null : new Error('master publishes only under its prefix'));
+      }
+      const nodeId = nodeClientId.get(client);
+      const allowed =
+        nodeId !== undefined &&
+        (packet.topic === topics.node(nodeId, 'evt') || packet.topic === topics.node(nodeId, 'state'));
+      done(allowed ? null : new Error(`node may not publish to ${packet.topic}`));
+    },
+    authorizeSubscribe(client, subscription, done) {
+      if (masterClients.has(client)) {
+        return done(subscription.topic.startsWith(topicRoot) ? null : new Error('outside the prefix'), subscription);
+      }
+      const nodeId = nodeClientId.get(client);
+      const allowed = nodeId !== undefined && subscription.topic === topics.node(nodeId, 'cmd');
+      done(allowed ? null : new Error(`node may not subscribe to ${subscription.topic}`), subscription);
+    },
+  });
+  broker.on('clientReady', (client) => {
+    if (nodeClientId.has(client)) clients.set(client.id, client);
+  });
+  broker.on('clientDisconnect', (client) => {
+    if (clients.get(client.id) === client) clients.delete(client.id);
+  });
+  broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err }, 'broker client error'));
+
+  const server = createServer(broker.handle);
+  let port: number;
+  let portFallback = false;
+  try {
+    port = await listen(server, options.host, options.port ?? DEFAULT_MQTT_PORT);
+  } catch (err) {
+    if (options.port !== undefined || !isAddressInUse(err)) {
+      await closeBroker(broker);
+      throw new MasterError(
+        isAddressInUse(err) ? MasterErrorCode.portInUse : MasterErrorCode.configInvalid,
+        isAddressInUse(err)
+          ? `MQTT port ${options.host}:${options.port} is already in use: pick another with EDGESTELLE_MQTT_PORT, or leave it unset to take a free one`
+          : `cannot listen for MQTT on ${options.host}:${options.port}: ${String(err)}`,
+        { cause: err },
+      );
+    }
+    port = await listen(server, options.host, 0);
+    portFallback = true;
+  }
+  let tlsServer: Server | undefined;
+  if (options.tls !== undefined) {
+    tlsServer = createTlsServer(
+      { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile), minVersion: 'TLSv1.2' },
+      broker.handle,
+    );
+    await listen(tlsServer, options.host, options.tls.port);
+  }
+  const tlsPort = tlsServer === undefined ? undefined : (tlsServer.address() as AddressInfo).port;
+  return {
+    host: options.host,
+    port,
+    tlsPort,
+    portFallback,
+    disconnect(nodeId) {
+      clients.get(nodeId)?.close();
+    },
+    isNodeConnected: (nodeId) => clients.has(nodeId),
+    async close() {
+      await closeBroker(broker);
+      await Promise.all([closeServer(server), tlsServer === undefined ? undefined : closeServer(tlsServer)]);
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function isAddressInUse(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && err.code === 'EADDRINUSE';
+}
+
+function closeBroker(broker: Aedes): Promise<void> {
+  return new Promise((resolve) => broker.close(() => resolve()));
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+  });
+}

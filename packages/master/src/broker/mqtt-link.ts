@@ -1,0 +1,95 @@
+import { hostname } from 'node:os';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { Topics } from '@edgestelle/protocol';
+import { WindowedPublisher } from './publisher.ts';
+
+export interface MqttLinkOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  topics: Topics;
+  /** Subscribe through `$share/edgestelle/…` so several masters split the ingest. */
+  shared: boolean;
+  logger: Logger;
+  /** Called per message; the broker gets no PUBACK until it resolves (backpressure). */
+  onMessage: (topic: string, payload: Buffer) => Promise<void>;
+}
+
+export interface MqttLink {
+  readonly client: MqttClient;
+  readonly publisher: WindowedPublisher;
+  connected(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * The master's one MQTT client, to the embedded broker or an external one: MQTT 3.1.1 (aedes
+ * speaks nothing newer), a persistent session under a fixed client id so QoS 1 events queued
+ * while the master was away are delivered when it returns.
+ */
+export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLink> {
+  const url = new URL(options.url);
+  const username = options.username ?? (url.username === '' ? undefined : decodeURIComponent(url.username));
+  const password = options.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
+  url.username = '';
+  url.password = '';
+  const clientOptions: IClientOptions = {
+    protocolVersion: 4,
+    clean: false,
+    // With shared subscriptions each master needs its own session; without, one fixed id.
+    clientId: options.shared ? `edgestelle-master-${hostname()}-${process.pid}` : 'edgestelle-master',
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
+    keepalive: 30,
+    resubscribe: true,
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+  };
+  const client = mqtt.connect(url.toString(), clientOptions);
+  const { logger, topics } = options;
+  client.handleMessage = (packet, done) => {
+    options
+      .onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
+      .then(
+        () => done(),
+        (err: unknown) => {
+          logger.error({ err, topic: packet.topic }, 'ingest failed on a message; it will come again');
+          done(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+  };
+  const filters = (['evt', 'state'] as const).map((channel) =>
+    options.shared ? topics.sharedAllNodes(channel, 'edgestelle') : topics.allNodes(channel),
+  );
+  client.on('connect', (connack) => {
+    logger.info({ sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
+    if (!connack.sessionPresent) {
+      client.subscribe(filters, { qos: 1 }, (err) => {
+        if (err) logger.error({ err }, 'subscribing to agent topics failed');
+      });
+    }
+  });
+  client.on('error', (err) => logger.warn({ err }, 'MQTT client error'));
+  client.on('offline', () => logger.warn('MQTT broker unreachable; reconnecting'));
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => {
+      client.end(true);
+      reject(err);
+    };
+    client.once('connect', () => {
+      client.off('error', onError);
+      resolve();
+    });
+    client.once('error', onError);
+  });
+  // The first subscription must be in place before anything is dispatched.
+  await client.subscribeAsync(filters, { qos: 1 });
+  return {
+    client,
+    publisher: new WindowedPublisher(client, 100),
+    connected: () => client.connected,
+    close: () => client.endAsync(),
+  };
+}

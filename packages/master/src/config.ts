@@ -1,0 +1,226 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs, parseEnv } from 'node:util';
+import { DEFAULT_TOPIC_PREFIX, Topics, describeIssues } from '@edgestelle/protocol';
+import { z } from 'zod';
+import { MasterError, MasterErrorCode } from './errors.ts';
+
+/**
+ * The master's whole configuration: one schema, read from flags, then `EDGESTELLE_*`
+ * environment variables, then an env file (in that order of precedence). Every bad value is
+ * named at once; the result is frozen.
+ */
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no'])
+  .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const mqttUrl = z
+  .string()
+  .url()
+  .refine((u) => /^(mqtts?|wss?|tcp|ssl):\/\//.test(u), 'must be an mqtt://, mqtts://, ws:// or wss:// URL');
+
+const configSchema = z
+  .object({
+    dataDir: z.string().min(1).default('./edgestelle-data'),
+    httpHost: z.string().min(1).default('127.0.0.1'),
+    httpPort: port.default(8080),
+    /** The origin browsers use to reach the console, when it is not http://httpHost:httpPort (proxy, TLS). */
+    publicUrl: z.string().url().optional(),
+    /** More origins allowed to open the live hub with a session cookie, comma-separated. */
+    allowedOrigins: z
+      .string()
+      .transform((s) =>
+        s
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o !== ''),
+      )
+      .default([]),
+    mqttHost: z.string().min(1).default('127.0.0.1'),
+    /** Absent means "1883, or a free port if 1883 is taken"; set, it must be bindable. */
+    mqttPort: port.optional(),
+    mqttUrl: mqttUrl.optional(),
+    mqttShared: bool.default(false),
+    agentMqttUrl: mqttUrl.optional(),
+    mqttTlsPort: port.optional(),
+    mqttTlsCertFile: z.string().optional(),
+    mqttTlsKeyFile: z.string().optional(),
+    databaseUrl: z
+      .string()
+      .refine((u) => /^(postgres(ql)?:\/\/|sqlite:|file:)/.test(u) || !u.includes('://'), {
+        message: 'must be postgres://…, sqlite:<path> or a file path',
+      })
+      .optional(),
+    adminPassword: z.string().min(8, 'must be at least 8 characters').max(1024).optional(),
+    topicPrefix: z
+      .string()
+      .default(DEFAULT_TOPIC_PREFIX)
+      .refine((p) => {
+        try {
+          new Topics(p);
+          return true;
+        } catch {
+          return false;
+        }
+      }, "must be up to 4 '/'-separated segments of A-Z, a-z, 0-9, '_' and '-'"),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    demo: bool.default(false),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.mqttUrl !== undefined && (c.mqttPort !== undefined || c.mqttTlsPort !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqttUrl'],
+        message:
+          'EDGESTELLE_MQTT_URL (external broker) and EDGESTELLE_MQTT_PORT/_TLS_PORT (embedded broker) exclude each other',
+      });
+    }
+    if (c.mqttShared && c.mqttUrl === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqttShared'],
+        message:
+          'shared subscriptions need an external broker (EDGESTELLE_MQTT_URL); the embedded one serves one master',
+      });
+    }
+    const tls = [c.mqttTlsPort, c.mqttTlsCertFile, c.mqttTlsKeyFile].filter((v) => v !== undefined).length;
+    if (tls !== 0 && tls !== 3) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqttTlsPort'],
+        message: 'a TLS listener needs all of EDGESTELLE_MQTT_TLS_PORT, _TLS_CERT_FILE and _TLS_KEY_FILE',
+      });
+    }
+  });
+
+type ParsedConfig = z.infer<typeof configSchema>;
+
+export interface MasterConfig extends Readonly<Omit<ParsedConfig, 'databaseUrl' | 'allowedOrigins'>> {
+  readonly dataDir: string;
+  /** Always set: the SQLite file in the data dir unless a URL was given. */
+  readonly databaseUrl: string;
+  readonly allowedOrigins: readonly string[];
+}
+
+/** Config key → environment variable → flag. */
+const keys = {
+  dataDir: ['EDGESTELLE_DATA_DIR', 'data-dir'],
+  httpHost: ['EDGESTELLE_HTTP_HOST', 'http-host'],
+  httpPort: ['EDGESTELLE_HTTP_PORT', 'http-port'],
+  publicUrl: ['EDGESTELLE_PUBLIC_URL', 'public-url'],
+  allowedOrigins: ['EDGESTELLE_ALLOWED_ORIGINS', 'allowed-origins'],
+  mqttHost: ['EDGESTELLE_MQTT_HOST', 'mqtt-host'],
+  mqttPort: ['EDGESTELLE_MQTT_PORT', 'mqtt-port'],
+  mqttUrl: ['EDGESTELLE_MQTT_URL', 'mqtt-url'],
+  mqttShared: ['EDGESTELLE_MQTT_SHARED', 'mqtt-shared'],
+  agentMqttUrl: ['EDGESTELLE_AGENT_MQTT_URL', 'agent-mqtt-url'],
+  mqttTlsPort: ['EDGESTELLE_MQTT_TLS_PORT', 'mqtt-tls-port'],
+  mqttTlsCertFile: ['EDGESTELLE_MQTT_TLS_CERT_FILE', 'mqtt-tls-cert-file'],
+  mqttTlsKeyFile: ['EDGESTELLE_MQTT_TLS_KEY_FILE', 'mqtt-tls-key-file'],
+  databaseUrl: ['EDGESTELLE_DATABASE_URL', 'database-url'],
+  adminPassword: ['EDGESTELLE_ADMIN_PASSWORD', undefined],
+  topicPrefix: ['EDGESTELLE_TOPIC_PREFIX', 'topic-prefix'],
+  logLevel: ['EDGESTELLE_LOG_LEVEL', 'log-level'],
+  demo: ['EDGESTELLE_DEMO', undefined],
+} as const satisfies Record<keyof ParsedConfig, readonly [string, string | undefined]>;
+
+export const configHelp = `Usage: edgestelle master [flags]
+
+Every flag has an environment variable (flags win over the environment, which wins over --env-file):
+${Object.values(keys)
+  .map(([env, flag]) => `  ${flag === undefined ? ''.padEnd(22) : `--${flag}`.padEnd(22)} ${env}`)
+  .join('\n')}
+  --env-file <path>      read KEY=value lines first
+  --demo                 also enroll and run a local agent (EDGESTELLE_DEMO=1)
+  --help                 this text
+
+EDGESTELLE_ADMIN_PASSWORD sets the first admin's password; unset, one is generated, printed once and
+kept in <data dir>/initial-admin-password.`;
+
+export interface ConfigSource {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  cwd?: string;
+}
+
+export type ConfigResult = { kind: 'config'; config: MasterConfig } | { kind: 'help' };
+
+export function loadConfig(source: ConfigSource): ConfigResult {
+  const flagOptions: Record<string, { type: 'string' | 'boolean' }> = {
+    'env-file': { type: 'string' },
+    demo: { type: 'boolean' },
+    help: { type: 'boolean' },
+  };
+  for (const [, flag] of Object.values(keys)) if (flag !== undefined) flagOptions[flag] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: [...source.argv], options: flagOptions, strict: true, allowPositionals: false }).values;
+  } catch (cause) {
+    throw new MasterError(
+      MasterErrorCode.configInvalid,
+      `${cause instanceof Error ? cause.message : String(cause)} (see edgestelle master --help)`,
+      { cause },
+    );
+  }
+  if (values.help === true) return { kind: 'help' };
+  const cwd = source.cwd ?? process.cwd();
+  const envFile = values['env-file'];
+  const fromFile = typeof envFile === 'string' ? readEnvFile(resolve(cwd, envFile)) : {};
+
+  const raw: Record<string, string | undefined> = {};
+  for (const [key, [env, flag]] of Object.entries(keys)) {
+    const flagValue = flag === undefined ? undefined : values[flag];
+    raw[key] = typeof flagValue === 'string' ? flagValue : (source.env[env] ?? fromFile[env]);
+    if (raw[key] === '') raw[key] = undefined;
+  }
+  if (values.demo === true) raw.demo = 'true';
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const named = describeIssues(parsed.error, 50).replace(/(^|; )(\w+)(?=:)/g, (_m, sep: string, key: string) => {
+      const entry = (keys as Record<string, readonly [string, string | undefined]>)[key];
+      return `${sep}${entry?.[0] ?? key}`;
+    });
+    throw new MasterError(MasterErrorCode.configInvalid, `invalid configuration: ${named}`);
+  }
+  const dataDir = resolve(cwd, parsed.data.dataDir);
+  const databaseUrl = parsed.data.databaseUrl ?? `sqlite:${resolve(dataDir, 'edgestelle.db')}`;
+  return {
+    kind: 'config',
+    config: Object.freeze({
+      ...parsed.data,
+      dataDir,
+      databaseUrl,
+      allowedOrigins: Object.freeze([...parsed.data.allowedOrigins]),
+    }),
+  };
+}
+
+function readEnvFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new MasterError(MasterErrorCode.configInvalid, `cannot read the env file ${path}: ${String(cause)}`, {
+      cause,
+    });
+  }
+  const parsed = parseEnv(text);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(parsed)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** Test helper and programmatic use: a full config from a few fields. */
+export function configFrom(partial: Partial<Record<keyof typeof keys, string>>, cwd?: string): MasterConfig {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(partial)) {
+    const entry = (keys as Record<string, readonly [string, string | undefined]>)[key];
+    if (entry !== undefined && value !== undefined) env[entry[0]] = value;
+  }
+  const result = loadConfig({ argv: [], env, ...(cwd === undefined ? {} : { cwd }) });
+  if (result.kind !== 'config') throw new Error('unreachable: no --help given');
+  return result.config;
+}

@@ -1,0 +1,86 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import { MasterError, MasterErrorCode } from '../errors.ts';
+import { migrationProvider } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  /** For LISTEN/NOTIFY (PostgreSQL only). */
+  readonly postgresUrl: string | undefined;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const INT8_OID = 20;
+
+/** Opens the database named by the URL (SQLite file or postgres://) and runs the migrations. */
+export async function openStore(databaseUrl: string): Promise<Store> {
+  const isPostgres = /^postgres(ql)?:\/\//.test(databaseUrl);
+  let db: Kysely<Database>;
+  if (isPostgres) {
+    const pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: 10,
+      // Epoch milliseconds live in BIGINT columns and fit a double exactly.
+      types: {
+        getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+          oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
+      },
+    });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    const path = databaseUrl.replace(/^(sqlite|file):(\/\/)?/, '');
+    mkdirSync(dirname(path), { recursive: true });
+    const database = new SQLite(path);
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  }
+  const dialect: Dialect = isPostgres ? 'postgres' : 'sqlite';
+  try {
+    const { error, results } = await new Migrator({ db, provider: migrationProvider(dialect) }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error !== undefined || failed !== undefined) {
+      throw new MasterError(
+        MasterErrorCode.unavailable,
+        `database migration ${failed?.migrationName ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  } catch (cause) {
+    await db.destroy();
+    if (cause instanceof MasterError) throw cause;
+    throw new MasterError(
+      MasterErrorCode.unavailable,
+      `cannot open the database ${redactUrl(databaseUrl)}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+  return {
+    db,
+    dialect,
+    postgresUrl: isPostgres ? databaseUrl : undefined,
+    async ping() {
+      try {
+        await sql`SELECT 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}

@@ -1,0 +1,52 @@
+import { AppError } from '@edgestelle/protocol';
+
+/** The master's one error catalogue. Codes are API surface (docs/API.md): never rename one. */
+export const MasterErrorCode = {
+  invalidRequest: 'invalid_request',
+  unknownNodes: 'unknown_nodes',
+  noMatchingNodes: 'no_matching_nodes',
+  unauthenticated: 'unauthenticated',
+  csrfFailed: 'csrf_failed',
+  forbidden: 'forbidden',
+  joinTokenInvalid: 'join_token_invalid',
+  notFound: 'not_found',
+  conflict: 'conflict',
+  payloadTooLarge: 'payload_too_large',
+  internal: 'internal',
+  unavailable: 'unavailable',
+  configInvalid: 'config_invalid',
+  portInUse: 'port_in_use',
+} as const;
+export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorCode];
+
+/** A code without a status fails to compile. Startup codes never reach HTTP; 500 is their honest answer. */
+export const httpStatusByCode: Record<MasterErrorCode, number> = {
+  invalid_request: 400,
+  unknown_nodes: 400,
+  no_matching_nodes: 400,
+  unauthenticated: 401,
+  csrf_failed: 403,
+  forbidden: 403,
+  join_token_invalid: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  internal: 500,
+  unavailable: 503,
+  config_invalid: 500,
+  port_in_use: 500,
+};
+
+export class MasterError extends AppError<MasterErrorCode> {
+  override readonly name = 'MasterError';
+  readonly field: string | undefined;
+
+  constructor(code: MasterErrorCode, message: string, options?: { cause?: unknown; field?: string }) {
+    super(code, message, options);
+    this.field = options?.field;
+  }
+}
+
+export function notFound(what: string): MasterError {
+  return new MasterError(MasterErrorCode.notFound, `${what} does not exist`);
+}

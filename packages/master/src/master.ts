@@ -1,0 +1,286 @@
+import { fileURLToPath } from 'node:url';
+import { Topics, type Command } from '@edgestelle/protocol';
+import { sealMessage } from '@edgestelle/protocol/envelope';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { buildApi } from './api/app.ts';
+import { AuthService, type AdminBootstrap } from './auth/auth-service.ts';
+import { MASTER_MQTT_USERNAME, startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.ts';
+import { connectMqttLink, type MqttLink } from './broker/mqtt-link.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { MasterConfig } from './config.ts';
+import { openDataDir } from './data-dir.ts';
+import { openStore, redactUrl, type Store } from './db/connect.ts';
+import { MasterEvents } from './events.ts';
+import { LiveHub } from './live/live-hub.ts';
+import { NodeKeys } from './node-keys.ts';
+import { Enrollment } from './nodes/enrollment.ts';
+import { NodeService } from './nodes/node-service.ts';
+import { Dispatcher } from './runs/dispatcher.ts';
+import { Ingest } from './runs/ingest.ts';
+
+export interface MasterDeps {
+  clock?: Clock;
+  logger?: Logger;
+  /** The console's static files; default packages/master/public. */
+  publicDir?: string;
+  onRoute?: (route: { method: string | string[]; url: string }) => void;
+  ingestFlushIntervalMs?: number;
+  /** How often the sweeper looks for stuck runs; 0 turns the timer off (tests call sweep()). */
+  sweepIntervalMs?: number;
+  lostRunGraceMs?: number;
+  cancelGraceMs?: number;
+  liveMaxBufferedBytes?: number;
+}
+
+export interface Master {
+  readonly config: MasterConfig;
+  /** http://host:port the API listens on. */
+  readonly url: string;
+  readonly httpPort: number;
+  /** How the master reaches its broker. */
+  readonly brokerUrl: string;
+  /** What enrolling agents are told (for requests that do not name a host). */
+  readonly agentMqttUrl: string;
+  readonly embeddedBroker: EmbeddedBroker | undefined;
+  readonly admin: AdminBootstrap;
+  readonly store: Store;
+  readonly events: MasterEvents;
+  readonly ingest: Ingest;
+  readonly dispatcher: Dispatcher;
+  readonly enrollment: Enrollment;
+  readonly nodes: NodeService;
+  readonly auth: AuthService;
+  readonly hub: LiveHub;
+  readonly app: FastifyInstance;
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+
+/**
+ * Everything `edgestelle master` runs, wired from one config: data dir and secrets, database
+ * and migrations, the first admin, the broker (embedded, or a client of an external one),
+ * ingest, dispatcher, sweeper, live hub and the HTTP API. Tests call this; main.ts adds
+ * signals and the banner.
+ */
+export async function createMaster(config: MasterConfig, deps: MasterDeps = {}): Promise<Master> {
+  const clock = deps.clock ?? systemClock;
+  const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'edgestelle-master' } });
+  const topics = new Topics(config.topicPrefix);
+  const dataDir = await openDataDir(config.dataDir);
+  const cleanups: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        logger.warn({ err }, 'error while shutting down');
+      }
+    }
+  };
+  try {
+    const store = await openStore(config.databaseUrl);
+    cleanups.push(() => store.close());
+    logger.info({ database: redactUrl(config.databaseUrl), dialect: store.dialect }, 'database ready');
+    const auth = new AuthService(store, dataDir.masterSecret, clock);
+    const admin = await auth.bootstrapAdmin(dataDir.path, config.adminPassword);
+    const events = new MasterEvents();
+    const keys = new NodeKeys(store, dataDir.masterSecret);
+    await keys.reload();
+
+    let broker: EmbeddedBroker | undefined;
+    let link: MqttLink | undefined;
+    const disconnectNode = (nodeId: string): void => broker?.disconnect(nodeId);
+    const nodes = new NodeService({ store, keys, clock, events, disconnectNode });
+
+    if (config.mqttUrl === undefined) {
+      broker = await startEmbeddedBroker({
+        host: config.mqttHost,
+        port: config.mqttPort,
+        ...(config.mqttTlsPort !== undefined &&
+        config.mqttTlsCertFile !== undefined &&
+        config.mqttTlsKeyFile !== undefined
+          ? { tls: { port: config.mqttTlsPort, certFile: config.mqttTlsCertFile, keyFile: config.mqttTlsKeyFile } }
+          : {}),
+        topics,
+        masterPassword: dataDir.masterMqttPassword,
+        checkNode: (nodeId, password) => nodes.checkBrokerPassword(nodeId, password),
+        logger: logger.child({ component: 'broker' }),
+      });
+      const embedded = broker;
+      cleanups.push(() => embedded.close());
+      if (broker.portFallback) {
+        logger.warn(
+          { port: broker.port },
+          `MQTT port 1883 is taken; the embedded broker listens on ${broker.port} instead`,
+        );
+      }
+    }
+    const brokerUrl =
+      broker === undefined ? (config.mqttUrl ?? '') : `mqtt://${connectHost(broker.host)}:${broker.port}`;
+    const agentMqttUrl = (requestHost: string | undefined): string => {
+      if (config.agentMqttUrl !== undefined) return config.agentMqttUrl;
+      if (broker === undefined) return stripCredentials(config.mqttUrl ?? '');
+      const host = isWildcard(broker.host) ? (hostOnly(requestHost) ?? '127.0.0.1') : broker.host;
+      return broker.tlsPort === undefined ? `mqtt://${host}:${broker.port}` : `mqtts://${host}:${broker.tlsPort}`;
+    };
+
+    const sendCommand = async (nodeId: string, command: Command): Promise<void> => {
+      const key = keys.sealingKey(nodeId);
+      if (key === undefined || link === undefined) return;
+      const topic = topics.node(nodeId, 'cmd');
+      // Sealed with the wall clock, whatever clock decides: the agent checks freshness against its own.
+      await link.publisher.publish(topic, sealMessage(topic, command, key));
+    };
+    const dispatcher = new Dispatcher({
+      store,
+      events,
+      clock,
+      logger: logger.child({ component: 'dispatcher' }),
+      sendCommand,
+      ...(deps.lostRunGraceMs === undefined ? {} : { lostRunGraceMs: deps.lostRunGraceMs }),
+      ...(deps.cancelGraceMs === undefined ? {} : { cancelGraceMs: deps.cancelGraceMs }),
+    });
+    const ingest = new Ingest({
+      store,
+      topics,
+      keys,
+      events,
+      clock,
+      logger: logger.child({ component: 'ingest' }),
+      sendCommand,
+      onNodeOnline: (nodeId) => {
+        dispatcher
+          .onNodeOnline(nodeId)
+          .catch((err: unknown) => logger.error({ err, nodeId }, 're-sending runs failed'));
+      },
+      onJobsChanged: (jobIds) => dispatcher.pumpInBackground(jobIds),
+      ...(deps.ingestFlushIntervalMs === undefined ? {} : { flushIntervalMs: deps.ingestFlushIntervalMs }),
+    });
+    const connectedLink = await connectMqttLink({
+      url: brokerUrl,
+      ...(broker === undefined ? {} : { username: MASTER_MQTT_USERNAME, password: dataDir.masterMqttPassword }),
+      topics,
+      shared: config.mqttShared,
+      logger: logger.child({ component: 'mqtt' }),
+      onMessage: (topic, payload) => ingest.accept(topic, payload),
+    });
+    link = connectedLink;
+    cleanups.push(async () => {
+      await ingest.flush();
+      await connectedLink.close();
+    });
+
+    const enrollment = new Enrollment({
+      store,
+      keys,
+      masterSecret: dataDir.masterSecret,
+      clock,
+      events,
+      topicPrefix: config.topicPrefix,
+      agentMqttUrl,
+      disconnectNode,
+    });
+    const hub = new LiveHub({
+      store,
+      events,
+      dispatcher,
+      nodes,
+      logger: logger.child({ component: 'live' }),
+      ...(deps.liveMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.liveMaxBufferedBytes }),
+    });
+    cleanups.push(() => Promise.resolve(hub.close()));
+    let httpPort = config.httpPort;
+    const allowedOrigins = (): readonly string[] => {
+      const local = [
+        `http://${connectHost(config.httpHost)}:${httpPort}`,
+        `http://localhost:${httpPort}`,
+        `http://127.0.0.1:${httpPort}`,
+      ];
+      return [
+        ...(config.publicUrl === undefined ? [] : [new URL(config.publicUrl).origin]),
+        ...local,
+        ...config.allowedOrigins,
+      ];
+    };
+    const app = await buildApi({
+      logger: logger.child({ component: 'http' }),
+      store,
+      auth,
+      dispatcher,
+      nodes,
+      enrollment,
+      hub,
+      brokerReady: () => connectedLink.connected(),
+      allowedOrigins,
+      publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
+      ...(deps.onRoute === undefined ? {} : { onRoute: deps.onRoute }),
+    });
+    cleanups.push(() => app.close());
+    await app.listen({ host: config.httpHost, port: config.httpPort });
+    const address = app.server.address();
+    httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
+
+    const sweepIntervalMs = deps.sweepIntervalMs ?? 5000;
+    if (sweepIntervalMs > 0) {
+      const timer = setInterval(() => {
+        dispatcher.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping runs failed'));
+      }, sweepIntervalMs);
+      timer.unref();
+      cleanups.push(() => Promise.resolve(clearInterval(timer)));
+    }
+    // Runs sent just before a restart may never have reached their node: offer them again.
+    for (const node of await nodes.list({ online: true })) {
+      dispatcher.onNodeOnline(node.nodeId).catch((err: unknown) => logger.error({ err }, 're-sending runs failed'));
+    }
+
+    return {
+      config,
+      url: `http://${connectHost(config.httpHost)}:${httpPort}`,
+      httpPort,
+      brokerUrl,
+      agentMqttUrl: agentMqttUrl(undefined),
+      embeddedBroker: broker,
+      admin,
+      store,
+      events,
+      ingest,
+      dispatcher,
+      enrollment,
+      nodes,
+      auth,
+      hub,
+      app,
+      sweep: () => dispatcher.sweep(),
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::' || host === '';
+}
+
+/** Where to connect to reach a listener bound to `host`. */
+function connectHost(host: string): string {
+  if (isWildcard(host)) return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function hostOnly(hostHeader: string | undefined): string | undefined {
+  if (hostHeader === undefined || hostHeader === '') return undefined;
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
+  return hostHeader.split(':')[0];
+}
+
+function stripCredentials(url: string): string {
+  const parsed = new URL(url);
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.toString().replace(/\/$/, '');
+}

@@ -1,0 +1,163 @@
+import { randomBytes } from 'node:crypto';
+import {
+  newId,
+  type EnrollRequest,
+  type EnrollResponse,
+  type JoinTokenCreated,
+  type JoinTokenDto,
+  type joinTokenCreateSchema,
+} from '@edgestelle/protocol';
+import { deriveNodeKey } from '@edgestelle/protocol/envelope';
+import type { Selectable } from 'kysely';
+import type { z } from 'zod';
+import { hashSecret, newSecret } from '../auth/secrets.ts';
+import type { Clock } from '../clock.ts';
+import type { Store } from '../db/connect.ts';
+import type { JoinTokensTable } from '../db/schema.ts';
+import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
+import type { MasterEvents } from '../events.ts';
+import type { NodeKeys } from '../node-keys.ts';
+import { mergeTags, parseTags } from './tags.ts';
+
+export interface EnrollmentOptions {
+  store: Store;
+  keys: NodeKeys;
+  masterSecret: Buffer;
+  clock: Clock;
+  events: MasterEvents;
+  topicPrefix: string;
+  /** The broker URL enrolling agents are told (may differ per request: the host they reached). */
+  agentMqttUrl: (requestHost: string | undefined) => string;
+  /** Ends a node's broker session (embedded broker); its old password no longer works. */
+  disconnectNode: (nodeId: string) => void;
+}
+
+/**
+ * Join tokens and enrollment (Teleport/Nomad style): an admin creates a token, shown once and
+ * stored hashed; an agent presents it with its node id and receives its node key and broker
+ * credentials. Enrolling again (a new token) rolls the key epoch and the broker password.
+ */
+export class Enrollment {
+  constructor(private readonly options: EnrollmentOptions) {}
+
+  private get db() {
+    return this.options.store.db;
+  }
+
+  async createJoinToken(input: z.output<typeof joinTokenCreateSchema>, createdBy: string): Promise<JoinTokenCreated> {
+    const nowMs = this.options.clock.now();
+    const token = newSecret('esj');
+    const row = {
+      token_id: newId(nowMs),
+      token_hash: hashSecret(token),
+      description: input.description,
+      tags: JSON.stringify(input.tags),
+      created_at: nowMs,
+      expires_at: nowMs + input.ttlSec * 1000,
+      max_uses: input.maxUses,
+      uses: 0,
+      revoked_at: null,
+      created_by: createdBy,
+    };
+    await this.db.insertInto('join_tokens').values(row).execute();
+    return { ...joinTokenDto(row), token };
+  }
+
+  async listJoinTokens(): Promise<JoinTokenDto[]> {
+    const rows = await this.db.selectFrom('join_tokens').selectAll().orderBy('created_at', 'desc').execute();
+    return rows.map(joinTokenDto);
+  }
+
+  async revokeJoinToken(tokenId: string): Promise<void> {
+    const result = await this.db
+      .updateTable('join_tokens')
+      .set({ revoked_at: this.options.clock.now() })
+      .where('token_id', '=', tokenId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(result.numUpdatedRows) === 0) throw notFound(`join token ${tokenId}`);
+  }
+
+  async enroll(request: EnrollRequest, requestHost: string | undefined): Promise<EnrollResponse> {
+    const nowMs = this.options.clock.now();
+    const invalid = (): MasterError =>
+      new MasterError(
+        MasterErrorCode.joinTokenInvalid,
+        'the join token is unknown, expired, used up or revoked: ask an admin for a new one (edgestelle join-tokens create)',
+      );
+    const mqttPassword = randomBytes(32).toString('base64url');
+    const result = await this.db.transaction().execute(async (trx) => {
+      const token = await trx
+        .selectFrom('join_tokens')
+        .selectAll()
+        .where('token_hash', '=', hashSecret(request.token))
+        .executeTakeFirst();
+      if (token === undefined || token.revoked_at !== null || token.expires_at <= nowMs) throw invalid();
+      const used = await trx
+        .updateTable('join_tokens')
+        .set((eb) => ({ uses: eb('uses', '+', 1) }))
+        .where('token_id', '=', token.token_id)
+        .where((eb) => eb.or([eb('max_uses', 'is', null), eb('uses', '<', eb.ref('max_uses'))]))
+        .executeTakeFirst();
+      if (Number(used.numUpdatedRows) === 0) throw invalid();
+      const tokenTags = parseTags(token.tags);
+      const existing = await trx
+        .selectFrom('nodes')
+        .selectAll()
+        .where('node_id', '=', request.nodeId)
+        .executeTakeFirst();
+      if (existing?.revoked_at != null) {
+        throw new MasterError(
+          MasterErrorCode.conflict,
+          `node ${request.nodeId} was revoked and cannot enroll again under that id: give the agent a new node id`,
+        );
+      }
+      const epoch = existing === undefined ? 0 : existing.key_epoch + 1;
+      const baseTags = mergeTags(existing === undefined ? {} : parseTags(existing.base_tags), tokenTags);
+      const values = {
+        name: request.name,
+        key_epoch: epoch,
+        mqtt_password_hash: hashSecret(mqttPassword),
+        base_tags: JSON.stringify(baseTags),
+        tags: JSON.stringify(baseTags),
+        online: 0,
+        connection_seq: 0,
+        beat: 0,
+        last_seen_at: null,
+      };
+      if (existing === undefined) {
+        await trx
+          .insertInto('nodes')
+          .values({ node_id: request.nodeId, ...values, facts: null, enrolled_at: nowMs, revoked_at: null })
+          .execute();
+      } else {
+        await trx.updateTable('nodes').set(values).where('node_id', '=', request.nodeId).execute();
+      }
+      return { epoch, tags: baseTags, reenrolled: existing !== undefined };
+    });
+    this.options.keys.set(request.nodeId, result.epoch, false);
+    if (result.reenrolled) this.options.disconnectNode(request.nodeId);
+    this.options.events.emit('node', request.nodeId);
+    return {
+      nodeId: request.nodeId,
+      keyId: result.epoch,
+      nodeKey: deriveNodeKey(this.options.masterSecret, request.nodeId, result.epoch).toString('base64'),
+      topicPrefix: this.options.topicPrefix,
+      mqtt: { url: this.options.agentMqttUrl(requestHost), username: request.nodeId, password: mqttPassword },
+      tags: result.tags,
+    };
+  }
+}
+
+function joinTokenDto(row: Selectable<JoinTokensTable>): JoinTokenDto {
+  return {
+    tokenId: row.token_id,
+    description: row.description,
+    tags: parseTags(row.tags),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    maxUses: row.max_uses,
+    uses: row.uses,
+    revokedAt: row.revoked_at,
+  };
+}

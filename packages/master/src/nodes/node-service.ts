@@ -1,0 +1,102 @@
+import { nodeFactsSchema, type NodeDto, type NodeUpdate, type TagDto } from '@edgestelle/protocol';
+import { secretMatches } from '../auth/secrets.ts';
+import type { Clock } from '../clock.ts';
+import type { Store } from '../db/connect.ts';
+import { notFound } from '../errors.ts';
+import type { MasterEvents } from '../events.ts';
+import type { NodeKeys } from '../node-keys.ts';
+import { nodeDto } from '../runs/dto.ts';
+import { mergeTags, parseTags, tagsMatch, type Tags } from './tags.ts';
+
+export interface NodeServiceOptions {
+  store: Store;
+  keys: NodeKeys;
+  clock: Clock;
+  events: MasterEvents;
+  disconnectNode: (nodeId: string) => void;
+}
+
+/** Reading, tagging and revoking nodes, and checking their broker credentials. */
+export class NodeService {
+  constructor(private readonly options: NodeServiceOptions) {}
+
+  private get db() {
+    return this.options.store.db;
+  }
+
+  async list(filter: { online?: boolean; tags?: Tags }): Promise<NodeDto[]> {
+    const rows = await this.db.selectFrom('nodes').selectAll().orderBy('node_id').execute();
+    return rows
+      .map(nodeDto)
+      .filter((n) => filter.online === undefined || n.online === filter.online)
+      .filter((n) => filter.tags === undefined || tagsMatch(n.tags, filter.tags));
+  }
+
+  async get(nodeId: string): Promise<NodeDto> {
+    const row = await this.db.selectFrom('nodes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+    if (row === undefined) throw notFound(`node ${nodeId}`);
+    return nodeDto(row);
+  }
+
+  async update(nodeId: string, update: NodeUpdate): Promise<NodeDto> {
+    const row = await this.db.selectFrom('nodes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+    if (row === undefined) throw notFound(`node ${nodeId}`);
+    const reported = row.facts === null ? {} : nodeFactsSchema.parse(JSON.parse(row.facts)).tags;
+    const base = update.tags ?? parseTags(row.base_tags);
+    await this.db
+      .updateTable('nodes')
+      .set({
+        name: update.name ?? row.name,
+        base_tags: JSON.stringify(base),
+        tags: JSON.stringify(mergeTags(base, reported)),
+      })
+      .where('node_id', '=', nodeId)
+      .execute();
+    this.options.events.emit('node', nodeId);
+    return this.get(nodeId);
+  }
+
+  /** Ends the node's access at once: its key and broker password stop working, its connection is closed. */
+  async revoke(nodeId: string): Promise<NodeDto> {
+    const row = await this.db
+      .selectFrom('nodes')
+      .select(['key_epoch', 'revoked_at'])
+      .where('node_id', '=', nodeId)
+      .executeTakeFirst();
+    if (row === undefined) throw notFound(`node ${nodeId}`);
+    if (row.revoked_at === null) {
+      await this.db
+        .updateTable('nodes')
+        .set({ revoked_at: this.options.clock.now(), online: 0 })
+        .where('node_id', '=', nodeId)
+        .execute();
+    }
+    this.options.keys.set(nodeId, row.key_epoch, true);
+    this.options.disconnectNode(nodeId);
+    this.options.events.emit('node', nodeId);
+    return this.get(nodeId);
+  }
+
+  async tags(): Promise<TagDto[]> {
+    const counts = new Map<string, TagDto>();
+    for (const row of await this.db.selectFrom('nodes').select('tags').where('revoked_at', 'is', null).execute()) {
+      for (const [key, value] of Object.entries(parseTags(row.tags))) {
+        const id = `${key}\0${value}`;
+        const entry = counts.get(id) ?? { key, value, nodeCount: 0 };
+        entry.nodeCount += 1;
+        counts.set(id, entry);
+      }
+    }
+    return [...counts.values()].sort((a, b) => a.key.localeCompare(b.key) || a.value.localeCompare(b.value));
+  }
+
+  /** The embedded broker's credential check for a node. */
+  async checkBrokerPassword(nodeId: string, password: string): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('nodes')
+      .select(['mqtt_password_hash', 'revoked_at'])
+      .where('node_id', '=', nodeId)
+      .executeTakeFirst();
+    return row !== undefined && row.revoked_at === null && secretMatches(password, row.mqtt_password_hash);
+  }
+}

@@ -1,0 +1,477 @@
+import {
+  limits,
+  newId,
+  runSpecSchema,
+  runStates,
+  rolloutLimitSchema,
+  type Command,
+  type JobDto,
+  type RolloutLimit,
+  type RunDto,
+  type RunState,
+  type jobCreateSchema,
+} from '@edgestelle/protocol';
+import type { Selectable } from 'kysely';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import type { Store } from '../db/connect.ts';
+import type { JobsTable } from '../db/schema.ts';
+import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
+import type { MasterEvents } from '../events.ts';
+import { parseTags, tagsMatch } from '../nodes/tags.ts';
+import { jobDto, runDto, runState } from './dto.ts';
+import { slices } from './ingest.ts';
+import { activeStates, failureStates, isTerminalRunState } from './run-state.ts';
+
+export type JobCreateInput = z.output<typeof jobCreateSchema>;
+
+export interface DispatcherOptions {
+  store: Store;
+  events: MasterEvents;
+  clock: Clock;
+  logger: Logger;
+  sendCommand: (nodeId: string, command: Command) => Promise<void>;
+  /** How long a started run may go without an exit report past its own timeout before it is given up. */
+  lostRunGraceMs?: number;
+  /** How long a delivered cancel may go unconfirmed (past the kill grace) before the run is called cancelled. */
+  cancelGraceMs?: number;
+}
+
+const nonTerminal: readonly RunState[] = ['queued', 'sent', 'accepted', 'running'];
+
+/**
+ * Jobs into runs and runs onto nodes: stores a job and its runs as `queued` in one
+ * transaction before anything is published, then starts runs within the job's concurrency
+ * and failure limits on nodes that are online. Runs for offline nodes wait until the node
+ * comes back or the job's offline deadline passes. Every state change is a conditional update
+ * on the expected state, so two masters (or a pump and a cancel) never send a run twice.
+ */
+export class Dispatcher {
+  private readonly pumping = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly lostRunGraceMs: number;
+  private readonly cancelGraceMs: number;
+
+  constructor(private readonly options: DispatcherOptions) {
+    this.lostRunGraceMs = options.lostRunGraceMs ?? 10 * 60_000;
+    this.cancelGraceMs = options.cancelGraceMs ?? 60_000;
+  }
+
+  private get db() {
+    return this.options.store.db;
+  }
+
+  async createJob(input: JobCreateInput, createdBy: string): Promise<JobDto> {
+    const nowMs = this.options.clock.now();
+    const nodeIds = await this.resolveTargets(input.target);
+    const jobId = newId(nowMs);
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('jobs')
+        .values({
+          job_id: jobId,
+          created_at: nowMs,
+          created_by: createdBy,
+          state: 'running',
+          spec: JSON.stringify(input.spec),
+          target: JSON.stringify(input.target),
+          concurrency: input.concurrency === undefined ? null : JSON.stringify(input.concurrency),
+          max_failures: input.maxFailures === undefined ? null : JSON.stringify(input.maxFailures),
+          deadline_at: nowMs + input.offlineDeadlineMs,
+          node_count: nodeIds.length,
+          finished_at: null,
+          stop_reason: null,
+        })
+        .execute();
+      for (const part of slices(nodeIds, 500)) {
+        await trx
+          .insertInto('runs')
+          .values(
+            part.map((nodeId) => ({
+              run_id: newId(nowMs),
+              job_id: jobId,
+              node_id: nodeId,
+              state: 'queued',
+              exit_code: null,
+              signal: null,
+              reason: null,
+              created_at: nowMs,
+              sent_at: null,
+              started_at: null,
+              ended_at: null,
+              exited_seq: null,
+              cancel_requested_at: null,
+              updated_at: nowMs,
+            })),
+          )
+          .execute();
+      }
+    });
+    this.options.logger.info({ jobId, nodes: nodeIds.length, createdBy }, 'job created');
+    await this.pump(jobId);
+    return this.job(jobId);
+  }
+
+  private async resolveTargets(target: JobCreateInput['target']): Promise<string[]> {
+    const live = this.db.selectFrom('nodes').select(['node_id', 'tags']).where('revoked_at', 'is', null);
+    let nodeIds: string[];
+    if ('nodeIds' in target) {
+      const wanted = [...new Set(target.nodeIds)];
+      const found = new Set<string>();
+      for (const part of slices(wanted, 500)) {
+        for (const row of await live.where('node_id', 'in', part).execute()) found.add(row.node_id);
+      }
+      const unknown = wanted.filter((nodeId) => !found.has(nodeId));
+      if (unknown.length > 0) {
+        const shown = unknown.slice(0, 20).join(', ') + (unknown.length > 20 ? ` and ${unknown.length - 20} more` : '');
+        throw new MasterError(
+          MasterErrorCode.unknownNodes,
+          `these nodes are not enrolled (or were revoked): ${shown}`,
+          { field: 'target.nodeIds' },
+        );
+      }
+      nodeIds = wanted;
+    } else if ('tags' in target) {
+      nodeIds = (await live.execute()).filter((r) => tagsMatch(parseTags(r.tags), target.tags)).map((r) => r.node_id);
+    } else {
+      nodeIds = (await live.execute()).map((r) => r.node_id);
+    }
+    if (nodeIds.length === 0) {
+      throw new MasterError(MasterErrorCode.noMatchingNodes, 'the target matches no enrolled node', {
+        field: 'target',
+      });
+    }
+    return nodeIds.sort();
+  }
+
+  async job(jobId: string): Promise<JobDto> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
+    if (row === undefined) throw notFound(`job ${jobId}`);
+    return jobDto(row, await this.counts(jobId));
+  }
+
+  async counts(jobId: string): Promise<Record<RunState, number>> {
+    const rows = await this.db
+      .selectFrom('runs')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('job_id', '=', jobId)
+      .groupBy('state')
+      .execute();
+    const counts = Object.fromEntries(runStates.map((state) => [state, 0])) as Record<RunState, number>;
+    for (const row of rows) counts[runState(row.state)] = Number(row.n);
+    return counts;
+  }
+
+  async run(runId: string): Promise<RunDto> {
+    const row = await this.db.selectFrom('runs').selectAll().where('run_id', '=', runId).executeTakeFirst();
+    if (row === undefined) throw notFound(`run ${runId}`);
+    return runDto(row);
+  }
+
+  /**
+   * Starts what may start now. Calls for one job are coalesced: while one pass runs, further
+   * calls ask for exactly one more pass.
+   */
+  async pump(jobId: string): Promise<void> {
+    if (this.pumping.has(jobId)) {
+      this.again.add(jobId);
+      return;
+    }
+    this.pumping.add(jobId);
+    try {
+      do {
+        this.again.delete(jobId);
+        await this.pumpOnce(jobId);
+      } while (this.again.has(jobId));
+    } finally {
+      this.pumping.delete(jobId);
+    }
+  }
+
+  pumpInBackground(jobIds: Iterable<string>): void {
+    for (const jobId of jobIds) {
+      this.pump(jobId).catch((err: unknown) => this.options.logger.error({ err, jobId }, 'dispatching failed'));
+    }
+  }
+
+  private async pumpOnce(jobId: string): Promise<void> {
+    const job = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
+    if (job === undefined) return;
+    const runs = await this.db
+      .selectFrom('runs')
+      .select(['run_id', 'node_id', 'state'])
+      .where('job_id', '=', jobId)
+      .execute();
+    const nowMs = this.options.clock.now();
+    let changed = false;
+    if (job.state === 'running') {
+      const failed = runs.filter((r) => failureStates.includes(runState(r.state))).length;
+      const maxFailures = parseLimit(job.max_failures);
+      if (maxFailures !== null && failed >= threshold(maxFailures, job.node_count)) {
+        const reason = `not started: the job stopped after ${failed} failed run${failed === 1 ? '' : 's'} (maxFailures)`;
+        const stopped = await this.db
+          .updateTable('runs')
+          .set({ state: 'cancelled', reason, ended_at: nowMs, updated_at: nowMs })
+          .where('job_id', '=', jobId)
+          .where('state', '=', 'queued')
+          .returning(['run_id'])
+          .execute();
+        await this.db
+          .updateTable('jobs')
+          .set({ state: 'stopped', stop_reason: reason })
+          .where('job_id', '=', jobId)
+          .where('state', '=', 'running')
+          .execute();
+        for (const { run_id } of stopped) this.options.events.emit('run', run_id, jobId);
+        changed = true;
+      } else {
+        changed = (await this.startQueued(job, runs, nowMs)) || changed;
+      }
+    }
+    if (await this.finishIfDone(job, nowMs)) changed = true;
+    if (changed) this.options.events.emit('job', jobId);
+  }
+
+  private async startQueued(
+    job: Selectable<JobsTable>,
+    runs: ReadonlyArray<{ run_id: string; node_id: string; state: string }>,
+    nowMs: number,
+  ): Promise<boolean> {
+    const queued = runs.filter((r) => r.state === 'queued');
+    if (queued.length === 0) return false;
+    const concurrency = parseLimit(job.concurrency);
+    const active = runs.filter((r) => activeStates.includes(runState(r.state))).length;
+    let slots = concurrency === null ? queued.length : threshold(concurrency, job.node_count) - active;
+    if (slots <= 0) return false;
+    const online = new Set<string>();
+    for (const part of slices([...new Set(queued.map((r) => r.node_id))], 500)) {
+      const rows = await this.db
+        .selectFrom('nodes')
+        .select('node_id')
+        .where('node_id', 'in', part)
+        .where('online', '=', 1)
+        .where('revoked_at', 'is', null)
+        .execute();
+      for (const row of rows) online.add(row.node_id);
+    }
+    if (nowMs >= job.deadline_at) return false;
+    const spec = runSpecSchema.parse(JSON.parse(job.spec));
+    let changed = false;
+    for (const run of queued) {
+      if (slots <= 0) break;
+      if (!online.has(run.node_id)) continue;
+      const claimed = await this.db
+        .updateTable('runs')
+        .set({ state: 'sent', sent_at: nowMs, updated_at: nowMs })
+        .where('run_id', '=', run.run_id)
+        .where('state', '=', 'queued')
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) === 0) continue;
+      slots -= 1;
+      changed = true;
+      this.options.events.emit('run', run.run_id, job.job_id);
+      await this.send(run.node_id, {
+        kind: 'run',
+        runId: run.run_id,
+        jobId: job.job_id,
+        deadlineAt: job.deadline_at,
+        spec,
+      });
+    }
+    return changed;
+  }
+
+  private async send(nodeId: string, command: Command): Promise<void> {
+    try {
+      await this.options.sendCommand(nodeId, command);
+    } catch (err) {
+      // The run stays `sent`; it is re-sent when the node's next connection comes online.
+      this.options.logger.warn({ err, nodeId, kind: command.kind }, 'publishing a command failed');
+    }
+  }
+
+  private async finishIfDone(job: Selectable<JobsTable>, nowMs: number): Promise<boolean> {
+    if (job.finished_at !== null) return false;
+    const open = await this.db
+      .selectFrom('runs')
+      .select('run_id')
+      .where('job_id', '=', job.job_id)
+      .where('state', 'in', nonTerminal)
+      .limit(1)
+      .executeTakeFirst();
+    if (open !== undefined) return false;
+    await this.db
+      .updateTable('jobs')
+      .set({ state: job.state === 'running' ? 'finished' : job.state, finished_at: nowMs })
+      .where('job_id', '=', job.job_id)
+      .where('finished_at', 'is', null)
+      .execute();
+    return true;
+  }
+
+  /** A node's new connection is up: re-send what it never accepted, start what waited for it. */
+  async onNodeOnline(nodeId: string): Promise<void> {
+    const nowMs = this.options.clock.now();
+    const unaccepted = await this.db
+      .selectFrom('runs')
+      .innerJoin('jobs', 'jobs.job_id', 'runs.job_id')
+      .select(['runs.run_id', 'runs.job_id', 'jobs.spec', 'jobs.deadline_at'])
+      .where('runs.node_id', '=', nodeId)
+      .where('runs.state', '=', 'sent')
+      .execute();
+    for (const run of unaccepted) {
+      if (run.deadline_at <= nowMs) continue;
+      // The agent's run ledger makes a second delivery harmless.
+      await this.send(nodeId, {
+        kind: 'run',
+        runId: run.run_id,
+        jobId: run.job_id,
+        deadlineAt: run.deadline_at,
+        spec: runSpecSchema.parse(JSON.parse(run.spec)),
+      });
+    }
+    const waiting = await this.db
+      .selectFrom('runs')
+      .select('job_id')
+      .distinct()
+      .where('node_id', '=', nodeId)
+      .where('state', '=', 'queued')
+      .execute();
+    for (const { job_id } of waiting) await this.pump(job_id);
+  }
+
+  async cancelRun(runId: string): Promise<RunDto> {
+    const row = await this.db.selectFrom('runs').selectAll().where('run_id', '=', runId).executeTakeFirst();
+    if (row === undefined) throw notFound(`run ${runId}`);
+    await this.cancelOne(row.run_id, row.job_id, row.node_id, runState(row.state));
+    await this.pump(row.job_id);
+    return this.run(runId);
+  }
+
+  private async cancelOne(runId: string, jobId: string, nodeId: string, state: RunState): Promise<void> {
+    const nowMs = this.options.clock.now();
+    if (isTerminalRunState(state)) return;
+    if (state === 'queued') {
+      await this.db
+        .updateTable('runs')
+        .set({ state: 'cancelled', reason: 'cancelled before delivery', ended_at: nowMs, updated_at: nowMs })
+        .where('run_id', '=', runId)
+        .where('state', '=', 'queued')
+        .execute();
+    } else {
+      await this.db
+        .updateTable('runs')
+        .set({ cancel_requested_at: nowMs, updated_at: nowMs })
+        .where('run_id', '=', runId)
+        .execute();
+      await this.send(nodeId, { kind: 'cancel', runId });
+    }
+    this.options.events.emit('run', runId, jobId);
+    this.options.events.emit('job', jobId);
+  }
+
+  async cancelJob(jobId: string): Promise<JobDto> {
+    const job = await this.db.selectFrom('jobs').select('job_id').where('job_id', '=', jobId).executeTakeFirst();
+    if (job === undefined) throw notFound(`job ${jobId}`);
+    await this.db
+      .updateTable('jobs')
+      .set({ state: 'cancelled', stop_reason: 'cancelled' })
+      .where('job_id', '=', jobId)
+      .where('state', '=', 'running')
+      .execute();
+    const open = await this.db
+      .selectFrom('runs')
+      .select(['run_id', 'node_id', 'state'])
+      .where('job_id', '=', jobId)
+      .where('state', 'in', nonTerminal)
+      .execute();
+    for (const run of open) await this.cancelOne(run.run_id, jobId, run.node_id, runState(run.state));
+    await this.pump(jobId);
+    return this.job(jobId);
+  }
+
+  /**
+   * Nothing stays stuck: runs whose node stayed away past the deadline expire, runs that never
+   * reported an exit are given up as interrupted, unconfirmed cancels become cancelled.
+   */
+  async sweep(): Promise<number> {
+    const nowMs = this.options.clock.now();
+    const jobs = new Set<string>();
+    const finish = async (runId: string, jobId: string, from: RunState, to: RunState, reason: string) => {
+      const result = await this.db
+        .updateTable('runs')
+        .set({ state: to, reason, ended_at: nowMs, updated_at: nowMs })
+        .where('run_id', '=', runId)
+        .where('state', '=', from)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return;
+      jobs.add(jobId);
+      this.options.events.emit('run', runId, jobId);
+    };
+    const candidates = await this.db
+      .selectFrom('runs')
+      .innerJoin('jobs', 'jobs.job_id', 'runs.job_id')
+      .select([
+        'runs.run_id',
+        'runs.job_id',
+        'runs.state',
+        'runs.sent_at',
+        'runs.started_at',
+        'runs.cancel_requested_at',
+        'jobs.deadline_at',
+        'jobs.spec',
+      ])
+      .where('runs.state', 'in', nonTerminal)
+      .execute();
+    for (const run of candidates) {
+      const state = runState(run.state);
+      if (state === 'queued' && run.deadline_at <= nowMs) {
+        await finish(run.run_id, run.job_id, state, 'expired', "the node was offline until the job's deadline");
+        continue;
+      }
+      if (state === 'sent' && run.deadline_at <= nowMs) {
+        await finish(
+          run.run_id,
+          run.job_id,
+          state,
+          'expired',
+          "the node did not accept the run before the job's deadline",
+        );
+        continue;
+      }
+      const spec = runSpecSchema.parse(JSON.parse(run.spec));
+      if (
+        run.cancel_requested_at !== null &&
+        run.cancel_requested_at + spec.killGraceMs + this.cancelGraceMs <= nowMs
+      ) {
+        await finish(
+          run.run_id,
+          run.job_id,
+          state,
+          'cancelled',
+          'cancelled; the node did not confirm it stopped the run',
+        );
+        continue;
+      }
+      if (state === 'accepted' || state === 'running') {
+        const since = run.started_at ?? run.sent_at ?? nowMs;
+        if (since + Math.min(spec.timeoutMs, limits.timeoutMaxMs) + spec.killGraceMs + this.lostRunGraceMs <= nowMs) {
+          await finish(run.run_id, run.job_id, state, 'interrupted', 'the node never reported how the run ended');
+        }
+      }
+    }
+    for (const jobId of jobs) await this.pump(jobId);
+    return jobs.size;
+  }
+}
+
+function parseLimit(text: string | null): RolloutLimit | null {
+  return text === null ? null : rolloutLimitSchema.parse(JSON.parse(text));
+}
+
+/** A limit as a node count: at least 1, percentages rounded up. */
+export function threshold(limit: RolloutLimit, nodeCount: number): number {
+  if ('count' in limit) return Math.max(1, limit.count);
+  return Math.max(1, Math.ceil((limit.percent / 100) * nodeCount));
+}

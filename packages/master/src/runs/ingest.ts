@@ -1,0 +1,390 @@
+import { isProtocolError, limits, type Command, type OutputStream, type Topics } from '@edgestelle/protocol';
+import { openMessage, type OpenedMessage } from '@edgestelle/protocol/envelope';
+import type { Selectable, Transaction } from 'kysely';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
+import type { Store } from '../db/connect.ts';
+import type { Database, NodesTable, RunsTable } from '../db/schema.ts';
+import type { MasterEvents, StoredChunk } from '../events.ts';
+import type { NodeKeys } from '../node-keys.ts';
+import { mergeTags, parseTags } from '../nodes/tags.ts';
+import { canTransition, isTerminalRunState } from './run-state.ts';
+import { runState } from './dto.ts';
+
+export interface IngestOptions {
+  store: Store;
+  topics: Topics;
+  keys: NodeKeys;
+  events: MasterEvents;
+  clock: Clock;
+  logger: Logger;
+  sendCommand: (nodeId: string, command: Command) => Promise<void>;
+  /** A node's new connection came online: re-send its undelivered runs. */
+  onNodeOnline: (nodeId: string) => void;
+  /** Runs of these jobs changed state: the dispatcher may start more. */
+  onJobsChanged: (jobIds: ReadonlySet<string>) => void;
+  /** How long messages gather before one transaction stores them. */
+  flushIntervalMs?: number;
+  maxBatchMessages?: number;
+  maxBatchBytes?: number;
+}
+
+interface Incoming {
+  topic: string;
+  payload: Buffer;
+}
+
+type RunRow = Selectable<RunsTable>;
+type EvtMessage = Extract<OpenedMessage, { channel: 'evt' }>;
+type StateMessage = Extract<OpenedMessage, { channel: 'state' }>;
+
+interface RunWork {
+  row: RunRow;
+  changed: boolean;
+  stateChanged: boolean;
+  touched: boolean;
+}
+
+const INSERT_SLICE = 200;
+const SCAN_LIMIT = 1000;
+
+/**
+ * Everything agents send, stored in batches: messages gather for a short interval, are opened
+ * (envelope, schema), then applied in one transaction — presence, run transitions and output
+ * chunks (idempotent on (run_id, seq)). Only after COMMIT are acknowledgements sent, computed
+ * from committed rows, and the change announced. Nothing an agent sends can crash this: every
+ * refusal is counted by reason and logged.
+ */
+export class Ingest {
+  /** Refused messages by reason (protocol error codes and ingest's own). */
+  readonly rejects = new Map<string, number>();
+  private buffer: Incoming[] = [];
+  private bufferedBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly flushIntervalMs: number;
+  private readonly maxBatchMessages: number;
+  private readonly maxBatchBytes: number;
+
+  constructor(private readonly options: IngestOptions) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 20;
+    this.maxBatchMessages = options.maxBatchMessages ?? 2000;
+    this.maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
+  }
+
+  /** Takes one MQTT message; resolves at once unless the batch is full, which holds the broker back. */
+  async accept(topic: string, payload: Buffer): Promise<void> {
+    this.buffer.push({ topic, payload });
+    this.bufferedBytes += payload.byteLength;
+    if (this.buffer.length >= this.maxBatchMessages || this.bufferedBytes >= this.maxBatchBytes) {
+      await this.flush();
+    } else {
+      this.timer ??= setTimeout(() => {
+        this.flush().catch((err: unknown) => this.options.logger.error({ err }, 'ingest flush failed'));
+      }, this.flushIntervalMs);
+    }
+  }
+
+  /** Stores everything received so far; resolves once it is committed and acknowledged. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer;
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    const next = this.chain.then(() => this.process(batch));
+    // A failed batch must not stop later ones; the caller of this flush sees the failure.
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private countReject(reason: string): void {
+    this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
+  }
+
+  private async process(batch: readonly Incoming[]): Promise<void> {
+    if (batch.length === 0) return;
+    const { keys, topics, clock, logger } = this.options;
+    const nodeIds = new Set<string>();
+    for (const m of batch) {
+      const nodeId = nodeIdOf(topics, m.topic);
+      if (nodeId !== undefined) nodeIds.add(nodeId);
+    }
+    await keys.ensure(nodeIds);
+    const states: StateMessage[] = [];
+    const evts: EvtMessage[] = [];
+    const nowMs = clock.now();
+    for (const m of batch) {
+      try {
+        const opened = openMessage(topics, m.topic, m.payload, { keyFor: (n, k) => keys.keyFor(n, k), nowMs });
+        if (opened.channel === 'state') states.push(opened);
+        else if (opened.channel === 'evt') evts.push(opened);
+        else this.countReject('unexpected_channel');
+      } catch (err) {
+        if (!isProtocolError(err)) throw err;
+        this.countReject(err.code);
+        logger.warn({ topic: m.topic.slice(0, 200), code: err.code, reason: err.message }, 'refused an MQTT message');
+      }
+    }
+
+    const result = await this.options.store.db.transaction().execute(async (trx) => {
+      const nodes = await this.applyStates(trx, states, nowMs);
+      const runs = await this.applyEvents(trx, evts, nowMs);
+      return { nodes, ...runs };
+    });
+
+    const acks = new Map<string, Array<{ runId: string; seq: number }>>();
+    const jobsChanged = new Set<string>();
+    for (const work of result.runs.values()) {
+      const { row } = work;
+      if (work.touched) {
+        const seq = row.exited_seq !== null && row.next_seq >= row.exited_seq ? row.exited_seq : row.next_seq - 1;
+        if (seq >= 0) {
+          const list = acks.get(row.node_id) ?? [];
+          list.push({ runId: row.run_id, seq });
+          acks.set(row.node_id, list);
+        }
+      }
+      if (work.stateChanged) {
+        jobsChanged.add(row.job_id);
+        this.options.events.emit('run', row.run_id, row.job_id);
+      }
+    }
+    for (const [runId, chunks] of result.chunks) this.options.events.emit('chunks', runId, chunks);
+    for (const nodeId of result.nodes.changed) this.options.events.emit('node', nodeId);
+    for (const jobId of jobsChanged) this.options.events.emit('job', jobId);
+    for (const nodeId of result.nodes.cameOnline) this.options.onNodeOnline(nodeId);
+    if (jobsChanged.size > 0) this.options.onJobsChanged(jobsChanged);
+    await Promise.all(
+      [...acks].flatMap(([nodeId, runs]) =>
+        slices(runs, limits.acksMaxCount).map((part) =>
+          this.options.sendCommand(nodeId, { kind: 'ack', runs: part }).catch((err: unknown) => {
+            // The agent re-publishes unacknowledged chunks; the next ack covers them.
+            logger.warn({ err, nodeId }, 'sending an ack failed');
+          }),
+        ),
+      ),
+    );
+  }
+
+  private async applyStates(trx: Transaction<Database>, states: readonly StateMessage[], nowMs: number) {
+    const changed = new Set<string>();
+    const cameOnline = new Set<string>();
+    const rows = new Map<string, Selectable<NodesTable>>();
+    for (const { nodeId, message } of states) {
+      let row = rows.get(nodeId);
+      if (row === undefined) {
+        row = await trx.selectFrom('nodes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+        if (row === undefined) {
+          this.countReject('node_unknown');
+          continue;
+        }
+      }
+      const first = row.last_seen_at === null;
+      const sameConnection = message.connectionSeq === row.connection_seq;
+      // Retained state and will can arrive late: the newest (connectionSeq, beat) wins, and an
+      // offline state wins over an online one of the same connection.
+      const newer =
+        first ||
+        message.connectionSeq > row.connection_seq ||
+        (sameConnection && row.online === 1 && (message.beat > row.beat || !message.online));
+      if (!newer) continue;
+      if (message.online && (row.online === 0 || !sameConnection || first)) cameOnline.add(nodeId);
+      else cameOnline.delete(nodeId);
+      const facts = message.facts === undefined ? row.facts : JSON.stringify(message.facts);
+      const tags =
+        message.facts === undefined
+          ? row.tags
+          : JSON.stringify(mergeTags(parseTags(row.base_tags), message.facts.tags));
+      row = {
+        ...row,
+        online: message.online ? 1 : 0,
+        connection_seq: message.connectionSeq,
+        beat: message.beat,
+        facts,
+        tags,
+        last_seen_at: nowMs,
+      };
+      rows.set(nodeId, row);
+      changed.add(nodeId);
+    }
+    for (const nodeId of changed) {
+      const row = rows.get(nodeId);
+      if (row === undefined) continue;
+      await trx
+        .updateTable('nodes')
+        .set({
+          online: row.online,
+          connection_seq: row.connection_seq,
+          beat: row.beat,
+          facts: row.facts,
+          tags: row.tags,
+          last_seen_at: row.last_seen_at,
+        })
+        .where('node_id', '=', nodeId)
+        .execute();
+    }
+    return { changed, cameOnline };
+  }
+
+  private async applyEvents(trx: Transaction<Database>, evts: readonly EvtMessage[], nowMs: number) {
+    const runs = new Map<string, RunWork>();
+    const runIds = [...new Set(evts.flatMap((e) => ('runId' in e.message ? [e.message.runId] : [])))];
+    for (const part of slices(runIds, 500)) {
+      for (const row of await trx.selectFrom('runs').selectAll().where('run_id', 'in', part).execute()) {
+        runs.set(row.run_id, { row: { ...row }, changed: false, stateChanged: false, touched: false });
+      }
+    }
+    const pending = new Map<string, { runId: string; seq: number; stream: OutputStream; data: Uint8Array }>();
+    const seenNodes = new Set<string>();
+    for (const { nodeId, message } of evts) {
+      seenNodes.add(nodeId);
+      if (message.kind === 'pong') continue;
+      const work = runs.get(message.runId);
+      if (work === undefined || work.row.node_id !== nodeId) {
+        this.countReject('run_unknown');
+        this.options.logger.warn(
+          { nodeId, runId: message.runId, kind: message.kind },
+          'event for a run this node does not have',
+        );
+        continue;
+      }
+      const { row } = work;
+      const moveTo = (to: ReturnType<typeof runState>): void => {
+        if (!canTransition(runState(row.state), to)) return;
+        row.state = to;
+        work.stateChanged = true;
+      };
+      work.changed = true;
+      switch (message.kind) {
+        case 'accepted':
+          moveTo('accepted');
+          break;
+        case 'started':
+          row.started_at ??= message.startedAt;
+          moveTo('running');
+          break;
+        case 'output':
+          pending.set(`${message.runId}/${message.seq}`, {
+            runId: message.runId,
+            seq: message.seq,
+            stream: message.stream,
+            data: message.data,
+          });
+          if (row.state === 'sent' || row.state === 'accepted') moveTo('running');
+          work.touched = true;
+          break;
+        case 'exited':
+          row.exited_seq = message.seq;
+          row.exit_code = message.exitCode;
+          row.signal = message.signal;
+          row.started_at ??= message.startedAt;
+          row.ended_at = message.endedAt;
+          row.output_truncated = message.outputTruncated ? 1 : 0;
+          if (!isTerminalRunState(runState(row.state))) row.reason = message.reason ?? null;
+          moveTo(message.outcome);
+          work.stateChanged = true;
+          work.touched = true;
+          break;
+        case 'rejected':
+          // A re-delivered run the agent already has: its own events tell the truth.
+          if (message.code === 'duplicate') break;
+          if (canTransition(runState(row.state), 'rejected')) {
+            row.reason = `${message.code}: ${message.reason}`;
+            row.ended_at = nowMs;
+          }
+          moveTo('rejected');
+          break;
+      }
+    }
+
+    const inserted = new Map<string, StoredChunk[]>();
+    for (const part of slices([...pending.values()], INSERT_SLICE)) {
+      const rows = await trx
+        .insertInto('run_chunks')
+        .values(part.map((c) => ({ run_id: c.runId, seq: c.seq, stream: c.stream, data: c.data, created_at: nowMs })))
+        .onConflict((oc) => oc.columns(['run_id', 'seq']).doNothing())
+        .returning(['run_id', 'seq'])
+        .execute();
+      for (const { run_id, seq } of rows) {
+        const chunk = pending.get(`${run_id}/${seq}`);
+        const work = runs.get(run_id);
+        if (chunk === undefined || work === undefined) continue;
+        work.row.output_bytes += chunk.data.byteLength;
+        const list = inserted.get(run_id) ?? [];
+        list.push(chunk);
+        inserted.set(run_id, list);
+      }
+    }
+    for (const list of inserted.values()) list.sort((a, b) => a.seq - b.seq);
+
+    for (const work of runs.values()) {
+      if (!work.touched) continue;
+      work.row.next_seq = await contiguousEnd(trx, work.row.run_id, work.row.next_seq);
+    }
+    for (const work of runs.values()) {
+      if (!work.changed) continue;
+      const r = work.row;
+      await trx
+        .updateTable('runs')
+        .set({
+          state: r.state,
+          exit_code: r.exit_code,
+          signal: r.signal,
+          reason: r.reason,
+          started_at: r.started_at,
+          ended_at: r.ended_at,
+          output_bytes: r.output_bytes,
+          output_truncated: r.output_truncated,
+          next_seq: r.next_seq,
+          exited_seq: r.exited_seq,
+          updated_at: nowMs,
+        })
+        .where('run_id', '=', r.run_id)
+        .execute();
+    }
+    if (seenNodes.size > 0) {
+      await trx
+        .updateTable('nodes')
+        .set({ last_seen_at: nowMs })
+        .where('node_id', 'in', [...seenNodes])
+        .execute();
+    }
+    return { runs, chunks: inserted };
+  }
+}
+
+/** The end of the gap-free prefix of a run's stored chunks, from a known-good start. */
+export async function contiguousEnd(trx: Transaction<Database>, runId: string, from: number): Promise<number> {
+  let next = from;
+  for (;;) {
+    const rows = await trx
+      .selectFrom('run_chunks')
+      .select('seq')
+      .where('run_id', '=', runId)
+      .where('seq', '>=', next)
+      .orderBy('seq')
+      .limit(SCAN_LIMIT)
+      .execute();
+    for (const { seq } of rows) {
+      if (seq !== next) return next;
+      next += 1;
+    }
+    if (rows.length < SCAN_LIMIT) return next;
+  }
+}
+
+function nodeIdOf(topics: Topics, topic: string): string | undefined {
+  try {
+    return topics.parse(topic).nodeId;
+  } catch (err) {
+    if (isProtocolError(err)) return undefined;
+    throw err;
+  }
+}
+
+export function slices<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,31 @@
+import { isTerminalRunState, type RunState } from '@edgestelle/protocol';
+
+/**
+ * The run lifecycle (DESIGN.md "Run states"). Every state change goes through
+ * {@link canTransition}; nothing leaves a terminal state, so a late or repeated event can
+ * never revive a finished run.
+ */
+const allowed: Record<RunState, readonly RunState[]> = {
+  queued: ['sent', 'cancelled', 'expired'],
+  sent: ['accepted', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'rejected', 'expired'],
+  accepted: ['running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'],
+  running: ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'],
+  succeeded: [],
+  failed: [],
+  timed_out: [],
+  cancelled: [],
+  interrupted: [],
+  rejected: [],
+  expired: [],
+};
+
+export function canTransition(from: RunState, to: RunState): boolean {
+  return allowed[from].includes(to);
+}
+
+/** States that count against a job's failure threshold. */
+export const failureStates: readonly RunState[] = ['failed', 'timed_out', 'interrupted', 'rejected', 'expired'];
+/** Delivered to an agent and not finished: these take a concurrency slot. */
+export const activeStates: readonly RunState[] = ['sent', 'accepted', 'running'];
+
+export { isTerminalRunState };
