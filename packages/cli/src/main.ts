@@ -1,4 +1,5 @@
 #!/usr/bin/env node
 import { buildProgram } from './program.ts';
+import { runCli } from './run-cli.ts';
 
-await buildProgram().parseAsync(process.argv);
+process.exitCode = await runCli(buildProgram(), process.argv, process.stderr);

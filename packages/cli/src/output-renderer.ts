@@ -12,8 +12,8 @@ export interface RendererOptions {
   /** Prefix every line with its node id (more than one node), or pass output through plainly. */
   prefixed: boolean;
   colour: boolean;
-  /** Escape control characters (a terminal without --raw); otherwise the exact bytes. */
-  escape: boolean;
+  /** Escape control characters per destination (a terminal without --raw); otherwise the exact bytes. */
+  escape: Readonly<Record<OutputWrite['to'], boolean>>;
 }
 
 /** A partial line longer than this is written out as a line of its own, so memory stays bounded. */
@@ -46,7 +46,7 @@ export class OutputRenderer {
     const to = stream === 'stdout' ? 'stdout' : 'stderr';
     const state = this.state(runId, stream);
     if (!this.options.prefixed) {
-      const data = this.options.escape ? state.decoder.write(bytes) : bytes;
+      const data = this.options.escape[to] ? state.decoder.write(bytes) : bytes;
       return data.length === 0 ? [] : [{ to, data }];
     }
     let pending = Buffer.concat([state.pending, bytes]);
@@ -55,7 +55,7 @@ export class OutputRenderer {
       const newline = pending.indexOf(NEWLINE);
       const cut = newline >= 0 ? newline + 1 : pending.length > MAX_PENDING_LINE_BYTES ? MAX_PENDING_LINE_BYTES : -1;
       if (cut < 0) break;
-      writes.push({ to, data: this.line(nodeId, pending.subarray(0, cut)) });
+      writes.push({ to, data: this.line(nodeId, to, pending.subarray(0, cut)) });
       pending = pending.subarray(cut);
     }
     state.pending = Buffer.from(pending);
@@ -72,8 +72,8 @@ export class OutputRenderer {
       this.streams.delete(key);
       const to = stream === 'stdout' ? 'stdout' : 'stderr';
       if (this.options.prefixed) {
-        if (state.pending.length > 0) writes.push({ to, data: this.line(nodeId, state.pending) });
-      } else if (this.options.escape) {
+        if (state.pending.length > 0) writes.push({ to, data: this.line(nodeId, to, state.pending) });
+      } else if (this.options.escape[to]) {
         const rest = state.decoder.end();
         if (rest.length > 0) writes.push({ to, data: rest });
       }
@@ -91,11 +91,11 @@ export class OutputRenderer {
     return state;
   }
 
-  private line(nodeId: string, bytes: Uint8Array): string | Uint8Array {
+  private line(nodeId: string, to: OutputWrite['to'], bytes: Uint8Array): string | Uint8Array {
     const name = nodeId.padEnd(this.prefixWidth);
     const prefix = `${this.options.colour ? paint(name, nodeColour(nodeId)) : name} | `;
     const ends = bytes.length > 0 && bytes[bytes.length - 1] === NEWLINE;
-    if (this.options.escape) {
+    if (this.options.escape[to]) {
       const text = escapeControl(Buffer.from(bytes).toString('utf8'));
       return `${prefix}${text}${ends ? '' : '\n'}`;
     }

@@ -14,9 +14,9 @@ describe('edgestelle command', () => {
     expect(stdout).toContain('Run scripts on a fleet');
   });
 
-  it('exits non-zero with a hint on an unknown verb', () => {
+  it('exits 64 (usage) with a hint on an unknown verb', () => {
     const { stderr, status } = edgestelle('no-such-verb');
-    expect(status).toBe(1);
+    expect(status).toBe(64);
     expect(stderr).toContain('--help');
   });
 });

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { addClientVerbs } from './client-verbs.ts';
 import { addDaemonVerbs } from './daemons.ts';
 import { CLI_VERSION } from './version.ts';
 
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .version(CLI_VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)');
   addDaemonVerbs(program);
+  addClientVerbs(program);
   program.addHelpText(
     'after',
     `

@@ -1,0 +1,25 @@
+import type { Command } from 'commander';
+import { addAuthVerbs } from './commands/auth.ts';
+import { addCompletionVerb } from './commands/completion.ts';
+import { addJobsVerb } from './commands/jobs.ts';
+import { addLogsVerb } from './commands/logs.ts';
+import { addNodesVerb } from './commands/nodes.ts';
+import { addRunVerb } from './commands/run.ts';
+import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
+import { processTerminal, type Terminal } from './terminal.ts';
+
+/**
+ * The operator's verbs: they talk to a master over its HTTP API and live hub only.
+ * `scripts list|show|push|pull` and `run --script` wait for the master's script library
+ * routes (issue 5) and are left out until those exist.
+ */
+export function addClientVerbs(program: Command, terminal: Terminal = processTerminal()): void {
+  addAuthVerbs(program, terminal);
+  addNodesVerb(program, terminal);
+  addRunVerb(program, terminal);
+  addJobsVerb(program, terminal);
+  addLogsVerb(program, terminal);
+  addTokenVerbs(program, terminal);
+  addEnrollTokenVerbs(program, terminal);
+  addCompletionVerb(program, terminal);
+}

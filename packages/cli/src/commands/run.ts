@@ -1,0 +1,200 @@
+import { once } from 'node:events';
+import { jobDtoSchema, type JobDto, type RunDto } from '@edgestelle/protocol';
+import type { Command } from 'commander';
+import { connect, type Connection } from '../credentials.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { followOutput, type Following } from '../follow-output.ts';
+import { countRunStates, formatCounts, formatRunSummary, jobExitCode } from '../format.ts';
+import { buildJobCreate } from '../parse-args.ts';
+import { printJson, type Terminal } from '../terminal.ts';
+import { collect, examples } from './help.ts';
+
+interface RunCliFlags {
+  node?: string[];
+  tag?: string[];
+  all?: boolean;
+  timeout: string;
+  deadline?: string;
+  concurrency?: string;
+  maxFailures?: string;
+  env?: string[];
+  cwd?: string;
+  pty?: boolean;
+  json?: boolean;
+  raw?: boolean;
+}
+
+export function addRunVerb(program: Command, terminal: Terminal): void {
+  program
+    .command('run')
+    .description('run a command on nodes and stream every node’s output live')
+    .argument('[command...]', 'the command, after --; the words are joined and run by /bin/sh -c, as ssh does')
+    .option('-n, --node <nodeId>', 'run on this node (repeatable)', collect)
+    .option('-t, --tag <key=value>', 'run on nodes with this tag (repeatable: all must match)', collect)
+    .option('-a, --all', 'run on every node')
+    .option('--timeout <duration>', 'kill a run that lasts longer (TERM, then KILL)', '10m')
+    .option('--deadline <duration>', 'how long to wait for an offline node before its run expires (default 10m)')
+    .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
+    .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
+    .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
+    .option('--cwd <dir>', 'working directory on the node (absolute)')
+    .option('--pty', 'run in a pseudo-terminal, for programs that want one')
+    .option('--json', 'print no live output, then the job and its runs as JSON (the API’s JobDto and RunDto)')
+    .option('--raw', 'write the exact output bytes even to a terminal (control characters are escaped otherwise)')
+    .addHelpText(
+      'after',
+      `
+Output: each line is prefixed with its node in a stable colour (no prefix with one --node);
+stderr of the nodes goes to stderr. The progress line and the summary go to stderr.
+Exit status: 0 if every run succeeded, 2 if any did not, 130 after Ctrl-C cancelled the job,
+3 after detaching; 64 bad usage, 66 no such node / no node matches, 69 master unreachable,
+77 not logged in or not allowed. Ctrl-C asks whether to cancel the job or detach
+(without a terminal it cancels; a second Ctrl-C stops waiting).
+${examples(
+  'edgestelle run --all -- uptime',
+  'edgestelle run --tag site=berlin --tag role=gateway -- systemctl restart collector',
+  "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
+  'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
+  'edgestelle run --all --json -- cat /etc/machine-id | jq -r ".runs[] | .nodeId + \\" \\" + .state"',
+)}`,
+    )
+    .action(async (command: string[], flags: RunCliFlags) => {
+      process.exitCode = await runCommand(terminal, command, flags);
+    });
+}
+
+async function runCommand(terminal: Terminal, command: string[], flags: RunCliFlags): Promise<number> {
+  const request = buildJobCreate({
+    node: flags.node ?? [],
+    tag: flags.tag ?? [],
+    all: flags.all === true,
+    command,
+    timeout: flags.timeout,
+    deadline: flags.deadline,
+    concurrency: flags.concurrency,
+    maxFailures: flags.maxFailures,
+    env: flags.env ?? [],
+    cwd: flags.cwd,
+    pty: flags.pty === true,
+  });
+  const connection = await connect(terminal.env);
+  const job = await connection.api.post('/api/v1/jobs', jobDtoSchema, request);
+  const single = 'nodeIds' in request.target && request.target.nodeIds.length === 1;
+  const following = followOutput(
+    terminal,
+    connection,
+    { jobId: job.jobId },
+    {
+      showOutput: flags.json !== true,
+      prefixed: !single,
+      raw: flags.raw === true,
+      progress: true,
+      nodeCount: job.nodeCount,
+    },
+  );
+  const interrupt = new RunInterrupt(terminal, connection, job, following);
+  process.on('SIGINT', interrupt.onSigint);
+  let outcome: Outcome;
+  try {
+    outcome = await Promise.race([
+      following.result.then((result) => ({ kind: 'ended' as const, ...result })),
+      interrupt.stopped,
+    ]);
+  } finally {
+    process.off('SIGINT', interrupt.onSigint);
+    following.status.clear();
+  }
+  if (outcome.kind === 'detached') {
+    terminal.stderr.write(
+      `Detached; job ${job.jobId} keeps running. Follow it with: edgestelle logs ${job.jobId} --follow\n`,
+    );
+    return ExitCode.detached;
+  }
+  if (outcome.kind === 'abandoned') {
+    terminal.stderr.write(`Stopped waiting; job ${job.jobId} is being cancelled. See: edgestelle jobs ${job.jobId}\n`);
+    return ExitCode.interrupted;
+  }
+  if (flags.json === true) printJson(terminal, { job: outcome.job, runs: outcome.runs });
+  else terminal.stderr.write(`\n${formatRunSummary(outcome.runs)}\n${formatCounts(countRunStates(outcome.runs))}\n`);
+  return interrupt.cancelled ? ExitCode.interrupted : jobExitCode(outcome.runs);
+}
+
+type Outcome = { kind: 'ended'; job: JobDto | null; runs: RunDto[] } | { kind: 'detached' } | { kind: 'abandoned' };
+
+/**
+ * Ctrl-C during `run`: on a terminal it asks once — cancel the job, detach from it, or keep
+ * watching; without one (scripts, CI) it cancels. A Ctrl-C while cancelling stops waiting.
+ */
+class RunInterrupt {
+  cancelled = false;
+  private asking = false;
+  private stop: ((outcome: Outcome) => void) | null = null;
+  readonly stopped: Promise<Outcome>;
+
+  constructor(
+    private readonly terminal: Terminal,
+    private readonly connection: Connection,
+    private readonly job: JobDto,
+    private readonly following: Following,
+  ) {
+    this.stopped = new Promise((resolve) => {
+      this.stop = resolve;
+    });
+  }
+
+  readonly onSigint = (): void => {
+    if (this.cancelled || this.asking) {
+      this.end({ kind: 'abandoned' });
+      return;
+    }
+    if (!this.terminal.stdinIsTty) {
+      this.cancel();
+      return;
+    }
+    void this.ask();
+  };
+
+  private async ask(): Promise<void> {
+    this.asking = true;
+    const { stdin, stderr } = this.terminal;
+    let key = '';
+    this.following.status.around(() =>
+      stderr.write(
+        `\nCtrl-C: [c]ancel job ${this.job.jobId}, [d]etach (it keeps running), any other key: keep watching? `,
+      ),
+    );
+    stdin.setRawMode(true);
+    stdin.resume();
+    try {
+      const chunks: unknown[] = await once(stdin, 'data');
+      const data = chunks[0];
+      key = Buffer.isBuffer(data) ? data.toString('utf8') : typeof data === 'string' ? data : '';
+    } finally {
+      stdin.setRawMode(false);
+      stdin.pause();
+      this.asking = false;
+    }
+    stderr.write('\n');
+    // In raw mode a second Ctrl-C arrives as a byte, not a signal: it means "cancel".
+    if (key === 'c' || key === 'C' || key === '\u0003') this.cancel();
+    else if (key === 'd' || key === 'D') this.end({ kind: 'detached' });
+  }
+
+  private cancel(): void {
+    this.cancelled = true;
+    this.following.status.around(() =>
+      this.terminal.stderr.write(`Cancelling job ${this.job.jobId}… (Ctrl-C again to stop waiting)\n`),
+    );
+    this.connection.api.post(`/api/v1/jobs/${this.job.jobId}/cancel`, jobDtoSchema).catch((err: unknown) => {
+      this.terminal.stderr.write(
+        `edgestelle: could not cancel job ${this.job.jobId}: ${err instanceof Error ? err.message : String(err)}\n`,
+      );
+      this.end({ kind: 'abandoned' });
+    });
+  }
+
+  private end(outcome: Outcome): void {
+    this.following.watcher.stop();
+    this.stop?.(outcome);
+  }
+}
