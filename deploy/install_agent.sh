@@ -31,6 +31,8 @@ Options:
                      and you do not want to grant sudo rules (see OPERATIONS.md).
   --env KEY=VALUE    an extra EDGESTELLE_* setting for agent.env (repeatable), e.g.
                      --env EDGESTELLE_TAGS=site=berlin,role=gateway
+  --mqtt-ca FILE     the CA certificate of the broker (gen_certs.sh's ca.crt): installed as
+                     /etc/edgestelle/ca.crt and set as EDGESTELLE_MQTT_CA_FILE
   --node PATH        the node binary (default: node on PATH)
   --no-enroll        install only; enroll later with
                      edgestelle-agent enroll --master URL --token TOKEN
@@ -54,6 +56,7 @@ token=''
 bundle=''
 service_user=edgestelle
 node_bin=''
+mqtt_ca=''
 root=''
 enroll=true
 start=true
@@ -69,6 +72,7 @@ while [[ $# -gt 0 ]]; do
     --user) service_user=${2:?--user needs a name}; shift 2 ;;
     --env) extra_env+=("${2:?--env needs KEY=VALUE}"); shift 2 ;;
     --node) node_bin=${2:?--node needs a path}; shift 2 ;;
+    --mqtt-ca) mqtt_ca=${2:?--mqtt-ca needs a file}; shift 2 ;;
     --root) root=${2:?--root needs a folder}; shift 2 ;;
     --no-enroll) enroll=false; shift ;;
     --no-start) start=false; shift ;;
@@ -102,7 +106,7 @@ systemctl_quiet() {
 
 if [[ $uninstall == true ]]; then
   systemctl_quiet disable --now edgestelle-agent.service 2>/dev/null || true
-  rm -f "$unit_file" "$bin_link" "$opt_dir/edgestelle-agent.mjs" "$env_file"
+  rm -f "$unit_file" "$bin_link" "$opt_dir/edgestelle-agent.mjs" "$env_file" "$etc_dir/ca.crt"
   rmdir "$opt_dir" "$etc_dir" 2>/dev/null || true
   systemctl_quiet daemon-reload
   if [[ $purge == true ]]; then
@@ -121,6 +125,9 @@ fi
 for pair in "${extra_env[@]}"; do
   [[ $pair =~ ^EDGESTELLE_[A-Z0-9_]+=[^$'\n']*$ ]] || die "--env takes EDGESTELLE_NAME=value on one line, not: $pair"
 done
+if [[ -n $mqtt_ca ]]; then
+  grep -q 'BEGIN CERTIFICATE' "$mqtt_ca" 2>/dev/null || die "--mqtt-ca needs a PEM certificate file, not: $mqtt_ca"
+fi
 if [[ $enroll == true ]]; then
   [[ -n $master_url && -n $token ]] || die 'give --master URL and --token TOKEN (or --no-enroll to enroll later)'
   [[ $master_url =~ ^https?://[^[:space:]]+$ ]] || die "--master takes an http(s) URL, not: $master_url"
@@ -158,8 +165,9 @@ if real_system && [[ $service_user != root ]] && ! id "$service_user" >/dev/null
   echo "Created system user $service_user."
 fi
 
-install -d -m 0755 "$opt_dir" "$root/usr/local/bin" "$root/etc/systemd/system"
-install -d -m 0700 "$etc_dir" "$state_dir"
+# /etc/edgestelle is readable (ca.crt is public); agent.env inside it is root's alone.
+install -d -m 0755 "$opt_dir" "$etc_dir" "$root/usr/local/bin" "$root/etc/systemd/system"
+install -d -m 0700 "$state_dir"
 if real_system; then chown "$service_user:" "$state_dir"; fi
 
 # Replace the bundle atomically so a running agent never sees half a file.
@@ -173,11 +181,16 @@ EOF
 chmod 0755 "$bin_link.new"
 mv -f "$bin_link.new" "$bin_link"
 
+if [[ -n $mqtt_ca ]]; then
+  install -m 0644 "$mqtt_ca" "$etc_dir/ca.crt"
+fi
+
 # agent.env: written whole every time from the arguments, so the file says what was asked.
 umask 077
 {
   echo '# EdgeStelle agent settings (written by install_agent.sh; read by systemd as root).'
   echo 'EDGESTELLE_STATE_DIR=/var/lib/edgestelle'
+  if [[ -n $mqtt_ca ]]; then echo 'EDGESTELLE_MQTT_CA_FILE=/etc/edgestelle/ca.crt'; fi
   for pair in "${extra_env[@]}"; do echo "$pair"; done
 } >"$env_file.new"
 chmod 0600 "$env_file.new"

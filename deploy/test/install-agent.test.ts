@@ -67,8 +67,13 @@ describe('agent bundle and install_agent.sh', () => {
     }
   });
 
-  it('installs the bundle, settings, state dir and unit with the right modes', async () => {
+  it('installs the bundle, settings, broker CA, state dir and unit with the right modes', async () => {
     await using root = await tempDir();
+    await using certs = await tempDir();
+    expect(
+      (await runCommand('bash', [join(DEPLOY, 'gen_certs.sh'), '--out', certs.path, '--dns', 'mqtt.test'])).code,
+    ).toBe(0);
+    const caFile = join(certs.path, 'ca.crt');
     const result = await install(
       root.path,
       '--no-enroll',
@@ -77,6 +82,8 @@ describe('agent bundle and install_agent.sh', () => {
       'EDGESTELLE_TAGS=site=lab,role=gw',
       '--env',
       'EDGESTELLE_LOG_LEVEL=debug',
+      '--mqtt-ca',
+      caFile,
     );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
@@ -84,7 +91,8 @@ describe('agent bundle and install_agent.sh', () => {
     const expected: Record<string, string> = {
       'opt/edgestelle': '755',
       'opt/edgestelle/edgestelle-agent.mjs': '644',
-      'etc/edgestelle': '700',
+      'etc/edgestelle': '755',
+      'etc/edgestelle/ca.crt': '644',
       'etc/edgestelle/agent.env': '600',
       'var/lib/edgestelle': '700',
       'etc/systemd/system/edgestelle-agent.service': '644',
@@ -94,10 +102,12 @@ describe('agent bundle and install_agent.sh', () => {
       expect(modeOf((await stat(join(root.path, path))).mode), path).toBe(mode);
     }
     expect(await sha256(join(root.path, 'opt/edgestelle/edgestelle-agent.mjs'))).toBe(await sha256(bundle));
+    expect(await sha256(join(root.path, 'etc/edgestelle/ca.crt'))).toBe(await sha256(caFile));
     expect(await readFile(join(root.path, 'etc/edgestelle/agent.env'), 'utf8')).toBe(
       [
         '# EdgeStelle agent settings (written by install_agent.sh; read by systemd as root).',
         'EDGESTELLE_STATE_DIR=/var/lib/edgestelle',
+        'EDGESTELLE_MQTT_CA_FILE=/etc/edgestelle/ca.crt',
         'EDGESTELLE_TAGS=site=lab,role=gw',
         'EDGESTELLE_LOG_LEVEL=debug',
         '',

@@ -34,11 +34,10 @@ describe('deploy scripts and unit', () => {
     systemdAnalyze = await available('systemd-analyze');
   }, 200_000);
 
-  it('passes shellcheck: gen_certs.sh and install_agent.sh', async ({ skip }) => {
+  it('passes shellcheck: gen_certs.sh, install_agent.sh and the broker entrypoint', async ({ skip }) => {
     if (!shellcheck) skip('shellcheck unavailable');
-    const result = await runCommand('shellcheck', ['--severity=style', 'gen_certs.sh', 'install_agent.sh'], {
-      cwd: DEPLOY,
-    });
+    const scripts = ['gen_certs.sh', 'install_agent.sh', 'mosquitto/docker-entrypoint.sh'];
+    const result = await runCommand('shellcheck', ['--severity=style', ...scripts], { cwd: DEPLOY });
     expect(result.stdout + result.stderr).toBe('');
     expect(result.code).toBe(0);
   });
