@@ -51,6 +51,8 @@ describe('agent killed with SIGKILL mid-run', () => {
     await until(() => lines() >= seenBeforeCrash, 'more lines');
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
+    // The broker publishes the will: offline, with the dead connection's sequence.
+    await until(() => master.states.some((s) => !s.online && s.connectionSeq === 1), 'the will');
     // As if the master never committed what it did not acknowledge.
     master.forgetUnacked();
     master.acking = true;
@@ -58,6 +60,7 @@ describe('agent killed with SIGKILL mid-run', () => {
     const second = spawnAgent(flags);
     started.push(second);
     await until(() => master.complete(command.runId), `the interrupted run to be delivered:\n${second.log()}`);
+    expect(master.states.filter((s) => s.online).map((s) => s.connectionSeq)).toEqual([1, 2]);
     const run = master.run(command.runId);
     const { bytes, contiguous } = master.output(command.runId);
     expect(contiguous).toBe(true);
