@@ -167,5 +167,5 @@ async function errorFromResponse(response: Response, method: string, path: strin
       : code === CliErrorCode.masterFailed
         ? ` (HTTP ${response.status}; the master's log has the details)`
         : '';
-  return new CliError(code, `${said}${hint}`);
+  return new CliError(code, `${said}${hint}`, apiError.success ? { apiCode: apiError.data.code } : {});
 }

@@ -39,6 +39,13 @@ export const exitCodeByError: Record<CliErrorCode, ExitCode> = {
 
 export class CliError extends AppError<CliErrorCode> {
   override readonly name = 'CliError';
+  /** The master's own error code (`no_matching_nodes`, …) when the error came from its API. */
+  readonly apiCode: string | undefined;
+
+  constructor(code: CliErrorCode, message: string, options?: { cause?: unknown; apiCode?: string }) {
+    super(code, message, options);
+    this.apiCode = options?.apiCode;
+  }
 
   get exitCode(): ExitCode {
     return exitCodeByError[this.code];

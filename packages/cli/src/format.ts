@@ -1,5 +1,6 @@
 import {
   isTerminalRunState,
+  runStates,
   type JobDto,
   type RolloutLimit,
   type RunDto,
@@ -129,11 +130,11 @@ export function formatRunSummary(runs: readonly RunDto[]): string {
   return formatTable(['NODE', 'STATE', 'EXIT', 'DURATION', 'REASON'], rows);
 }
 
-/** `3 runs: 2 succeeded, 1 failed` — counts by state, in the order of the run lifecycle. */
+/** `3 runs: 2 succeeded, 1 failed` — counts by state, in the order of the run lifecycle (runStates). */
 export function formatCounts(counts: Readonly<Partial<Record<RunState, number>>>): string {
-  const entries = Object.entries(counts).filter(([, n]) => n !== undefined && n > 0);
+  const entries = runStates.map((state) => [state, counts[state] ?? 0] as const).filter(([, n]) => n > 0);
   if (entries.length === 0) return '0 runs';
-  const total = entries.reduce((sum, [, n]) => sum + (n ?? 0), 0);
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
   return `${total} run${total === 1 ? '' : 's'}: ${entries.map(([state, n]) => `${n} ${state}`).join(', ')}`;
 }
 

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { connect, type Connection } from '../credentials.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { followOutput, type Following } from '../follow-output.ts';
-import { countRunStates, formatCounts, formatRunSummary, jobExitCode } from '../format.ts';
+import { CliError } from '../cli-error.ts';
+import { countRunStates, formatCounts, formatRunSummary, formatTarget, jobExitCode } from '../format.ts';
 import { buildJobCreate } from '../parse-args.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
@@ -78,7 +79,16 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     pty: flags.pty === true,
   });
   const connection = await connect(terminal.env);
-  const job = await connection.api.post('/api/v1/jobs', jobDtoSchema, request);
+  const job = await connection.api.post('/api/v1/jobs', jobDtoSchema, request).catch((err: unknown) => {
+    // The master says "matches no node"; the operator wants to see which target that was.
+    if (err instanceof CliError && err.apiCode === 'no_matching_nodes') {
+      throw new CliError(err.code, `0 nodes match ${formatTarget(request.target)}`, {
+        cause: err,
+        apiCode: err.apiCode,
+      });
+    }
+    throw err;
+  });
   const single = 'nodeIds' in request.target && request.target.nodeIds.length === 1;
   const following = followOutput(
     terminal,

@@ -1,0 +1,109 @@
+import { jobDtoSchema, runDtoSchema } from '@edgestelle/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startFleet, type Fleet } from './fleet.ts';
+
+/**
+ * `edgestelle run` as an operator uses it: a real master and three agents tagged site=lab
+ * (plus one elsewhere that must not run), the CLI as a child process.
+ */
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await startFleet([
+    { nodeId: 'edge-a', tags: { site: 'lab' } },
+    { nodeId: 'edge-b', tags: { site: 'lab' } },
+    { nodeId: 'edge-c', tags: { site: 'lab' } },
+    { nodeId: 'far-away', tags: { site: 'other' } },
+  ]);
+});
+
+afterAll(async () => {
+  await fleet?.[Symbol.asyncDispose]();
+});
+
+const jobResultSchema = z.object({ job: jobDtoSchema, runs: z.array(runDtoSchema) });
+
+describe('edgestelle run', () => {
+  it('runs on the nodes of a tag with a prefix per node and a summary, exit 0', async () => {
+    const { status, stdout, stderr } = await fleet.cli(['run', '--tag', 'site=lab', '--', 'echo one; echo two']);
+    expect(status).toBe(0);
+    const lines = stdout.trimEnd().split('\n').sort();
+    expect(lines).toEqual([
+      'edge-a | one',
+      'edge-a | two',
+      'edge-b | one',
+      'edge-b | two',
+      'edge-c | one',
+      'edge-c | two',
+    ]);
+    expect(stderr).toMatch(/NODE\s+STATE\s+EXIT\s+DURATION/);
+    expect(stderr).toMatch(/edge-b\s+succeeded\s+0\s/);
+    expect(stderr).toContain('3 runs: 3 succeeded');
+    expect(stderr).not.toContain('far-away');
+  });
+
+  it('exits 2 when one node fails, and lists the failure first', async () => {
+    // mkdir is atomic: exactly one node wins the race and exits 3, whichever it is.
+    const lock = `${fleet.dir}/one-fails-${Date.now()}`;
+    const { status, stderr } = await fleet.cli([
+      'run',
+      '--tag',
+      'site=lab',
+      '--',
+      `mkdir ${lock} 2>/dev/null && exit 3; echo fine`,
+    ]);
+    expect(status).toBe(2);
+    const rows = stderr.split('\n').filter((line) => /^edge-\w\s/.test(line));
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/^edge-\w\s+failed\s+3\s/);
+    expect(rows.slice(1).every((row) => /succeeded\s+0/.test(row))).toBe(true);
+    expect(stderr).toContain('3 runs: 2 succeeded, 1 failed');
+  });
+
+  it('prints one node’s output plainly, keeping stdout and stderr apart', async () => {
+    const { status, stdout, stderr } = await fleet.cli([
+      'run',
+      '--node',
+      'edge-a',
+      '--',
+      'printf "a\\033[31mb"; echo err >&2',
+    ]);
+    expect(status).toBe(0);
+    // Not a terminal: the exact bytes, escape sequence included, and no prefix.
+    expect(stdout).toBe('a\x1b[31mb');
+    expect(stderr.startsWith('err\n')).toBe(true);
+  });
+
+  it('--json prints the job and runs exactly as the API returns them', async () => {
+    const { status, stdout } = await fleet.cli(['run', '--tag', 'site=lab', '--json', '--', 'echo quiet']);
+    expect(status).toBe(0);
+    expect(stdout).not.toContain('| quiet');
+    const result = jobResultSchema.parse(JSON.parse(stdout));
+    expect(result.runs.map((run) => run.nodeId).sort()).toEqual(['edge-a', 'edge-b', 'edge-c']);
+    const job = await fleet.api('GET', `/api/v1/jobs/${result.job.jobId}`, jobDtoSchema);
+    const runs = await fleet.api(
+      'GET',
+      `/api/v1/jobs/${result.job.jobId}/runs`,
+      z.object({ items: z.array(runDtoSchema) }),
+    );
+    expect(result.job).toEqual(job);
+    expect(result.runs).toEqual(runs.items);
+  });
+
+  it('says so in one line with exit 66 when no node matches', async () => {
+    const { status, stdout, stderr } = await fleet.cli(['run', '--tag', 'site=nowhere', '--', 'true']);
+    expect(status).toBe(66);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^edgestelle: .*site=nowhere/);
+  });
+
+  it('refuses bad usage with exit 64 before asking the master', async () => {
+    const both = await fleet.cli(['run', '--all', '--node', 'edge-a', '--', 'true']);
+    expect(both.status).toBe(64);
+    expect(both.stderr).toBe('edgestelle: --node, --tag and --all are mutually exclusive: give one of them\n');
+    const noCommand = await fleet.cli(['run', '--all']);
+    expect(noCommand.status).toBe(64);
+  });
+});
