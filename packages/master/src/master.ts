@@ -81,7 +81,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
     }
   };
   try {
-    const store = await openStore(config.databaseUrl);
+    const store = await openStore(config.databaseUrl, logger.child({ component: 'db' }));
     cleanups.push(() => store.close());
     logger.info({ database: redactUrl(config.databaseUrl), dialect: store.dialect }, 'database ready');
     const auth = new AuthService(store, dataDir.masterSecret, clock);
@@ -91,7 +91,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
     await keys.reload();
 
     let broker: EmbeddedBroker | undefined;
-    let link: MqttLink | undefined;
+    // Commands are sent by parts built before the link exists; they find it here once it does.
+    const linkRef: { current: MqttLink | undefined } = { current: undefined };
     const disconnectNode = (nodeId: string): void => broker?.disconnect(nodeId);
     const nodes = new NodeService({ store, keys, clock, events, disconnectNode });
 
@@ -129,6 +130,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
 
     const sendCommand = async (nodeId: string, command: Command): Promise<void> => {
       const key = keys.sealingKey(nodeId);
+      const link = linkRef.current;
       if (key === undefined || link === undefined) return;
       const topic = topics.node(nodeId, 'cmd');
       // Sealed with the wall clock, whatever clock decides: the agent checks freshness against its own.
@@ -167,7 +169,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       logger: logger.child({ component: 'mqtt' }),
       onMessage: (topic, payload) => ingest.accept(topic, payload),
     });
-    link = connectedLink;
+    linkRef.current = connectedLink;
     cleanups.push(async () => {
       await ingest.flush();
       await connectedLink.close();

@@ -134,12 +134,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return reply.status(400).send({ code: MasterErrorCode.invalidRequest, message: error.message });
     }
     request.log.error({ err: error, reqId: request.id }, 'request failed');
-    return reply
-      .status(500)
-      .send({
-        code: MasterErrorCode.internal,
-        message: `internal error; the master log has the details (request ${request.id})`,
-      });
+    return reply.status(500).send({
+      code: MasterErrorCode.internal,
+      message: `internal error; the master log has the details (request ${request.id})`,
+    });
   });
 
   app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, () => ({ status: 'ok' }));

@@ -53,9 +53,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     maxClientsIdLength: 128,
     authenticate(client, username, password, done) {
       const refuse = (): void => {
-        const error = Object.assign(new Error('bad username or password'), {
-          returnCode: 4,
-        }) as AuthenticateError;
+        const error: AuthenticateError = Object.assign(new Error('bad username or password'), { returnCode: 4 });
         done(error, false);
       };
       if (username === undefined || password === undefined) return refuse();

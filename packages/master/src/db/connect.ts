@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import type { Logger } from 'pino';
 import { MasterError, MasterErrorCode } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
@@ -21,19 +22,17 @@ export interface Store {
 const INT8_OID = 20;
 
 /** Opens the database named by the URL (SQLite file or postgres://) and runs the migrations. */
-export async function openStore(databaseUrl: string): Promise<Store> {
+export async function openStore(databaseUrl: string, logger?: Logger): Promise<Store> {
   const isPostgres = /^postgres(ql)?:\/\//.test(databaseUrl);
   let db: Kysely<Database>;
   if (isPostgres) {
     const pool = new pg.Pool({
       connectionString: databaseUrl,
       max: 10,
-      // Epoch milliseconds live in BIGINT columns and fit a double exactly.
-      types: {
-        getTypeParser: (oid: number, format?: 'text' | 'binary') =>
-          oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
-      },
+      types: int8AsNumber(),
     });
+    // An idle connection the server ends (restart, failover) must not take the process down.
+    pool.on('error', (err) => logger?.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it'));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     const path = databaseUrl.replace(/^(sqlite|file):(\/\/)?/, '');
@@ -79,6 +78,13 @@ export async function openStore(databaseUrl: string): Promise<Store> {
     },
     close: () => db.destroy(),
   };
+}
+
+/** Epoch milliseconds live in BIGINT columns (int8, a string by default in pg) and fit a double exactly. */
+function int8AsNumber(): pg.TypeOverrides {
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(INT8_OID, (value: string) => Number(value));
+  return types;
 }
 
 export function redactUrl(url: string): string {

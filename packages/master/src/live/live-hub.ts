@@ -135,7 +135,8 @@ class LiveClient {
       if (isBinary) return this.error('invalid_message', 'send JSON text frames');
       let parsed: unknown;
       try {
-        parsed = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : String(data));
+        const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+        parsed = JSON.parse(bytes.toString('utf8'));
       } catch {
         return this.error('invalid_message', 'not JSON');
       }

@@ -196,7 +196,7 @@ export class Dispatcher {
   }
 
   private async pumpOnce(jobId: string): Promise<void> {
-    const job = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
+    let job = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
     if (job === undefined) return;
     const runs = await this.db
       .selectFrom('runs')
@@ -223,6 +223,7 @@ export class Dispatcher {
           .where('job_id', '=', jobId)
           .where('state', '=', 'running')
           .execute();
+        job = { ...job, state: 'stopped', stop_reason: reason };
         for (const { run_id } of stopped) this.options.events.emit('run', run_id, jobId);
         changed = true;
       } else {

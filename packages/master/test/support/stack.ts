@@ -1,0 +1,273 @@
+import { join } from 'node:path';
+import { createAgent, enroll, loadConfig, type Agent } from '@edgestelle/agent';
+import {
+  jobDtoSchema,
+  runDtoSchema,
+  liveServerMessageSchema,
+  type JobCreate,
+  type JobDto,
+  type LiveClientMessage,
+  type LiveServerMessage,
+  type RunDto,
+} from '@edgestelle/protocol';
+import {
+  freshPostgresDatabase,
+  startMosquitto,
+  tempDir,
+  type FreshDatabase,
+  type Mosquitto,
+  type TempDir,
+} from '@edgestelle/testkit';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { configFrom, createMaster, type Master, type MasterDeps } from '../../src/index.ts';
+
+export type DbKind = 'sqlite' | 'postgres';
+export type BrokerKind = 'embedded' | 'mosquitto';
+
+export const ADMIN_PASSWORD = 'correct-horse-battery';
+
+/** Time the master sees: real time plus an offset a test can move forward. */
+export class TestClock {
+  offsetMs = 0;
+  now = (): number => Date.now() + this.offsetMs;
+}
+
+export interface Stack extends AsyncDisposable {
+  master: Master;
+  clock: TestClock;
+  dir: string;
+  /** An admin API token. */
+  token: string;
+  api<T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T>;
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  joinToken(tags?: Record<string, string>, maxUses?: number | null): Promise<string>;
+  /** A real agent (createAgent from @edgestelle/agent), enrolled through the API. */
+  agent(name: string, tags?: Record<string, string>): Promise<TestAgent>;
+  live(): Promise<LiveClient>;
+  createJob(job: JobCreate): Promise<JobDto>;
+  waitRun(runId: string, done: (run: RunDto) => boolean, timeoutMs?: number): Promise<RunDto>;
+  waitJob(jobId: string, done: (job: JobDto) => boolean, timeoutMs?: number): Promise<JobDto>;
+  runs(jobId: string): Promise<RunDto[]>;
+}
+
+export interface TestAgent {
+  readonly nodeId: string;
+  readonly stateDir: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(db: DbKind, brokerKind: BrokerKind, deps: MasterDeps = {}): Promise<Stack> {
+  const dir: TempDir = await tempDir('edgestelle-master-');
+  let pgDb: FreshDatabase | undefined;
+  let mosquitto: Mosquitto | undefined;
+  const agents: TestAgent[] = [];
+  let master: Master | undefined;
+  const clock = new TestClock();
+  const dispose = async (): Promise<void> => {
+    for (const agent of agents) await agent.stop();
+    await master?.close();
+    await mosquitto?.[Symbol.asyncDispose]();
+    await pgDb?.[Symbol.asyncDispose]();
+    await dir[Symbol.asyncDispose]();
+  };
+  try {
+    if (db === 'postgres') pgDb = await freshPostgresDatabase();
+    if (brokerKind === 'mosquitto') mosquitto = await startMosquitto();
+    const config = configFrom({
+      dataDir: join(dir.path, 'master'),
+      httpPort: '0',
+      mqttPort: brokerKind === 'embedded' ? '0' : undefined,
+      mqttUrl: mosquitto?.url,
+      databaseUrl: pgDb?.url,
+      adminPassword: ADMIN_PASSWORD,
+      logLevel: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'warn',
+    });
+    master = await createMaster(config, {
+      clock,
+      sweepIntervalMs: 0,
+      ingestFlushIntervalMs: 10,
+      logger: pino({ level: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'warn' }),
+      ...deps,
+    });
+    const m = master;
+    const users = await m.store.db
+      .selectFrom('users')
+      .select('user_id')
+      .where('username', '=', 'admin')
+      .executeTakeFirstOrThrow();
+    const { token } = await m.auth.createApiToken(users.user_id, 'tests', null);
+
+    const request = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${m.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    const api = async <T>(method: string, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> => {
+      const response = await request(method, path, body);
+      const json: unknown = await response.json();
+      if (!response.ok) throw new Error(`${method} ${path} → ${response.status} ${JSON.stringify(json)}`);
+      return schema.parse(json);
+    };
+    const joinToken = async (tags: Record<string, string> = {}, maxUses: number | null = 1): Promise<string> =>
+      (await api('POST', '/api/v1/join-tokens', z.object({ token: z.string() }), { tags, maxUses })).token;
+
+    const stack: Stack = {
+      master: m,
+      clock,
+      dir: dir.path,
+      token,
+      api,
+      request,
+      joinToken,
+      async agent(name, tags = {}) {
+        const stateDir = join(dir.path, 'agents', name);
+        const { credentials } = await enroll({
+          masterUrl: m.url,
+          token: await joinToken(tags),
+          stateDir,
+          nodeId: name,
+          name,
+        });
+        const config = loadConfig({ flags: { stateDir, logLevel: 'warn' }, env: {}, credentials });
+        let running: Agent | undefined;
+        const agent: TestAgent = {
+          nodeId: credentials.nodeId,
+          stateDir,
+          async start() {
+            if (running !== undefined) return;
+            running = createAgent(config, {
+              logger: pino({ level: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'silent' }),
+              backoff: { initialMs: 50, maxMs: 500 },
+              ackTimeoutMs: 1500,
+            });
+            await running.start();
+          },
+          async stop() {
+            const current = running;
+            running = undefined;
+            await current?.stop();
+          },
+        };
+        agents.push(agent);
+        await agent.start();
+        await waitFor(async () => (await m.nodes.get(agent.nodeId)).online, 15_000, `${name} online`);
+        return agent;
+      },
+      async live() {
+        return openLive(m.url, { authorization: `Bearer ${token}` });
+      },
+      createJob: (job) => api('POST', '/api/v1/jobs', jobDtoSchema, job),
+      async waitRun(runId, done, timeoutMs = 20_000) {
+        let last: RunDto | undefined;
+        await waitFor(
+          async () => {
+            last = await api('GET', `/api/v1/runs/${runId}`, runDtoSchema);
+            return done(last);
+          },
+          timeoutMs,
+          () => `run ${runId}: ${JSON.stringify(last)}`,
+        );
+        if (last === undefined) throw new Error('unreachable');
+        return last;
+      },
+      async waitJob(jobId, done, timeoutMs = 20_000) {
+        let last: JobDto | undefined;
+        await waitFor(
+          async () => {
+            last = await api('GET', `/api/v1/jobs/${jobId}`, jobDtoSchema);
+            return done(last);
+          },
+          timeoutMs,
+          () => `job ${jobId}: ${JSON.stringify(last)}`,
+        );
+        if (last === undefined) throw new Error('unreachable');
+        return last;
+      },
+      async runs(jobId) {
+        return (await api('GET', `/api/v1/jobs/${jobId}/runs`, z.object({ items: z.array(runDtoSchema) }))).items;
+      },
+      [Symbol.asyncDispose]: dispose,
+    };
+    return stack;
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+/** Polls until the check passes; bounded in time, never a fixed sleep. */
+export async function waitFor(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string | (() => string),
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export interface LiveClient {
+  readonly socket: WebSocket;
+  readonly messages: LiveServerMessage[];
+  send(message: LiveClientMessage): void;
+  /** Bytes of a run's chunks in arrival order, checking each seq follows the last. */
+  output(runId: string): { bytes: Buffer; nextSeq: number; gapsOrDuplicates: number };
+  close(): Promise<void>;
+}
+
+export async function openLive(url: string, headers: Record<string, string>): Promise<LiveClient> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/live`, { headers });
+  const messages: LiveServerMessage[] = [];
+  socket.on('message', (data: Buffer) =>
+    messages.push(liveServerMessageSchema.parse(JSON.parse(data.toString('utf8')))),
+  );
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) =>
+      reject(new Error(`live upgrade refused: HTTP ${res.statusCode}`)),
+    );
+  });
+  return {
+    socket,
+    messages,
+    send: (message) => socket.send(JSON.stringify(message)),
+    output(runId) {
+      const parts: Buffer[] = [];
+      let nextSeq = -1;
+      let gapsOrDuplicates = 0;
+      for (const m of messages) {
+        if (m.type !== 'chunk' || m.chunk.runId !== runId) continue;
+        if (nextSeq !== -1 && m.chunk.seq !== nextSeq) gapsOrDuplicates += 1;
+        nextSeq = m.chunk.seq + 1;
+        parts.push(Buffer.from(m.chunk.data, 'base64'));
+      }
+      return { bytes: Buffer.concat(parts), nextSeq: Math.max(nextSeq, 0), gapsOrDuplicates };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (socket.readyState === WebSocket.CLOSED) return resolve();
+        socket.once('close', () => resolve());
+        socket.close();
+      }),
+  };
+}
+
+/** `line 1` … `line n`, as the scripts in these tests print them. */
+export function expectedLines(n: number, label: string): string {
+  let text = '';
+  for (let i = 1; i <= n; i += 1) text += `${label} line ${i}\n`;
+  return text;
+}
