@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { chown, mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { startMosquitto, tempDir, type Mosquitto, type TempDir } from '@edgestelle/testkit';
+import { startAedes, startMosquitto, tempDir, type Mosquitto, type TempDir } from '@edgestelle/testkit';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MosquittoSync } from './mosquitto-sync.ts';
@@ -238,6 +238,22 @@ describe('MosquittoSync with the shipped Mosquitto config over TLS', () => {
     await fresh.subscribeAsync(`${P}/node-d/cmd`, { qos: 1 });
   });
 
+  it('matches answers to requests when several masters change users at once', async () => {
+    const master = await connect(MASTER);
+    const masterSync = new MosquittoSync(master, { responseTimeoutMs: 15_000 });
+    const nodeIds = Array.from({ length: 12 }, (_, i) => `bulk-${i}`);
+    // Both clients receive every answer on the shared response topic; each takes only its own.
+    await Promise.all(
+      nodeIds.map((nodeId, i) => (i % 2 === 0 ? sync : masterSync).upsertNode(nodeId, `pass-${nodeId}`)),
+    );
+    for (const nodeId of [nodeIds[0], nodeIds[11]]) {
+      const node = await connect({ username: nodeId, password: `pass-${nodeId}` });
+      await node.subscribeAsync(`${P}/${nodeId}/cmd`, { qos: 1 });
+    }
+    await Promise.all(nodeIds.map((nodeId) => masterSync.removeNode(nodeId)));
+    masterSync.close();
+  });
+
   it('keeps users and roles across a broker restart', async () => {
     for (const client of clients.splice(0)) await client.endAsync(true);
     sync.close();
@@ -270,5 +286,21 @@ describe('MosquittoSync with the shipped Mosquitto config over TLS', () => {
       code: MosquittoSyncErrorCode.brokerRefused,
     });
     powerless.close();
+  });
+});
+
+describe('MosquittoSync against a broker without the dynamic-security plugin', () => {
+  it('gives up after the response timeout with a message naming the likely cause', async () => {
+    await using aedes = await startAedes();
+    const client = await mqtt.connectAsync(aedes.url, { protocolVersion: 4, reconnectPeriod: 0 });
+    const sync = new MosquittoSync(client, { responseTimeoutMs: 300 });
+    try {
+      const err: unknown = await sync.removeNode('node-a').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: MosquittoSyncErrorCode.brokerTimeout });
+      expect(String(err)).toMatch(/dynamic-security plugin loaded/);
+    } finally {
+      sync.close();
+      await client.endAsync(true);
+    }
   });
 });
