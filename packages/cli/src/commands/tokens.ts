@@ -176,6 +176,7 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
     .command('list')
     .description('list join tokens')
     .option('--json', 'print the API’s JoinTokenDto list as JSON')
+    .addHelpText('after', examples('edgestelle enroll-token list', 'edgestelle enroll-token list --json'))
     .action(async (flags: { json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const { items } = await api.get('/api/v1/join-tokens', joinTokenListSchema);
@@ -186,6 +187,7 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
     .command('revoke')
     .description('revoke join tokens at once')
     .argument('<tokenId...>', 'ids from enroll-token list')
+    .addHelpText('after', examples('edgestelle enroll-token revoke 01jd3v7k2m9q8r5t4w6x8y0z2a'))
     .action(async (tokenIds: string[]) => {
       const { api } = await connect(terminal.env);
       for (const tokenId of tokenIds) {

@@ -1,0 +1,79 @@
+import { jobDtoSchema, runDtoSchema } from '@edgestelle/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { collect, startFleet, waitFor, type Fleet } from './fleet.ts';
+
+/** Following running jobs: logs --follow ends with the job, Ctrl-C cancels, stored logs read back. */
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await startFleet([
+    { nodeId: 'node-1', tags: { role: 'web' } },
+    { nodeId: 'node-2', tags: { role: 'web' } },
+  ]);
+});
+
+afterAll(async () => {
+  await fleet?.[Symbol.asyncDispose]();
+});
+
+const runsSchema = z.object({ items: z.array(runDtoSchema) });
+
+async function startJob(command: string): Promise<string> {
+  const job = await fleet.api('POST', '/api/v1/jobs', jobDtoSchema, {
+    target: { tags: { role: 'web' } },
+    spec: { command, timeoutMs: 60_000 },
+  });
+  return job.jobId;
+}
+
+describe('following jobs', () => {
+  it('logs --follow of a running job prints every line and ends when the job ends', async () => {
+    const jobId = await startJob('for i in 1 2 3 4 5; do echo "line $i"; sleep 0.2; done');
+    const { status, stdout } = await fleet.cli(['logs', jobId, '--follow']);
+    expect(status).toBe(0);
+    for (const node of ['node-1', 'node-2']) {
+      expect(stdout.split('\n').filter((line) => line.startsWith(`${node} | line `))).toEqual(
+        [1, 2, 3, 4, 5].map((i) => `${node} | line ${i}`),
+      );
+    }
+    const runs = await fleet.api('GET', `/api/v1/jobs/${jobId}/runs`, runsSchema);
+    expect(runs.items.every((run) => run.state === 'succeeded')).toBe(true);
+  });
+
+  it('logs of a finished run prints its exact bytes, and of a job each node’s output prefixed', async () => {
+    const jobId = await startJob('printf "x\\001y\\n"; printf "no newline"');
+    await waitFor(async () => {
+      const runs = await fleet.api('GET', `/api/v1/jobs/${jobId}/runs`, runsSchema);
+      return runs.items.length === 2 && runs.items.every((run) => run.complete);
+    }, 'the job to finish');
+    const runs = await fleet.api('GET', `/api/v1/jobs/${jobId}/runs`, runsSchema);
+    const runId = runs.items.find((run) => run.nodeId === 'node-2')?.runId ?? '';
+    const one = await fleet.cli(['logs', runId]);
+    expect(one.status).toBe(0);
+    expect(one.stdout).toBe('x\x01y\nno newline');
+    const all = await fleet.cli(['logs', jobId]);
+    expect(all.stdout).toBe('node-1 | x\x01y\nnode-1 | no newline\nnode-2 | x\x01y\nnode-2 | no newline\n');
+    const missing = await fleet.cli(['logs', '0000000000zzzzzzzzzzzzzzzz']);
+    expect(missing.status).toBe(66);
+    expect(missing.stderr).toBe('edgestelle: there is no run or job 0000000000zzzzzzzzzzzzzzzz\n');
+  });
+
+  it('SIGINT without a terminal cancels the job and exits 130', async () => {
+    const child = fleet.spawnCli(['run', '--tag', 'role=web', '--', 'echo started; sleep 30; echo never']);
+    let seen = '';
+    child.stdout?.on('data', (data: Buffer) => (seen += data.toString('utf8')));
+    const result = collect(child, { timeoutMs: 30_000 });
+    await waitFor(() => (seen.match(/\| started/g) ?? []).length === 2, 'both nodes to start');
+    child.kill('SIGINT');
+    const { status, stdout, stderr } = await result;
+    expect(status).toBe(130);
+    expect(stdout).not.toContain('never');
+    expect(stderr).toContain('Cancelling job');
+    expect(stderr).toMatch(/node-1\s+cancelled/);
+    expect(stderr).toMatch(/node-2\s+cancelled/);
+    const jobId = /Cancelling job (\w{26})/.exec(stderr)?.[1] ?? '';
+    const job = await fleet.api('GET', `/api/v1/jobs/${jobId}`, jobDtoSchema);
+    expect(job.state).toBe('cancelled');
+  });
+});

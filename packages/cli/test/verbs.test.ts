@@ -1,0 +1,238 @@
+import { execFileSync } from 'node:child_process';
+import { stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  apiTokenCreatedSchema,
+  apiTokenDtoSchema,
+  joinTokenCreatedSchema,
+  nodeDtoSchema,
+  sessionDtoSchema,
+} from '@edgestelle/protocol';
+import { freePort } from '@edgestelle/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ADMIN_PASSWORD, startFleet, type Fleet } from './fleet.ts';
+
+/** login/logout/whoami, nodes, jobs, tokens, enroll-token, errors and completion against a real master. */
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await startFleet([
+    { nodeId: 'alpha', tags: { site: 'berlin' } },
+    { nodeId: 'beta', tags: { site: 'paris' } },
+  ]);
+});
+
+afterAll(async () => {
+  await fleet?.[Symbol.asyncDispose]();
+});
+
+/** The CLI with only what login saved: no EDGESTELLE_URL or _TOKEN. */
+const saved = { EDGESTELLE_URL: undefined, EDGESTELLE_TOKEN: undefined };
+
+describe('login, whoami, logout', () => {
+  it('logs in with --password-stdin, saves a 0600 config, and logout revokes the token', async () => {
+    const env = { ...saved, XDG_CONFIG_HOME: join(fleet.dir, 'login-config') };
+    const notYet = await fleet.cli(['whoami'], { env });
+    expect(notYet.status).toBe(77);
+    expect(notYet.stderr).toMatch(/^edgestelle: not logged in: run edgestelle login/);
+
+    const login = await fleet.cli(['login', '--url', fleet.url, '--user', 'admin', '--password-stdin'], {
+      env,
+      input: `${ADMIN_PASSWORD}\n`,
+    });
+    expect(login.stderr).toContain(`Logged in to ${fleet.url} as admin (admin)`);
+    expect(login.status).toBe(0);
+    const path = join(fleet.dir, 'login-config', 'edgestelle', 'config.json');
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+
+    const whoami = await fleet.cli(['whoami'], { env });
+    expect(whoami.stdout).toBe(`admin (admin) at ${fleet.url}\n`);
+    const asJson = sessionDtoSchema.parse(JSON.parse((await fleet.cli(['whoami', '--json'], { env })).stdout));
+    expect(asJson).toMatchObject({ via: 'token', user: { username: 'admin', role: 'admin' } });
+
+    const tokens = z
+      .array(apiTokenDtoSchema)
+      .parse(JSON.parse((await fleet.cli(['tokens', 'list', '--json'], { env })).stdout));
+    const cliToken = tokens.find((token) => token.name.startsWith('edgestelle CLI on'));
+    expect(cliToken?.expiresAt).not.toBeNull();
+
+    const logout = await fleet.cli(['logout'], { env });
+    expect(logout.status).toBe(0);
+    await expect(stat(path)).rejects.toThrow();
+    const after = await fleet.api('GET', '/api/v1/tokens', z.object({ items: z.array(apiTokenDtoSchema) }));
+    expect(after.items.find((token) => token.tokenId === cliToken?.tokenId)?.revokedAt).not.toBeNull();
+  });
+
+  it('refuses a wrong password with exit 77 and saves nothing', async () => {
+    const env = { ...saved, XDG_CONFIG_HOME: join(fleet.dir, 'wrong-config') };
+    const login = await fleet.cli(['login', '--url', fleet.url, '--password-stdin'], {
+      env,
+      input: 'wrong-password\n',
+    });
+    expect(login.status).toBe(77);
+    expect(login.stderr.trim().split('\n')).toHaveLength(1);
+    await expect(stat(join(fleet.dir, 'wrong-config', 'edgestelle', 'config.json'))).rejects.toThrow();
+  });
+
+  it('asks for --password-stdin or --token when there is no terminal to prompt on', async () => {
+    const login = await fleet.cli(['login', '--url', fleet.url], { env: saved });
+    expect(login.status).toBe(64);
+    expect(login.stderr).toContain('--password-stdin or --token');
+  });
+
+  it('saves a token given with --token after checking it', async () => {
+    const env = { ...saved, XDG_CONFIG_HOME: join(fleet.dir, 'token-config') };
+    const bad = await fleet.cli(['login', '--url', fleet.url, '--token', 'not-a-token'], { env });
+    expect(bad.status).toBe(77);
+    const good = await fleet.cli(['login', '--url', fleet.url, '--token', fleet.token], { env });
+    expect(good.status).toBe(0);
+    expect((await fleet.cli(['nodes', '-q'], { env })).stdout).toBe('alpha\nbeta\n');
+  });
+});
+
+describe('errors', () => {
+  it('exits 69 with one line when the master is unreachable', async () => {
+    const port = await freePort();
+    const { status, stderr } = await fleet.cli(['nodes'], { env: { EDGESTELLE_URL: `http://127.0.0.1:${port}` } });
+    expect(status).toBe(69);
+    expect(stderr).toBe(`edgestelle: cannot reach the master at http://127.0.0.1:${port} (ECONNREFUSED)\n`);
+  });
+
+  it('exits 77 when the token is refused, saying how to fix it', async () => {
+    const { status, stderr } = await fleet.cli(['nodes'], { env: { EDGESTELLE_TOKEN: 'revoked-or-wrong' } });
+    expect(status).toBe(77);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain('edgestelle login');
+  });
+
+  it('exits 66 for an unknown node and 78 for a damaged config file', async () => {
+    const unknown = await fleet.cli(['run', '--node', 'no-such-node', '--', 'true']);
+    expect(unknown.status).toBe(66);
+    expect(unknown.stderr).toContain('no-such-node');
+    const dir = join(fleet.dir, 'damaged');
+    execFileSync('mkdir', ['-p', join(dir, 'edgestelle')]);
+    await writeFile(join(dir, 'edgestelle', 'config.json'), '{"url":');
+    const damaged = await fleet.cli(['whoami'], { env: { ...saved, XDG_CONFIG_HOME: dir } });
+    expect(damaged.status).toBe(78);
+    expect(damaged.stderr).toMatch(/^edgestelle: .*config\.json is not JSON/);
+  });
+});
+
+describe('nodes, jobs, tokens, enroll-token', () => {
+  it('lists nodes as a table, filtered by tag, and as JSON equal to the API', async () => {
+    const table = await fleet.cli(['nodes']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+TAGS/);
+    expect(table.stdout).toMatch(/alpha\s+alpha\s+online\s+site=berlin/);
+    const berlin = await fleet.cli(['nodes', '--tag', 'site=berlin', '-q']);
+    expect(berlin.stdout).toBe('alpha\n');
+    const json = z.array(nodeDtoSchema).parse(JSON.parse((await fleet.cli(['nodes', '--json'])).stdout));
+    const api = await fleet.api('GET', '/api/v1/nodes', z.object({ items: z.array(nodeDtoSchema) }));
+    expect(json.map((node) => node.nodeId)).toEqual(['alpha', 'beta']);
+    expect(json).toEqual([...api.items].sort((a, b) => a.nodeId.localeCompare(b.nodeId)));
+    const offline = await fleet.cli(['nodes', '--status', 'offline']);
+    expect(offline.stdout).toBe('No nodes match.\n');
+  });
+
+  it('lists jobs and shows one with its runs', async () => {
+    const run = await fleet.cli(['run', '--all', '--json', '--', 'echo listed']);
+    const jobId = z.object({ job: z.object({ jobId: z.string() }) }).parse(JSON.parse(run.stdout)).job.jobId;
+    const list = await fleet.cli(['jobs', '--limit', '5']);
+    expect(list.stdout).toMatch(
+      new RegExp(`^${jobId}\\s+\\d+s ago\\s+admin\\s+finished\\s+all nodes\\s+2 succeeded\\s+echo listed$`, 'm'),
+    );
+    const show = await fleet.cli(['jobs', jobId]);
+    expect(show.stdout).toMatch(/^command\s+echo listed$/m);
+    expect(show.stdout).toMatch(/^alpha\s+succeeded\s+0/m);
+    const bad = await fleet.cli(['jobs', '--limit', '500']);
+    expect(bad.status).toBe(64);
+  });
+
+  it('creates, lists and revokes API tokens; a piped create prints only the secret', async () => {
+    const created = await fleet.cli(['tokens', 'create', 'ci-deploy', '--ttl', '1h']);
+    expect(created.status).toBe(0);
+    const secret = created.stdout.trim();
+    expect(secret).not.toContain(' ');
+    const me = await fleet.cli(['whoami'], { env: { EDGESTELLE_TOKEN: secret } });
+    expect(me.stdout).toContain('admin (admin)');
+    const listed = z.array(apiTokenDtoSchema).parse(JSON.parse((await fleet.cli(['tokens', 'list', '--json'])).stdout));
+    const tokenId = listed.find((token) => token.name === 'ci-deploy')?.tokenId ?? '';
+    expect((await fleet.cli(['tokens', 'list'])).stdout).toMatch(new RegExp(`^${tokenId}\\s+ci-deploy\\s+active`, 'm'));
+    expect((await fleet.cli(['tokens', 'revoke', tokenId])).status).toBe(0);
+    expect((await fleet.cli(['whoami'], { env: { EDGESTELLE_TOKEN: secret } })).status).toBe(77);
+    const json = apiTokenCreatedSchema.parse(
+      JSON.parse((await fleet.cli(['tokens', 'create', 'other', '--json'])).stdout),
+    );
+    expect(json.expiresAt).toBeNull();
+  });
+
+  it('creates a join token with tags that enrolls a node', async () => {
+    const result = await fleet.cli([
+      'enroll-token',
+      'create',
+      '--tag',
+      'site=rome',
+      '--ttl',
+      '10m',
+      '--uses',
+      '2',
+      '--json',
+    ]);
+    const created = joinTokenCreatedSchema.parse(JSON.parse(result.stdout));
+    expect(created).toMatchObject({ tags: { site: 'rome' }, maxUses: 2, uses: 0 });
+    const enrolled = await fetch(`${fleet.url}/api/v1/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: created.token, nodeId: 'gamma', name: 'gamma' }),
+    });
+    expect(enrolled.status).toBe(200);
+    expect((await fleet.cli(['enroll-token', 'list'])).stdout).toMatch(
+      new RegExp(`^${created.tokenId}\\s+active\\s+1/2`, 'm'),
+    );
+    expect((await fleet.cli(['enroll-token', 'revoke', created.tokenId])).status).toBe(0);
+    const badUses = await fleet.cli(['enroll-token', 'create', '--uses', 'lots']);
+    expect(badUses.status).toBe(64);
+  });
+});
+
+describe('help and completion', () => {
+  it('ends every verb’s help with examples', async () => {
+    for (const verb of [
+      ['login'],
+      ['logout'],
+      ['whoami'],
+      ['nodes'],
+      ['run'],
+      ['jobs'],
+      ['logs'],
+      ['tokens', 'create'],
+      ['tokens', 'list'],
+      ['tokens', 'revoke'],
+      ['enroll-token', 'create'],
+      ['enroll-token', 'list'],
+      ['enroll-token', 'revoke'],
+      ['completion'],
+    ]) {
+      const { status, stdout } = await fleet.cli([...verb, '--help']);
+      expect(status).toBe(0);
+      expect(stdout, verb.join(' ')).toMatch(/Examples:\n {2}\$ .*edgestelle /);
+    }
+  });
+
+  it('prints bash and zsh completion that the shells accept', async () => {
+    const bash = await fleet.cli(['completion', 'bash']);
+    expect(bash.stdout).toContain('complete -o default -F _edgestelle edgestelle');
+    const script = join(fleet.dir, 'completion.bash');
+    await writeFile(script, bash.stdout);
+    execFileSync('bash', ['-n', script]);
+    // Drive the function as bash would for `edgestelle tokens re<TAB>`.
+    const words = execFileSync('bash', [
+      '-c',
+      `source ${script}; COMP_WORDS=(edgestelle tokens re); COMP_CWORD=2; _edgestelle; echo "\${COMPREPLY[@]}"`,
+    ]).toString();
+    expect(words.trim()).toBe('revoke');
+    const zsh = await fleet.cli(['completion', 'zsh']);
+    expect(zsh.stdout).toMatch(/^#compdef edgestelle/);
+    expect(zsh.stdout).toContain("'run:run a command on nodes");
+  });
+});
