@@ -144,4 +144,15 @@ describe('docker-compose.yml, .env.example and Dockerfile', () => {
     expect(dockerfile).toMatch(/^RUN npm run build$/m);
     expect(dockerfile).toContain('packages/master/public/index.html');
   });
+
+  it('copies every workspace’s package.json before `npm ci`, so the lock file installs in the image', async () => {
+    const rootPackage = z
+      .object({ workspaces: z.array(z.string()) })
+      .parse(JSON.parse(await readFile(resolve(DEPLOY, '../package.json'), 'utf8')));
+    const dockerfile = await text('Dockerfile');
+    const beforeInstall = dockerfile.slice(0, dockerfile.indexOf('RUN npm ci'));
+    for (const workspace of rootPackage.workspaces) {
+      expect(beforeInstall, workspace).toContain(`COPY ${workspace}/package.json ${workspace}/`);
+    }
+  });
 });
