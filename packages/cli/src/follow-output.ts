@@ -16,9 +16,10 @@ export interface FollowOptions {
 }
 
 export interface Following {
-  watcher: JobWatcher;
   result: Promise<WatchResult>;
   status: StatusLine;
+  /** Stop following (detach); `result` then never settles. */
+  stop(): void;
 }
 
 /**
@@ -65,9 +66,17 @@ export function followOutput(
       refresh();
     },
   });
-  const result = watcher.watch().finally(() => {
+  const stop = (): void => {
     clearInterval(ticker);
     status.clear();
-  });
-  return { watcher, result, status };
+  };
+  const result = watcher.watch().finally(stop);
+  return {
+    result,
+    status,
+    stop() {
+      watcher.stop();
+      stop();
+    },
+  };
 }

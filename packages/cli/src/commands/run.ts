@@ -204,7 +204,7 @@ class RunInterrupt {
   }
 
   private end(outcome: Outcome): void {
-    this.following.watcher.stop();
+    this.following.stop();
     this.stop?.(outcome);
   }
 }
