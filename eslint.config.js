@@ -1,8 +1,10 @@
 // @ts-check
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
+import pluginVue from 'eslint-plugin-vue';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import vueParser from 'vue-eslint-parser';
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'packages/master/public/**', 'coverage/**', 'test-artifacts/**'] },
@@ -50,6 +52,16 @@ export default tseslint.config(
     },
   },
   {
+    // Tests and the build config of the console run in Node.
+    files: ['packages/web/**/*.test.ts', 'packages/web/vite.config.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['@edgestelle/protocol/envelope', '@edgestelle/master', '@edgestelle/agent'] },
+      ],
+    },
+  },
+  {
     files: ['packages/cli/src/**/*.ts'],
     ignores: ['packages/cli/src/daemons.ts'],
     rules: {
@@ -58,6 +70,29 @@ export default tseslint.config(
         { patterns: ['@edgestelle/master', '@edgestelle/agent', '@edgestelle/protocol/envelope'] },
       ],
     },
+  },
+  {
+    // The console runs in a browser and has its own tsconfig (DOM, Bundler resolution, .vue).
+    files: ['packages/web/**/*.ts'],
+    languageOptions: {
+      globals: { ...globals.browser },
+      parserOptions: { project: ['./packages/web/tsconfig.json'], tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  ...pluginVue.configs['flat/recommended'].map((config) => ({ ...config, files: ['packages/web/**/*.vue'] })),
+  {
+    // typescript-eslint cannot build a type-checked program of .vue files; vue-tsc type-checks them.
+    files: ['packages/web/**/*.vue'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    files: ['packages/web/**/*.vue'],
+    languageOptions: {
+      parser: vueParser,
+      globals: { ...globals.browser },
+      parserOptions: { parser: tseslint.parser, extraFileExtensions: ['.vue'], sourceType: 'module' },
+    },
+    rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   { files: ['**/*.js', '**/*.cjs', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   prettier,
