@@ -51,7 +51,7 @@ describe('on a terminal', () => {
     const output = session.output();
     expect(output).toContain(String.raw`a\x1b]52;c;ZXZpbA==\x07b`);
     expect(output).not.toContain('\x1b]52');
-    expect(output).toMatch(/\x1b\[\d+mtty-1\x1b\[0m \| a/);
+    expect(output).toMatch(new RegExp(String.raw`\u001b\[\d+mtty-1\u001b\[0m \| a`));
     expect(output).toContain('2 runs: 2 succeeded');
   });
 
