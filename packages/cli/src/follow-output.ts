@@ -53,6 +53,9 @@ export function followOutput(
       if (!options.showOutput) return;
       status.around(() => writeOutput(terminal, renderer.chunk(run.nodeId, run.runId, chunk.stream, bytes)));
     },
+    onReconnecting(reason) {
+      status.around(() => terminal.stderr.write(`edgestelle: lost the live hub (${reason}); reconnecting…\n`));
+    },
     onRunDone(run, outputComplete) {
       runs.set(run.runId, run);
       status.around(() => {

@@ -22,6 +22,8 @@ export interface WatchEvents {
   /** A terminal run whose output has all been delivered through onChunk. */
   onRunDone(run: RunDto, outputComplete: boolean): void;
   onJob?(job: JobDto): void;
+  /** The live hub connection dropped; following resumes from where it was. */
+  onReconnecting?(reason: string): void;
 }
 
 export type WatchScope = { jobId: string } | { runId: string };
@@ -44,6 +46,11 @@ const COMPLETION_WAIT_MS = 60_000;
 const COMPLETION_POLL_MS = 200;
 /** A slow REST look at the job, in case a live update is lost between master and CLI. */
 const SAFETY_POLL_MS = 5_000;
+
+/** The master is briefly away (restarting, or behind a load balancer swapping instances). */
+function isTransient(err: unknown): boolean {
+  return err instanceof CliError && (err.code === CliErrorCode.unreachable || err.code === CliErrorCode.unavailable);
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -79,6 +86,7 @@ export class JobWatcher {
       onOpen: (send) => this.subscribeAll(send),
       onMessage: (message) => this.onMessage(message),
       onFatal: (err) => this.fail(err),
+      onReconnecting: (reason) => this.events.onReconnecting?.(reason),
     });
     await this.session.start();
     this.safetyTimer = setInterval(() => void this.safetyPoll(), SAFETY_POLL_MS);
@@ -171,16 +179,20 @@ export class JobWatcher {
         complete = true;
         break;
       }
-      const page = await this.api.get(`/api/v1/runs/${track.run.runId}/output`, outputPageSchema, {
-        fromSeq: track.nextSeq,
-        limit: 1000,
-      });
-      for (const chunk of page.chunks) this.deliver(chunk);
-      if (page.complete && track.nextSeq >= page.nextSeq) {
-        complete = true;
-        break;
+      const page = await this.api
+        .get(`/api/v1/runs/${track.run.runId}/output`, outputPageSchema, { fromSeq: track.nextSeq, limit: 1000 })
+        .catch((err: unknown) => {
+          if (isTransient(err) && Date.now() < giveUpAt) return null;
+          throw err;
+        });
+      if (page !== null) {
+        for (const chunk of page.chunks) this.deliver(chunk);
+        if (page.complete && track.nextSeq >= page.nextSeq) {
+          complete = true;
+          break;
+        }
       }
-      if (page.chunks.length === 0) {
+      if (page === null || page.chunks.length === 0) {
         if (Date.now() > giveUpAt) break;
         await sleep(COMPLETION_POLL_MS);
       }
@@ -203,7 +215,12 @@ export class JobWatcher {
     }
     this.checking = true;
     try {
-      const result = await this.fetchState();
+      const result = await this.fetchState().catch((err: unknown) => {
+        // Not done yet as far as we can tell; the next update or safety poll asks again.
+        if (isTransient(err)) return null;
+        throw err;
+      });
+      if (result === null) return;
       // A run the live stream has not shown yet (a rollout starting more nodes): keep following.
       const unseen = result.runs.filter((run) => this.runs.get(run.runId)?.done !== true);
       if (
@@ -215,6 +232,8 @@ export class JobWatcher {
       }
       this.stop();
       this.settle?.resolve(result);
+    } catch (err) {
+      this.fail(err);
     } finally {
       this.checking = false;
     }
@@ -241,7 +260,9 @@ export class JobWatcher {
       for (const run of state.runs) this.onRunUpdate(run);
       await this.checkDone();
     } catch (err) {
-      this.fail(err);
+      // A master restarting is not the end of the job: the live session's reconnects decide
+      // when the master counts as gone.
+      if (!isTransient(err)) this.fail(err);
     }
   }
 

@@ -17,6 +17,8 @@ export interface LiveSessionOptions {
   onMessage: (message: LiveServerMessage) => void;
   /** The session gave up: the error says why (auth, master gone for good, a bad message). */
   onFatal: (err: CliError) => void;
+  /** The connection dropped and a new one is tried after `delayMs`. */
+  onReconnecting?: (reason: string, delayMs: number) => void;
   /** Reconnect attempts in a row before giving up. */
   maxReconnects?: number;
 }
@@ -118,6 +120,7 @@ export class LiveSession {
         return;
       }
       const delayMs = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** (this.failures - 1));
+      this.options.onReconnecting?.(failure?.message ?? `close ${code}`, delayMs);
       this.retryTimer = setTimeout(() => this.connect(), delayMs);
     });
   }

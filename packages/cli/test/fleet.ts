@@ -40,6 +40,8 @@ export interface Fleet extends AsyncDisposable {
   readonly token: string;
   readonly dir: string;
   readonly agents: Map<string, Agent>;
+  /** Closes the master and starts it again on the same ports, data dir and database. */
+  restartMaster(): Promise<void>;
   /** GET/POST against the API with the admin token, parsed by `schema`. */
   api<T>(method: 'GET' | 'POST', path: string, schema: z.ZodType<T>, body?: unknown): Promise<T>;
   /** The CLI's environment: a private config home, the master's URL and token. */
@@ -65,11 +67,19 @@ export async function startFleet(nodes: readonly FleetNode[]): Promise<Fleet> {
   };
   try {
     const loaded = loadMasterConfig({
-      argv: ['--data-dir', join(dir.path, 'master'), '--http-port', '0', '--mqtt-port', String(await freePort())],
+      argv: [
+        '--data-dir',
+        join(dir.path, 'master'),
+        '--http-port',
+        String(await freePort()),
+        '--mqtt-port',
+        String(await freePort()),
+      ],
       env: { EDGESTELLE_ADMIN_PASSWORD: ADMIN_PASSWORD, EDGESTELLE_LOG_LEVEL: 'silent' },
     });
     if (loaded.kind !== 'config') throw new Error('master config asked for help');
-    master = await createMaster(loaded.config, { sweepIntervalMs: 250, publicDir: dir.path });
+    const masterDeps = { sweepIntervalMs: 250, publicDir: dir.path };
+    master = await createMaster(loaded.config, masterDeps);
     const url = master.url;
 
     const login = await fetch(`${url}/api/v1/auth/login`, {
@@ -151,7 +161,16 @@ export async function startFleet(nodes: readonly FleetNode[]): Promise<Fleet> {
       return collect(child, options);
     };
     return {
-      master,
+      get master(): Master {
+        if (master === undefined) throw new Error('the master is not running');
+        return master;
+      },
+      async restartMaster() {
+        const running = master;
+        master = undefined;
+        await running?.close();
+        master = await createMaster(loaded.config, masterDeps);
+      },
       url,
       token,
       dir: dir.path,

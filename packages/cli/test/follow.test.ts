@@ -77,3 +77,28 @@ describe('following jobs', () => {
     expect(job.state).toBe('cancelled');
   });
 });
+
+describe('a master restart while following', () => {
+  it('loses and doubles nothing: the live hub is re-subscribed from the next seq', async () => {
+    const child = fleet.spawnCli([
+      'run',
+      '--tag',
+      'role=web',
+      '--',
+      'for i in $(seq 1 40); do echo "n $i"; sleep 0.05; done',
+    ]);
+    let seen = '';
+    child.stdout?.on('data', (data: Buffer) => (seen += data.toString('utf8')));
+    const result = collect(child, { timeoutMs: 60_000 });
+    await waitFor(() => seen.includes('| n 5\n'), 'some output');
+    await fleet.restartMaster();
+    const { status, stdout, stderr } = await result;
+    expect(stderr).toContain('reconnecting');
+    expect(stderr).toContain('2 runs: 2 succeeded');
+    expect(status).toBe(0);
+    for (const node of ['node-1', 'node-2']) {
+      const lines = stdout.split('\n').filter((line) => line.startsWith(`${node} | `));
+      expect(lines).toEqual(Array.from({ length: 40 }, (_, i) => `${node} | n ${i + 1}`));
+    }
+  });
+});
