@@ -70,10 +70,11 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'edgestelle-master' } });
   const topics = new Topics(config.topicPrefix);
   const dataDir = await openDataDir(config.dataDir);
-  const cleanups: Array<() => Promise<void>> = [];
+  const cleanups: Array<[step: string, cleanup: () => Promise<void>]> = [];
   const closeAll = async (): Promise<void> => {
-    for (const cleanup of cleanups.reverse()) {
+    for (const [step, cleanup] of cleanups.reverse()) {
       try {
+        logger.debug({ step }, 'shutting down');
         await cleanup();
       } catch (err) {
         logger.warn({ err }, 'error while shutting down');
@@ -82,7 +83,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
   };
   try {
     const store = await openStore(config.databaseUrl, logger.child({ component: 'db' }));
-    cleanups.push(() => store.close());
+    cleanups.push(['database', () => store.close()]);
     logger.info({ database: redactUrl(config.databaseUrl), dialect: store.dialect }, 'database ready');
     const auth = new AuthService(store, dataDir.masterSecret, clock);
     const admin = await auth.bootstrapAdmin(dataDir.path, config.adminPassword);
@@ -111,7 +112,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         logger: logger.child({ component: 'broker' }),
       });
       const embedded = broker;
-      cleanups.push(() => embedded.close());
+      cleanups.push(['broker', () => embedded.close()]);
       if (broker.portFallback) {
         logger.warn(
           { port: broker.port },
@@ -170,10 +171,13 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       onMessage: (topic, payload) => ingest.accept(topic, payload),
     });
     linkRef.current = connectedLink;
-    cleanups.push(async () => {
-      await ingest.flush();
-      await connectedLink.close();
-    });
+    cleanups.push([
+      'mqtt',
+      async () => {
+        await ingest.flush();
+        await connectedLink.close();
+      },
+    ]);
 
     const enrollment = new Enrollment({
       store,
@@ -193,7 +197,6 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       logger: logger.child({ component: 'live' }),
       ...(deps.liveMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.liveMaxBufferedBytes }),
     });
-    cleanups.push(() => Promise.resolve(hub.close()));
     let httpPort = config.httpPort;
     const allowedOrigins = (): readonly string[] => {
       const local = [
@@ -220,7 +223,9 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
       ...(deps.onRoute === undefined ? {} : { onRoute: deps.onRoute }),
     });
-    cleanups.push(() => app.close());
+    cleanups.push(['http', () => app.close()]);
+    // Runs first at shutdown: live clients hear 4503 before the HTTP server goes.
+    cleanups.push(['live hub', () => Promise.resolve(hub.close())]);
     await app.listen({ host: config.httpHost, port: config.httpPort });
     const address = app.server.address();
     httpPort = typeof address === 'object' && address !== null ? address.port : config.httpPort;
@@ -231,7 +236,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         dispatcher.sweep().catch((err: unknown) => logger.error({ err }, 'sweeping runs failed'));
       }, sweepIntervalMs);
       timer.unref();
-      cleanups.push(() => Promise.resolve(clearInterval(timer)));
+      cleanups.push(['sweeper', () => Promise.resolve(clearInterval(timer))]);
     }
     // Runs sent just before a restart may never have reached their node: offer them again.
     for (const node of await nodes.list({ online: true })) {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
@@ -54,6 +55,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Request lines at info would drown the log of a busy fleet; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
+    // Shutdown must not wait on a browser's keep-alive or a refused WebSocket upgrade.
+    forceCloseConnections: true,
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -62,26 +65,25 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     app.addHook('onRoute', (route) => onRoute({ method: route.method, url: route.url }));
   }
   app.decorateRequest('principal', null);
-  await app.register(fastifyCookie);
-  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
-  await app.register(fastifySwagger, {
-    openapi: {
-      info: { title: 'EdgeStelle master API', version: '1' },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer' },
-          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
-        },
-      },
-      security: [{ bearer: [] }, { session: [] }],
-    },
-    transform: jsonSchemaTransform,
+  // A refused WebSocket upgrade leaves its socket outside the HTTP server's bookkeeping, where
+  // forceCloseConnections cannot reach it; end those at shutdown so close() does not hang.
+  const upgradeSockets = new Set<Duplex>();
+  app.server.on('upgrade', (_request, socket) => {
+    upgradeSockets.add(socket);
+    socket.once('close', () => upgradeSockets.delete(socket));
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
-
+  app.addHook('preClose', (done) => {
+    for (const socket of upgradeSockets) socket.end();
+    done();
+  });
+  // Hook and error handler first: plugins registered later (swagger-ui) inherit them.
+  await app.register(fastifyCookie);
   app.addHook('onRequest', async (request, reply) => {
-    const access = request.routeOptions.config.access ?? 'viewer';
-    if (request.routeOptions.url === undefined || access === 'public') return;
+    const url = request.routeOptions.url;
+    if (url === undefined) return;
+    // The console's files must load before anyone signs in; everything under /api is guarded.
+    const access = request.routeOptions.config.access ?? (url.startsWith('/api/') ? 'viewer' : 'public');
+    if (access === 'public') return;
     const principal = await authenticate(deps.auth, request);
     if (principal === null) {
       throw new MasterError(
@@ -139,6 +141,22 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       message: `internal error; the master log has the details (request ${request.id})`,
     });
   });
+
+  await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: { title: 'EdgeStelle master API', version: '1' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          session: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
   app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, () => ({ status: 'ok' }));
   app.get('/readyz', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {

@@ -83,13 +83,13 @@ export async function startStack(db: DbKind, brokerKind: BrokerKind, deps: Maste
       mqttUrl: mosquitto?.url,
       databaseUrl: pgDb?.url,
       adminPassword: ADMIN_PASSWORD,
-      logLevel: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'warn',
+      logLevel: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'error',
     });
     master = await createMaster(config, {
       clock,
       sweepIntervalMs: 0,
       ingestFlushIntervalMs: 10,
-      logger: pino({ level: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'warn' }),
+      logger: pino({ level: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'error' }),
       ...deps,
     });
     const m = master;

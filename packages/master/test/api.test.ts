@@ -1,0 +1,191 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { apiErrorSchema, liveCloseCodes, sessionDtoSchema } from '@edgestelle/protocol';
+import { tempDir } from '@edgestelle/testkit';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { ADMIN_PASSWORD, openLive, startStack } from './support/stack.ts';
+
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/v1/auth/login', 'POST /api/v1/enroll']);
+
+async function login(url: string): Promise<{ cookie: string; csrfToken: string; setCookie: string }> {
+  const response = await fetch(`${url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  });
+  expect(response.status).toBe(200);
+  const setCookie = response.headers.get('set-cookie') ?? '';
+  const session = sessionDtoSchema.parse(await response.json());
+  return { cookie: setCookie.split(';')[0] ?? '', csrfToken: session.csrfToken ?? '', setCookie };
+}
+
+describe('REST API', () => {
+  it('refuses the unauthenticated on every route but health, login and enroll', async () => {
+    const routes: Array<{ method: string; url: string }> = [];
+    await using stack = await startStack('sqlite', 'embedded', {
+      onRoute: (route) => {
+        for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+      },
+    });
+    expect(routes.length).toBeGreaterThan(20);
+    const checked: string[] = [];
+    for (const { method, url } of routes) {
+      const path = url
+        .replace(':nodeId', 'node-1')
+        .replace(/:(jobId|runId|tokenId)/, '01jaaaaaaaaaaaaaaaaaaaaaaa')
+        .replace('*', 'x');
+      const response = await fetch(`${stack.master.url}${path}`, {
+        method,
+        ...(method === 'GET' || method === 'HEAD'
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+      });
+      const key = `${method} ${url}`;
+      // The console's files (everything outside /api) load before anyone signs in.
+      if (PUBLIC_ROUTES.has(key) || !url.startsWith('/api/')) {
+        expect(response.status, key).not.toBe(401);
+      } else {
+        expect(response.status, key).toBe(401);
+        expect(apiErrorSchema.parse(await response.json()).code, key).toBe('unauthenticated');
+      }
+      checked.push(key);
+    }
+    expect(checked).toContain('POST /api/v1/jobs');
+    expect(checked).toContain('GET /api/v1/live');
+    expect(checked).toContain('GET /api/docs/json');
+    // A bad bearer token is no better than none.
+    const bad = await fetch(`${stack.master.url}/api/v1/nodes`, { headers: { authorization: 'Bearer est_nope' } });
+    expect(bad.status).toBe(401);
+  });
+
+  it('sets an HttpOnly SameSite=Strict session cookie and needs the CSRF token for cookie writes', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const { cookie, csrfToken, setCookie } = await login(stack.master.url);
+    expect(setCookie).toMatch(/HttpOnly/i);
+    expect(setCookie).toMatch(/SameSite=Strict/i);
+    const me = await fetch(`${stack.master.url}/api/v1/auth/me`, { headers: { cookie } });
+    expect(sessionDtoSchema.parse(await me.json()).user.role).toBe('admin');
+    const body = JSON.stringify({ ttlSec: 3600 });
+    const forged = await fetch(`${stack.master.url}/api/v1/join-tokens`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body,
+    });
+    expect(forged.status).toBe(403);
+    expect(apiErrorSchema.parse(await forged.json()).code).toBe('csrf_failed');
+    const ok = await fetch(`${stack.master.url}/api/v1/join-tokens`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+      body,
+    });
+    expect(ok.status).toBe(201);
+    const wrong = await fetch(`${stack.master.url}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: 'not-it' }),
+    });
+    expect(wrong.status).toBe(401);
+    await fetch(`${stack.master.url}/api/v1/auth/logout`, {
+      method: 'POST',
+      headers: { cookie, 'x-csrf-token': csrfToken },
+    });
+    expect((await fetch(`${stack.master.url}/api/v1/auth/me`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('answers bad input with 4xx naming the field and changes nothing', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const invalid = await stack.request('POST', '/api/v1/jobs', {
+      target: { all: true },
+      spec: { command: 'true', timeoutMs: -5 },
+    });
+    expect(invalid.status).toBe(400);
+    const error = apiErrorSchema.parse(await invalid.json());
+    expect(error.code).toBe('invalid_request');
+    expect(error.field).toBe('spec.timeoutMs');
+    const unknown = await stack.request('POST', '/api/v1/jobs', {
+      target: { nodeIds: ['ghost-1', 'ghost-2'] },
+      spec: { command: 'true', timeoutMs: 1000 },
+    });
+    expect(unknown.status).toBe(400);
+    const unknownError = apiErrorSchema.parse(await unknown.json());
+    expect(unknownError.code).toBe('unknown_nodes');
+    expect(unknownError.message).toContain('ghost-1, ghost-2');
+    const none = await stack.request('POST', '/api/v1/jobs', {
+      target: { all: true },
+      spec: { command: 'true', timeoutMs: 1000 },
+    });
+    expect(apiErrorSchema.parse(await none.json()).code).toBe('no_matching_nodes');
+    const jobs = await stack.master.store.db.selectFrom('jobs').select('job_id').execute();
+    expect(jobs).toEqual([]);
+    const enroll = await fetch(`${stack.master.url}/api/v1/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'esj_forged', nodeId: 'edge-1', name: 'edge-1' }),
+    });
+    expect(enroll.status).toBe(403);
+    expect(apiErrorSchema.parse(await enroll.json()).code).toBe('join_token_invalid');
+    expect((await stack.request('GET', '/api/v1/runs/not-an-id')).status).toBe(400);
+    expect((await stack.request('GET', '/api/v1/runs/01jaaaaaaaaaaaaaaaaaaaaaaa')).status).toBe(404);
+  });
+
+  it('serves health, readiness and OpenAPI', async () => {
+    await using stack = await startStack('postgres', 'embedded');
+    expect(await (await fetch(`${stack.master.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${stack.master.url}/readyz`)).json()).toEqual({
+      ready: true,
+      database: true,
+      broker: true,
+    });
+    const docs = await stack.request('GET', '/api/docs/json');
+    const openapi = (await docs.json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(openapi.paths)).toContain('/api/v1/jobs');
+  });
+
+  it('serves the console with an SPA fallback without shadowing the live hub, and checks the Origin of cookie sessions', async () => {
+    await using dir = await tempDir();
+    const publicDir = join(dir.path, 'public');
+    await mkdir(publicDir);
+    await writeFile(join(publicDir, 'index.html'), '<!doctype html><title>console</title>');
+    await using stack = await startStack('sqlite', 'embedded', { publicDir });
+    const deep = await fetch(`${stack.master.url}/jobs/123/runs`);
+    expect(deep.status).toBe(200);
+    expect(await deep.text()).toContain('console');
+    const missingApi = await stack.request('GET', '/api/v1/nothing-here');
+    expect(missingApi.status).toBe(404);
+    const live = await stack.live();
+    live.send({ type: 'subscribe', topic: 'nodes' });
+    await live.close();
+
+    const { cookie } = await login(stack.master.url);
+    const fromUs = await openLive(stack.master.url, { cookie, origin: stack.master.url });
+    await fromUs.close();
+    await expect(openLive(stack.master.url, { cookie, origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    await expect(openLive(stack.master.url, {})).rejects.toThrow(/401/);
+  });
+
+  it('closes a client that reads too slowly with 4408, and it resumes from its seq', async () => {
+    await using stack = await startStack('sqlite', 'embedded', { liveMaxBufferedBytes: 64 * 1024 });
+    const agent = await stack.agent('edge-1');
+    const job = await stack.createJob({
+      target: { nodeIds: [agent.nodeId] },
+      spec: { command: 'head -c 3000000 /dev/zero | tr "\\0" "x"', timeoutMs: 60_000 },
+    });
+    const [run] = await stack.runs(job.jobId);
+    const done = await stack.waitRun(run?.runId ?? '', (r) => r.complete);
+    // A client that never reads: the socket's paused, the server-side buffer fills.
+    const slow = new WebSocket(`${stack.master.url.replace('http', 'ws')}/api/v1/live`, {
+      headers: { authorization: `Bearer ${stack.token}` },
+    });
+    await new Promise((resolve) => slow.once('open', resolve));
+    const closed = new Promise<number>((resolve) => slow.once('close', (code) => resolve(code)));
+    slow.send(JSON.stringify({ type: 'subscribe', topic: 'run', runId: done.runId, fromSeq: 0 }));
+    expect(await closed).toBe(liveCloseCodes.tooSlow);
+    const again = await stack.live();
+    again.send({ type: 'subscribe', topic: 'run', runId: done.runId, fromSeq: 0 });
+    const { waitFor } = await import('./support/stack.ts');
+    await waitFor(() => again.output(done.runId).nextSeq >= done.chunkCount, 20_000, 'all chunks');
+    expect(again.output(done.runId).bytes.length).toBe(3_000_000);
+    await again.close();
+  });
+});
