@@ -13,6 +13,7 @@ export async function runCli(
   stderr: NodeJS.WritableStream,
 ): Promise<number> {
   throwInsteadOfExit(program);
+  quietOnClosedPipe(process.stdout);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
@@ -29,6 +30,17 @@ export async function runCli(
     if (process.env.EDGESTELLE_DEBUG === '1' && err instanceof Error) stderr.write(`${err.stack ?? ''}\n`);
     return ExitCode.software;
   }
+}
+
+/**
+ * `edgestelle logs RUN | head` closes the pipe early: that is the reader's choice, not an
+ * error worth a stack trace. Any other write error on stdout is reported in one line.
+ */
+function quietOnClosedPipe(stdout: NodeJS.WriteStream): void {
+  stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') process.stderr.write(`edgestelle: cannot write the output: ${err.message}\n`);
+    process.exit(err.code === 'EPIPE' ? ExitCode.ok : ExitCode.ioError);
+  });
 }
 
 function throwInsteadOfExit(command: Command): void {

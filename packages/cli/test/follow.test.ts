@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { jobDtoSchema, runDtoSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -57,6 +59,26 @@ describe('following jobs', () => {
     const missing = await fleet.cli(['logs', '0000000000zzzzzzzzzzzzzzzz']);
     expect(missing.status).toBe(66);
     expect(missing.stderr).toBe('edgestelle: there is no run or job 0000000000zzzzzzzzzzzzzzzz\n');
+  });
+
+  it('stops quietly when the reader closes the pipe early (logs | head)', async () => {
+    const jobId = await startJob('seq 1 200000');
+    await waitFor(async () => {
+      const runs = await fleet.api('GET', `/api/v1/jobs/${jobId}/runs`, runsSchema);
+      return runs.items.length === 2 && runs.items.every((run) => run.complete);
+    }, 'the job to finish');
+    const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+    const child = spawn(
+      'sh',
+      ['-c', `"${process.execPath}" --import tsx --conditions=source "${main}" logs ${jobId} | head -n 1`],
+      {
+        env: fleet.cliEnv(),
+      },
+    );
+    const { status, stdout, stderr } = await collect(child);
+    expect(stdout).toBe('node-1 | 1\n');
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
   });
 
   it('SIGINT without a terminal cancels the job and exits 130', async () => {
