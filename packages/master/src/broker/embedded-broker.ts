@@ -90,13 +90,16 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         (packet.topic === topics.node(nodeId, 'evt') || packet.topic === topics.node(nodeId, 'state'));
       done(allowed ? null : new Error(`node may not publish to ${packet.topic}`));
     },
+    // A refused filter is answered with SUBACK 0x80 (a null subscription), as Mosquitto does; an
+    // error would drop the whole connection.
     authorizeSubscribe(client, subscription, done) {
       if (masterClients.has(client)) {
-        return done(subscription.topic.startsWith(topicRoot) ? null : new Error('outside the prefix'), subscription);
+        return done(null, subscription.topic.startsWith(topicRoot) ? subscription : null);
       }
       const nodeId = nodeClientId.get(client);
       const allowed = nodeId !== undefined && subscription.topic === topics.node(nodeId, 'cmd');
-      done(allowed ? null : new Error(`node may not subscribe to ${subscription.topic}`), subscription);
+      if (!allowed) logger.warn({ clientId: client.id, topic: subscription.topic }, 'refused a subscription');
+      done(null, allowed ? subscription : null);
     },
   });
   broker.on('clientReady', (client) => {

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from './config.ts';
+
+const load = (argv: string[], env: Record<string, string> = {}) => loadConfig({ argv, env, cwd: '/srv' });
+
+describe('master config', () => {
+  it('has defaults that start on a bare machine', () => {
+    const result = load([]);
+    if (result.kind !== 'config') throw new Error('expected a config');
+    const { config } = result;
+    expect(config.dataDir).toBe('/srv/edgestelle-data');
+    expect(config.databaseUrl).toBe('sqlite:/srv/edgestelle-data/edgestelle.db');
+    expect(config.httpHost).toBe('127.0.0.1');
+    expect(config.httpPort).toBe(8080);
+    expect(config.mqttHost).toBe('127.0.0.1');
+    expect(config.mqttPort).toBeUndefined();
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('lets flags win over the environment', () => {
+    const result = load(['--http-port', '9000'], { EDGESTELLE_HTTP_PORT: '7000', EDGESTELLE_MQTT_PORT: '1999' });
+    if (result.kind !== 'config') throw new Error('expected a config');
+    expect(result.config.httpPort).toBe(9000);
+    expect(result.config.mqttPort).toBe(1999);
+  });
+
+  it('names every bad value at once, by its environment variable', () => {
+    let message = '';
+    try {
+      load([], { EDGESTELLE_HTTP_PORT: 'eighty', EDGESTELLE_LOG_LEVEL: 'loud', EDGESTELLE_TOPIC_PREFIX: 'a/+/b' });
+    } catch (err) {
+      message = String(err);
+    }
+    for (const name of ['EDGESTELLE_HTTP_PORT', 'EDGESTELLE_LOG_LEVEL', 'EDGESTELLE_TOPIC_PREFIX']) {
+      expect(message).toContain(name);
+    }
+  });
+
+  it('refuses an external broker together with an embedded port, and unknown flags', () => {
+    expect(() => load(['--mqtt-url', 'mqtt://broker:1883', '--mqtt-port', '1884'])).toThrow(/exclude each other/);
+    expect(() => load(['--no-such-flag'])).toThrow(/no-such-flag/);
+    expect(() => load([], { EDGESTELLE_MQTT_SHARED: '1' })).toThrow(/external broker/);
+  });
+
+  it('answers --help', () => {
+    expect(load(['--help']).kind).toBe('help');
+  });
+});

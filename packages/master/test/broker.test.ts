@@ -1,0 +1,175 @@
+import { Topics } from '@edgestelle/protocol';
+import { sealMessage } from '@edgestelle/protocol/envelope';
+import { deriveNodeKey } from '@edgestelle/protocol/envelope';
+import { enrollResponseSchema } from '@edgestelle/protocol';
+import mqtt, { type MqttClient } from 'mqtt';
+import { describe, expect, it } from 'vitest';
+import { startStack, waitFor, type Stack } from './support/stack.ts';
+
+async function enrollRaw(stack: Stack, nodeId: string) {
+  const token = await stack.joinToken();
+  const response = await fetch(`${stack.master.url}/api/v1/enroll`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, nodeId, name: nodeId }),
+  });
+  return enrollResponseSchema.parse(await response.json());
+}
+
+function connect(
+  url: string,
+  options: { clientId: string; username?: string; password?: string },
+): Promise<MqttClient> {
+  return mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+}
+
+describe('embedded broker lock-down', () => {
+  it('refuses anonymous clients, wrong passwords and a client id that is not the username', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const creds = await enrollRaw(stack, 'edge-1');
+    const url = stack.master.brokerUrl;
+    await expect(connect(url, { clientId: 'edge-1' })).rejects.toThrow(/Bad username or password|Not authorized/i);
+    await expect(connect(url, { clientId: 'edge-1', username: 'edge-1', password: 'guess' })).rejects.toThrow();
+    await expect(
+      connect(url, { clientId: 'edge-2', username: 'edge-1', password: creds.mqtt.password }),
+    ).rejects.toThrow();
+    await expect(
+      connect(url, { clientId: 'edgestelle-master', username: 'edgestelle:master', password: 'guess' }),
+    ).rejects.toThrow();
+    const ok = await connect(url, { clientId: 'edge-1', username: 'edge-1', password: creds.mqtt.password });
+    await ok.endAsync();
+  });
+
+  it('confines a node to its own topics, and revocation ends its session at once', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const one = await enrollRaw(stack, 'edge-1');
+    await enrollRaw(stack, 'edge-2');
+    const topics = new Topics();
+    const client = await connect(stack.master.brokerUrl, {
+      clientId: 'edge-1',
+      username: 'edge-1',
+      password: one.mqtt.password,
+    });
+    // Subscribing to another node's commands is refused (SUBACK 128).
+    await expect(client.subscribeAsync(topics.node('edge-2', 'cmd'), { qos: 1 })).rejects.toThrow(/Subscribe error/);
+    expect(client.connected).toBe(true);
+    const own = await client.subscribeAsync(topics.node('edge-1', 'cmd'), { qos: 1 });
+    expect(own[0]?.qos).toBe(1);
+    // Publishing as edge-2 is dropped: aedes disconnects a client whose publish is refused.
+    const key = { keyId: 0, key: deriveNodeKey(Buffer.alloc(32), 'edge-2', 0) };
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.publish(
+      topics.node('edge-2', 'state'),
+      sealMessage(topics.node('edge-2', 'state'), { kind: 'state', online: true, connectionSeq: 1, beat: 0 }, key),
+      { qos: 1 },
+    );
+    await closed;
+    expect((await stack.master.nodes.get('edge-2')).lastSeenAt).toBeNull();
+
+    const again = await connect(stack.master.brokerUrl, {
+      clientId: 'edge-1',
+      username: 'edge-1',
+      password: one.mqtt.password,
+    });
+    const gone = new Promise<void>((resolve) => again.once('close', () => resolve()));
+    const revoked = await stack.request('POST', '/api/v1/nodes/edge-1/revoke');
+    expect(revoked.status).toBe(200);
+    await gone;
+    await expect(
+      connect(stack.master.brokerUrl, { clientId: 'edge-1', username: 'edge-1', password: one.mqtt.password }),
+    ).rejects.toThrow();
+    again.end(true);
+    client.end(true);
+  });
+
+  it('re-enrollment rolls the key epoch and the broker password', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const first = await enrollRaw(stack, 'edge-1');
+    const second = await enrollRaw(stack, 'edge-1');
+    expect(second.keyId).toBe(first.keyId + 1);
+    expect(second.nodeKey).not.toBe(first.nodeKey);
+    await expect(
+      connect(stack.master.brokerUrl, { clientId: 'edge-1', username: 'edge-1', password: first.mqtt.password }),
+    ).rejects.toThrow();
+    const ok = await connect(stack.master.brokerUrl, {
+      clientId: 'edge-1',
+      username: 'edge-1',
+      password: second.mqtt.password,
+    });
+    await ok.endAsync();
+  });
+});
+
+describe('ingest', () => {
+  it('counts and logs what it refuses and never crashes on it', async () => {
+    await using stack = await startStack('sqlite', 'mosquitto');
+    const creds = await enrollRaw(stack, 'edge-1');
+    const topics = new Topics();
+    const client = await connect(stack.master.brokerUrl, { clientId: 'raw-1' });
+    const stateTopic = topics.node('edge-1', 'state');
+    await client.publishAsync(stateTopic, Buffer.from('garbage'), { qos: 1 });
+    const wrongKey = { keyId: creds.keyId, key: Buffer.alloc(32, 7) };
+    await client.publishAsync(
+      stateTopic,
+      sealMessage(stateTopic, { kind: 'state', online: true, connectionSeq: 1, beat: 0 }, wrongKey),
+      { qos: 1 },
+    );
+    const key = { keyId: creds.keyId, key: Buffer.from(creds.nodeKey, 'base64') };
+    // Sealed for edge-1's state but published on its evt topic: the topic is bound into the tag.
+    await client.publishAsync(
+      topics.node('edge-1', 'evt'),
+      sealMessage(stateTopic, { kind: 'state', online: true, connectionSeq: 1, beat: 0 }, key),
+      { qos: 1 },
+    );
+    await client.publishAsync(`${topics.prefix}/v1/nodes/UPPER/evt`, Buffer.alloc(80), { qos: 1 });
+    await waitFor(
+      () => [...stack.master.ingest.rejects.values()].reduce((a, b) => a + b, 0) >= 4,
+      10_000,
+      'four rejects',
+    );
+    expect(Object.fromEntries(stack.master.ingest.rejects)).toEqual({
+      envelope_too_short: 1,
+      envelope_auth_failed: 2,
+      node_id_invalid: 1,
+    });
+    // Still alive, and a good message goes through.
+    await client.publishAsync(
+      stateTopic,
+      sealMessage(stateTopic, { kind: 'state', online: true, connectionSeq: 1, beat: 0 }, key),
+      { qos: 1 },
+    );
+    await waitFor(async () => (await stack.master.nodes.get('edge-1')).online, 10_000, 'online');
+    // Retained state from an older connection arriving late never wins over a newer one.
+    await client.publishAsync(
+      stateTopic,
+      sealMessage(stateTopic, { kind: 'state', online: false, connectionSeq: 0, beat: 9 }, key),
+      { qos: 1 },
+    );
+    await client.publishAsync(
+      stateTopic,
+      sealMessage(stateTopic, { kind: 'state', online: true, connectionSeq: 1, beat: 1 }, key),
+      { qos: 1 },
+    );
+    await waitFor(
+      async () => {
+        const row = await stack.master.store.db
+          .selectFrom('nodes')
+          .select(['beat', 'online'])
+          .where('node_id', '=', 'edge-1')
+          .executeTakeFirstOrThrow();
+        return row.beat === 1;
+      },
+      10_000,
+      'beat 1',
+    );
+    expect((await stack.master.nodes.get('edge-1')).online).toBe(true);
+    // The will (offline) of the same connection wins.
+    await client.publishAsync(
+      stateTopic,
+      sealMessage(stateTopic, { kind: 'state', online: false, connectionSeq: 1, beat: 1 }, key),
+      { qos: 1 },
+    );
+    await waitFor(async () => !(await stack.master.nodes.get('edge-1')).online, 10_000, 'offline');
+    await client.endAsync();
+  });
+});

@@ -1,0 +1,112 @@
+import { join } from 'node:path';
+import { freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
+import { describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../src/db/connect.ts';
+import { contiguousEnd } from '../src/runs/ingest.ts';
+
+/** One contract, both databases: what the run path relies on from the store. */
+async function withStore(
+  kind: 'sqlite' | 'postgres',
+  body: (store: Store, url: string) => Promise<void>,
+): Promise<void> {
+  if (kind === 'sqlite') {
+    await using dir = await tempDir();
+    const url = `sqlite:${join(dir.path, 'db', 'edgestelle.db')}`;
+    const store = await openStore(url);
+    try {
+      await body(store, url);
+    } finally {
+      await store.close();
+    }
+  } else {
+    await using db = await freshPostgresDatabase();
+    const store = await openStore(db.url);
+    try {
+      await body(store, db.url);
+    } finally {
+      await store.close();
+    }
+  }
+}
+
+describe.each(['sqlite', 'postgres'] as const)('store on %s', (kind) => {
+  it('migrates once and again without change', async () => {
+    await withStore(kind, async (store, url) => {
+      expect(await store.ping()).toBe(true);
+      const again = await openStore(url);
+      await again.close();
+    });
+  });
+
+  it('stores chunks idempotently by (run, seq), returns times as numbers and finds the contiguous end', async () => {
+    await withStore(kind, async (store) => {
+      const nowMs = 1_790_000_000_123;
+      await store.db
+        .insertInto('jobs')
+        .values({
+          job_id: 'job-1',
+          created_at: nowMs,
+          created_by: 'admin',
+          state: 'running',
+          spec: '{}',
+          target: '{}',
+          concurrency: null,
+          max_failures: null,
+          deadline_at: nowMs,
+          node_count: 1,
+          finished_at: null,
+          stop_reason: null,
+        })
+        .execute();
+      await store.db
+        .insertInto('runs')
+        .values({
+          run_id: 'run-1',
+          job_id: 'job-1',
+          node_id: 'edge-1',
+          state: 'running',
+          exit_code: null,
+          signal: null,
+          reason: null,
+          created_at: nowMs,
+          sent_at: null,
+          started_at: null,
+          ended_at: null,
+          exited_seq: null,
+          cancel_requested_at: null,
+          updated_at: nowMs,
+        })
+        .execute();
+      const chunk = (seq: number) => ({
+        run_id: 'run-1',
+        seq,
+        stream: 'stdout',
+        data: Buffer.from(`chunk ${seq}\n`),
+        created_at: nowMs,
+      });
+      const insert = (seqs: number[]) =>
+        store.db
+          .insertInto('run_chunks')
+          .values(seqs.map(chunk))
+          .onConflict((oc) => oc.columns(['run_id', 'seq']).doNothing())
+          .returning('seq')
+          .execute();
+      expect((await insert([0, 1, 3])).map((r) => r.seq).sort()).toEqual([0, 1, 3]);
+      expect((await insert([1, 2, 3])).map((r) => r.seq)).toEqual([2]);
+      await store.db.transaction().execute(async (trx) => {
+        expect(await contiguousEnd(trx, 'run-1', 0)).toBe(4);
+        expect(await contiguousEnd(trx, 'run-1', 4)).toBe(4);
+      });
+      const rows = await store.db
+        .selectFrom('run_chunks')
+        .selectAll()
+        .where('run_id', '=', 'run-1')
+        .orderBy('seq')
+        .execute();
+      expect(rows.map((r) => Buffer.from(r.data).toString()).join('')).toBe('chunk 0\nchunk 1\nchunk 2\nchunk 3\n');
+      const run = await store.db.selectFrom('runs').selectAll().executeTakeFirstOrThrow();
+      expect(run.created_at).toBe(nowMs);
+      expect(typeof run.output_bytes).toBe('number');
+    });
+  });
+});
