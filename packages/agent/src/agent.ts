@@ -71,6 +71,7 @@ interface ActiveRun {
   execution: Execution | undefined;
   spoolRun: RunSpool | undefined;
   chunker: Chunker | undefined;
+  exited: boolean;
   finished: Promise<void>;
   finish: () => void;
 }
@@ -292,7 +293,15 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    queue.push({ command, execution: undefined, spoolRun: undefined, chunker: undefined, finished, finish });
+    queue.push({
+      command,
+      execution: undefined,
+      spoolRun: undefined,
+      chunker: undefined,
+      exited: false,
+      finished,
+      finish,
+    });
     startQueued();
   }
 
@@ -322,7 +331,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         { runId: command.runId, jobId: command.jobId, spec: command.spec },
         {
           onOutput: (stream, data) => {
-            if (run.chunker === undefined) throw new Error('output before the run was set up');
+            // A PTY may hand over a last read after its exit; the run's record is closed by then.
+            if (run.chunker === undefined || run.exited) {
+              logger.debug({ runId: command.runId, bytes: data.byteLength }, 'output after the run ended: dropped');
+              return;
+            }
             run.chunker.push(stream, data);
           },
           onExit: (result) => runExited(run, result),
@@ -343,7 +356,17 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       maxBytes: deps.chunkMaxBytes ?? DEFAULT_CHUNK_MAX_BYTES,
       flushDelayMs: deps.chunkFlushMs ?? DEFAULT_CHUNK_FLUSH_MS,
       emit: (stream, data) => {
-        if (spool.appendChunk(spoolRun, stream, data) === 'cut') {
+        let result;
+        try {
+          result = spool.appendChunk(spoolRun, stream, data);
+        } catch (err) {
+          // A full or failing disk must not take the agent down; the run is flagged as cut so
+          // the loss is not silent.
+          spoolRun.truncated = true;
+          logger.error({ err, runId: command.runId }, 'cannot write output to the spool: run output cut');
+          return;
+        }
+        if (result === 'cut') {
           logger.warn({ runId: command.runId, spoolMaxBytes: config.spoolMaxBytes }, 'spool full: run output cut');
         }
         scheduleSync();
@@ -359,6 +382,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     const { spool, ledger, outbox } = requireOpen();
     const { command } = run;
     run.chunker?.flush();
+    run.exited = true;
     const spoolRun = run.spoolRun ?? spool.createRun(command.runId);
     const exited = spool.appendExited(spoolRun, {
       outcome: result.outcome,

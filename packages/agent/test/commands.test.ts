@@ -20,7 +20,11 @@ beforeAll(async () => {
   broker = await startMosquitto();
   master = await TestMaster.start(broker.url, nodeId, key);
   agent = await startTestAgent(
-    testConfig(broker.url, join(dir.path, 'state'), key, nodeId, { maxConcurrentRuns: '1' }),
+    testConfig(broker.url, join(dir.path, 'state'), key, nodeId, {
+      maxConcurrentRuns: '1',
+      heartbeatIntervalMs: '1000',
+      tags: 'site=lab,role=test',
+    }),
     {
       loadPty: () => Promise.resolve(undefined),
     },
@@ -42,6 +46,17 @@ function spawnScript(log: string): string {
 function eventsOf(runId: string, kind?: string): { kind: string; code?: string }[] {
   return master.events.filter((e) => e.runId === runId && (kind === undefined || e.kind === kind));
 }
+
+describe('agent state', () => {
+  it('publishes its retained state with facts on connect and on every heartbeat', async () => {
+    await until(() => master.states.some((s) => s.online && s.beat >= 1), 'a heartbeat');
+    const latest = master.states.filter((s) => s.online).at(-1);
+    expect(latest).toMatchObject({
+      connectionSeq: 1,
+      facts: { tags: { site: 'lab', role: 'test' }, maxConcurrentRuns: 1 },
+    });
+  });
+});
 
 describe('agent commands', () => {
   it('runs a run delivered 5 times exactly once and answers every delivery', async () => {

@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { newId, Topics, type Command, type ExitedEvent, type RunSpecInput, runSpecSchema } from '@edgestelle/protocol';
+import {
+  newId,
+  Topics,
+  type Command,
+  type ExitedEvent,
+  type RunSpecInput,
+  runSpecSchema,
+  type StateMessage,
+} from '@edgestelle/protocol';
 import { openMessage, sealMessage, type SealingKey } from '@edgestelle/protocol/envelope';
 import mqtt, { type MqttClient } from 'mqtt';
 
@@ -19,7 +27,7 @@ export interface StoredRun {
 export class TestMaster {
   readonly runs = new Map<string, StoredRun>();
   readonly events: { kind: string; runId?: string; code?: string; pid?: number }[] = [];
-  readonly states: { online: boolean; connectionSeq: number; beat: number }[] = [];
+  readonly states: StateMessage[] = [];
   readonly topics = new Topics();
   acking = true;
   lostAcks = 0;
