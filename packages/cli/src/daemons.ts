@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startDemoAgent } from './demo.ts';
 
 /**
  * `edgestelle master` and `edgestelle agent` hand their arguments to the daemon packages,
@@ -15,7 +16,27 @@ export function addDaemonVerbs(program: Command): void {
     .argument('[flags...]', 'see `edgestelle master --help`')
     .action(async (flags: string[]) => {
       const { main } = await import('@edgestelle/master');
-      process.exitCode = await main(flags);
+      const cliEntry = process.argv[1];
+      process.exitCode = await main(flags, {
+        // --demo (or EDGESTELLE_DEMO=1): a local agent, run through this same CLI entry.
+        onReady: (master) =>
+          master.config.demo && cliEntry !== undefined
+            ? startDemoAgent(
+                {
+                  url: master.url,
+                  dataDir: master.config.dataDir,
+                  createJoinToken: async () =>
+                    (
+                      await master.enrollment.createJoinToken(
+                        { ttlSec: 600, maxUses: 1, tags: { demo: 'true' }, description: 'edgestelle master --demo' },
+                        'demo',
+                      )
+                    ).token,
+                },
+                { cliEntry, execArgv: process.execArgv, log: (line) => void process.stderr.write(line) },
+              )
+            : Promise.resolve(() => Promise.resolve()),
+      });
     });
   program
     .command('agent')
