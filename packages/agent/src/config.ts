@@ -49,7 +49,10 @@ const intFrom = (min: number, max: number) =>
   z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const brokerUrlSchema = z
-  .string()
+  // Settings arrive as strings, so the only type error is a missing value.
+  .string({
+    error: 'is required: the broker URL, e.g. mqtts://broker.example.com:8883 (or run `edgestelle agent enroll`)',
+  })
   .refine((s) => URL.canParse(s), 'must be a URL such as mqtt://broker:1883 or mqtts://broker:8883')
   .refine((s) => !URL.canParse(s) || ['mqtt:', 'mqtts:'].includes(new URL(s).protocol), 'must use mqtt:// or mqtts://');
 

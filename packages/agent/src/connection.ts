@@ -13,6 +13,8 @@ const transitions: Record<ConnectionState, readonly ConnectionState[]> = {
   closed: [],
 };
 
+const STOP_PUBLISH_TIMEOUT_MS = 2000;
+
 export interface Will {
   topic: string;
   payload: Buffer;
@@ -81,15 +83,20 @@ export class Connection {
     if (this.machine.state === 'closed') return;
     const wasConnected = this.connected;
     if (wasConnected && last !== undefined) {
-      await this.publish(last.topic, last.payload, true).catch((err: unknown) =>
-        this.options.logger.warn({ err }, 'could not publish the offline state'),
-      );
+      // A broker that stopped answering must not hold up a shutdown: the will covers it then.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no PUBACK in time')), STOP_PUBLISH_TIMEOUT_MS);
+      });
+      await Promise.race([this.publish(last.topic, last.payload, true), timeout])
+        .catch((err: unknown) => this.options.logger.warn({ err }, 'could not publish the offline state'))
+        .finally(() => clearTimeout(timer));
     }
     this.machine.to('closed');
     clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = undefined;
-    if (client !== undefined) await client.endAsync(!wasConnected);
+    if (client !== undefined) await client.endAsync(true);
   }
 
   private attempt(): void {
