@@ -9,7 +9,7 @@ import {
   type StateMessage,
 } from '@edgestelle/protocol';
 import { openMessage, sealMessage, type SealingKey } from '@edgestelle/protocol/envelope';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 /**
  * A small stand-in for the master, for agent tests before the real one exists: it opens the
@@ -44,8 +44,9 @@ export class TestMaster {
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
   }
 
-  static async start(url: string, nodeId: string, key: SealingKey): Promise<TestMaster> {
+  static async start(url: string, nodeId: string, key: SealingKey, tls: IClientOptions = {}): Promise<TestMaster> {
     const client = await mqtt.connectAsync(url, {
+      ...tls,
       protocolVersion: 4,
       clientId: `test-master-${randomBytes(4).toString('hex')}`,
       reconnectPeriod: 100,
