@@ -1,0 +1,311 @@
+import { isTerminalRunState, runStateSchema } from '@edgestelle/protocol';
+import { tempDir, type TempDir } from '@edgestelle/testkit';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { launchBrowser, type Browser } from './harness/browser.ts';
+import { confirmDialog, evaluate, login, logout, readPanes, screenshot, waitForPanes } from './harness/console-page.ts';
+import { ADMIN, VIEWER, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+
+/**
+ * The console in real Chromium against a real master with two real agents: everything an
+ * operator does, read back from the xterm buffers and the DOM.
+ */
+
+let stack: ConsoleStack;
+let profile: TempDir;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  stack = await startConsoleStack(['edge-1', 'edge-2']);
+  profile = await tempDir('edgestelle-chromium-');
+  browser = await launchBrowser(profile.path);
+  page = browser.page;
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.[Symbol.asyncDispose]();
+  await profile?.[Symbol.asyncDispose]();
+  await stack?.[Symbol.asyncDispose]();
+});
+
+const TEST_TIMEOUT_MS = 90_000;
+
+async function openJob(jobId: string, query = ''): Promise<void> {
+  await page.goto(`${stack.url}/jobs/${jobId}${query}`);
+  await page.getByTestId('job-title').waitFor();
+}
+
+async function tileState(nodeId: string): Promise<string | null> {
+  return page.locator(`[data-testid=run-tile][data-node-id="${nodeId}"]`).getAttribute('data-state');
+}
+
+async function waitForTile(nodeId: string, done: (state: string) => boolean, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await tileState(nodeId);
+    if (state !== null && done(state)) return state;
+    if (Date.now() > deadline) throw new Error(`run on ${nodeId} stayed ${String(state)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+describe('web console', () => {
+  it(
+    'sends a visitor to the login page and back to where they were going',
+    async () => {
+      await page.goto(`${stack.url}/history`);
+      await page.waitForURL((url) => url.pathname === '/login');
+      expect(new URL(page.url()).searchParams.get('redirect')).toBe('/history');
+      await screenshot(page, '01-login');
+
+      await page.locator('input[name=username]').fill(ADMIN.username);
+      await page.locator('input[name=password]').fill('wrong-password');
+      await page.getByTestId('login-submit').click();
+      await page.getByTestId('login-error').waitFor();
+
+      await page.locator('input[name=password]').fill(ADMIN.password);
+      await page.getByTestId('login-submit').click();
+      await page.waitForURL((url) => url.pathname === '/history');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'shows both nodes online in the fleet',
+    async () => {
+      await page.goto(`${stack.url}/fleet`);
+      await page.locator('[data-testid=node-row]').nth(1).waitFor();
+      await page.waitForFunction(
+        `[...document.querySelectorAll('[data-testid=node-status]')].filter((dot) => dot.classList.contains('online')).length === 2`,
+        undefined,
+        { timeout: 30_000 },
+      );
+      const ids = await evaluate(
+        page,
+        `[...document.querySelectorAll('[data-testid=node-row]')].map((row) => row.dataset.nodeId)`,
+        z.array(z.string()),
+      );
+      expect(ids).toEqual(['edge-1', 'edge-2']);
+      expect(await page.getByTestId('fleet-counts').textContent()).toContain('2 online · 0 offline');
+      await screenshot(page, '02-fleet');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'runs a script printing coloured lines on both nodes and shows them in two terminals',
+    async () => {
+      await page.getByText('Select all 2 matching').click();
+      await page.getByTestId('run-selected').click();
+      await page.waitForURL((url) => url.pathname === '/run');
+      await page.locator('.el-radio-button', { hasText: 'Script' }).click();
+      await page
+        .locator('[data-testid=run-script] textarea, textarea[data-testid=run-script]')
+        .fill(
+          [
+            'for i in 1 2 3; do',
+            '  printf \'\\033[32mok %d\\033[0m \\033[1;34mblue\\033[0m\\n\' "$i"',
+            'done',
+            'echo "warning on stderr" >&2',
+          ].join('\n'),
+        );
+      expect(await page.getByTestId('run-matching').textContent()).toContain('2 matching · 2 online');
+      await screenshot(page, '03-run');
+      await page.getByTestId('run-submit').click();
+      await confirmDialog(page);
+      await page.waitForURL((url) => url.pathname.startsWith('/jobs/'));
+
+      const jobPath = new URL(page.url()).pathname;
+      await page.goto(`${stack.url}${jobPath}?layout=side`);
+      const panes = await waitForPanes(
+        page,
+        (all) => all.length === 2 && all.every((pane) => pane.text.includes('warning on stderr')),
+      );
+      for (const pane of panes) {
+        expect(pane.text.split('\n').filter((line) => line.startsWith('ok '))).toEqual([
+          'ok 1 blue',
+          'ok 2 blue',
+          'ok 3 blue',
+        ]);
+      }
+      expect(panes.map((pane) => pane.label).sort()).toEqual(['edge-1', 'edge-2']);
+      // Colours survive: green and bold blue cells from the script, bright red for stderr.
+      const classes = await evaluate(
+        page,
+        `[...document.querySelectorAll('[data-testid=terminal] .xterm-rows span')].map((span) => span.className + '|' + span.textContent)`,
+        z.array(z.string()),
+      );
+      expect(classes.some((c) => c.includes('xterm-fg-2') && c.endsWith('|ok 1'))).toBe(true);
+      // Bold blue may be drawn in the bright variant (xterm's drawBoldTextInBrightColors).
+      expect(classes.some((c) => /xterm-fg-(4|12)\b/.test(c) && c.includes('xterm-bold') && c.endsWith('|blue'))).toBe(
+        true,
+      );
+      expect(classes.some((c) => c.includes('xterm-fg-9') && c.endsWith('|warning on stderr'))).toBe(true);
+      await waitForTile('edge-1', (state) => state === 'succeeded');
+      await waitForTile('edge-2', (state) => state === 'succeeded');
+      await screenshot(page, '04-job');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'cancels a long run from the job page',
+    async () => {
+      const job = await stack.createJob({
+        target: { nodeIds: ['edge-1'] },
+        spec: { command: 'echo started; sleep 300', timeoutMs: 600_000 },
+      });
+      await openJob(job.jobId);
+      await waitForPanes(page, (panes) => panes[0]?.text.includes('started') === true);
+      await waitForTile('edge-1', (state) => state === 'running');
+      await page.getByTestId('cancel-job').click();
+      await confirmDialog(page);
+      await waitForTile('edge-1', (state) => state === 'cancelled');
+      await page.locator('[data-testid=job-state][data-state=cancelled]').waitFor();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'resumes the output completely after a reload in the middle of a run',
+    async () => {
+      const lines = 60;
+      const job = await stack.createJob({
+        target: { nodeIds: ['edge-2'] },
+        spec: {
+          script: { interpreter: 'bash', body: `for i in $(seq 1 ${lines}); do echo "line $i"; sleep 0.05; done` },
+          timeoutMs: 120_000,
+        },
+      });
+      await openJob(job.jobId);
+      await waitForPanes(page, (panes) => panes[0]?.text.includes('line 10') === true);
+      const before = await readPanes(page);
+      expect(before[0]?.text).not.toContain(`line ${lines}`);
+
+      await page.reload();
+      await page.getByTestId('job-title').waitFor();
+      await waitForTile('edge-2', (state) => isTerminalRunState(runStateSchema.parse(state)));
+      const [pane] = await waitForPanes(page, (panes) => panes[0]?.text.includes(`line ${lines}`) === true);
+      expect(pane?.text.split('\n')).toEqual(Array.from({ length: lines }, (_, i) => `line ${i + 1}`));
+      expect(await tileState('edge-2')).toBe('succeeded');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'renders hostile output as inert text: no markup, no title change, no clipboard write, no javascript: link',
+    async () => {
+      await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
+      await page.evaluate(`navigator.clipboard.writeText('untouched')`);
+      const titleBefore = await page.title();
+      const job = await stack.createJob({
+        target: { nodeIds: ['edge-1'] },
+        spec: {
+          script: {
+            interpreter: 'bash',
+            body: [
+              `printf '%s\\n' '<img src=x onerror="window.__pwned=1">' '<script>window.__pwned=2</script>'`,
+              `printf '\\033]0;HACKED TITLE\\007'`,
+              `printf '\\033]2;HACKED AGAIN\\007'`,
+              `printf '\\033]52;c;%s\\007' "$(printf pwned | base64)"`,
+              `printf '\\033]8;;javascript:window.__pwned=3\\033\\\\click-me\\033]8;;\\033\\\\\\n'`,
+              `printf 'hostile done\\n'`,
+            ].join('\n'),
+          },
+          timeoutMs: 60_000,
+        },
+      });
+      const dialogs: string[] = [];
+      page.on('dialog', (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      const pagesBefore = browser.context.pages().length;
+      await openJob(job.jobId);
+      const [pane] = await waitForPanes(page, (panes) => panes[0]?.text.includes('hostile done') === true);
+      expect(pane?.text).toContain('<img src=x onerror="window.__pwned=1">');
+      expect(pane?.text).toContain('<script>window.__pwned=2</script>');
+      expect(pane?.text).toContain('click-me');
+
+      // Hover and click the OSC 8 link text.
+      // xterm's screen layer takes the pointer events, so move the real mouse over the text.
+      const box = await page
+        .locator('[data-testid=terminal] .xterm-rows span', { hasText: 'click-me' })
+        .first()
+        .boundingBox();
+      expect(box).not.toBeNull();
+      const x = (box?.x ?? 0) + (box?.width ?? 0) / 2;
+      const y = (box?.y ?? 0) + (box?.height ?? 0) / 2;
+      await page.mouse.move(x, y);
+      await page.waitForTimeout(200);
+      await page.mouse.click(x, y);
+      await page.waitForTimeout(300);
+
+      expect(await evaluate(page, `typeof window.__pwned`, z.string())).toBe('undefined');
+      expect(
+        await evaluate(page, `document.querySelectorAll('img[src="x"], script:not([src])').length`, z.number()),
+      ).toBe(0);
+      expect(await page.title()).toBe(titleBefore);
+      expect(await evaluate(page, `navigator.clipboard.readText()`, z.string())).toBe('untouched');
+      expect(browser.context.pages()).toHaveLength(pagesBefore);
+      expect(dialogs).toEqual([]);
+      expect(browser.errors).toEqual([]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'shows the history, a node and the admin page',
+    async () => {
+      await page.goto(`${stack.url}/history`);
+      await page.locator('.job-row').nth(3).waitFor();
+      expect(await page.locator('.job-row').count()).toBe(4);
+      await screenshot(page, '05-history');
+
+      await page.goto(`${stack.url}/nodes/edge-1`);
+      await page.getByTestId('quick-command').waitFor();
+      await page.getByText('Debian', { exact: false }).first().waitFor();
+      await screenshot(page, '06-node');
+
+      await page.goto(`${stack.url}/admin`);
+      await page.getByText('API tokens').first().waitFor();
+      await screenshot(page, '07-admin');
+
+      await page.getByTestId('theme-toggle').click();
+      await page.goto(`${stack.url}/fleet`);
+      await page.locator('[data-testid=node-row]').nth(1).waitFor();
+      await screenshot(page, '08-fleet-light');
+      await page.getByTestId('theme-toggle').click();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'gives a viewer no Run button anywhere',
+    async () => {
+      await logout(page);
+      await login(page, stack.url, VIEWER);
+      await page.goto(`${stack.url}/fleet`);
+      await page.locator('[data-testid=node-row]').nth(1).waitFor();
+      expect(await page.getByTestId('run-selected').count()).toBe(0);
+      expect(await page.getByTestId('nav-run').count()).toBe(0);
+      expect(await page.locator('[data-testid=node-row] .el-checkbox').count()).toBe(0);
+
+      await page.goto(`${stack.url}/nodes/edge-1`);
+      await page.getByText('Facts').waitFor();
+      expect(await page.getByTestId('quick-command').count()).toBe(0);
+
+      const job = await stack.createJob({
+        target: { nodeIds: ['edge-1'] },
+        spec: { command: 'sleep 30', timeoutMs: 60_000 },
+      });
+      await openJob(job.jobId);
+      await waitForTile('edge-1', (state) => state === 'running');
+      expect(await page.getByTestId('cancel-job').count()).toBe(0);
+      expect(await page.getByTestId('cancel-run').count()).toBe(0);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});

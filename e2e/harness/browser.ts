@@ -1,0 +1,74 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+export interface Browser extends AsyncDisposable {
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught page errors and console errors (failed resource loads excepted). */
+  errors: string[];
+}
+
+/** Debian's Chromium with a fresh profile in `userDataDir`; never a downloaded browser. */
+export async function launchBrowser(userDataDir: string): Promise<Browser> {
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1440, height: 900 },
+    deviceScaleFactor: 1,
+    colorScheme: 'dark',
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (message) => {
+    // A 401 answered to a wrong password or a visitor without a session is the browser's log, not an error of ours.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
+      errors.push(message.text());
+  });
+  return {
+    context,
+    page,
+    errors,
+    async [Symbol.asyncDispose]() {
+      await context.close();
+      await killLeftovers(userDataDir);
+    },
+  };
+}
+
+/**
+ * A persistent context exposes no browser PID; every Chromium process of this profile names
+ * the unique profile folder on its command line, so stragglers are found and ended by PID.
+ */
+async function killLeftovers(userDataDir: string): Promise<void> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue; // the process ended while we looked
+    }
+    if (cmdline.includes(`--user-data-dir=${userDataDir}`)) {
+      try {
+        process.kill(Number(entry), 'SIGKILL');
+      } catch (err) {
+        if (!(err instanceof Error && 'code' in err && err.code === 'ESRCH')) throw err;
+      }
+    }
+  }
+}
