@@ -478,6 +478,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         ledger.update(entry.runId, { state: 'delivered' });
       }
     }
+    // A folder whose removal a crash interrupted: its run was delivered already.
+    for (const spoolRun of [...spool.list()]) {
+      const state = ledger.get(spoolRun.runId)?.state;
+      if (spoolRun.exited === undefined && (state === 'delivered' || state === 'rejected')) spool.discard(spoolRun);
+    }
   }
 
   return {

@@ -309,6 +309,11 @@ export class Spool {
     this.totalBytes -= segment.bytes;
   }
 
+  /** Removes a run's folder and records, whatever was acknowledged. */
+  discard(run: RunSpool): void {
+    this.removeRun(run);
+  }
+
   private removeRun(run: RunSpool): void {
     for (const segment of run.segments) this.dropSegment(segment);
     run.segments.length = 0;
