@@ -53,4 +53,19 @@ describe('Ledger', () => {
     expect(later.get(running.runId)).toBeDefined();
     later.close();
   });
+
+  it('refuses illegal run transitions, so a finished run can never be marked running again', async () => {
+    await using dir = await tempDir();
+    const now = Date.now();
+    const ledger = new Ledger({ path: join(dir.path, 'ledger.jsonl'), now: () => now, maxSkewMs: SKEW });
+    const run = entry(now, 'accepted');
+    ledger.put(run);
+    ledger.update(run.runId, { state: 'running', pid: 7, startedAt: now });
+    expect(() => ledger.update(run.runId, { state: 'accepted' })).toThrow(/cannot go from 'running' to 'accepted'/);
+    ledger.update(run.runId, { state: 'exited' });
+    expect(() => ledger.update(run.runId, { state: 'running' })).toThrow(/cannot go from 'exited' to 'running'/);
+    ledger.update(run.runId, { state: 'delivered' });
+    expect(ledger.get(run.runId)?.state).toBe('delivered');
+    ledger.close();
+  });
 });

@@ -2,6 +2,7 @@ import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'nod
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '@edgestelle/protocol/envelope';
 import { epochMsSchema, exitedEventSchema, idSchema, rejectionCodeSchema } from '@edgestelle/protocol';
 import { z } from 'zod';
+import { AgentError, AgentErrorCode } from './errors.ts';
 import { isNotFound } from './fs-errors.ts';
 import { writeFileAtomic } from './state-dir.ts';
 
@@ -18,6 +19,18 @@ import { writeFileAtomic } from './state-dir.ts';
  */
 export const ledgerStates = ['accepted', 'running', 'exited', 'rejected', 'delivered'] as const;
 export type LedgerState = (typeof ledgerStates)[number];
+
+/**
+ * A run's life on this node. `rejected` after `accepted` is a run that could not start (its
+ * deadline passed while it waited, or the spawn failed).
+ */
+const runTransitions: Readonly<Record<LedgerState, readonly LedgerState[]>> = {
+  accepted: ['running', 'exited', 'rejected'],
+  running: ['exited'],
+  exited: ['delivered'],
+  rejected: [],
+  delivered: [],
+};
 
 const entrySchema = z
   .object({
@@ -80,6 +93,16 @@ export class Ledger {
   update(runId: string, change: Partial<Omit<LedgerEntry, 'runId'>>): LedgerEntry {
     const entry = this.entries.get(runId);
     if (entry === undefined) throw new Error(`run ${runId} is not in the ledger`);
+    if (
+      change.state !== undefined &&
+      change.state !== entry.state &&
+      !runTransitions[entry.state].includes(change.state)
+    ) {
+      throw new AgentError(
+        AgentErrorCode.illegalTransition,
+        `run ${runId} cannot go from '${entry.state}' to '${change.state}'`,
+      );
+    }
     const next = { ...entry, ...change };
     this.put(next);
     return next;
