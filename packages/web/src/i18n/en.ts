@@ -11,7 +11,7 @@ export const en = {
     themeLight: 'Light theme',
     logout: 'Log out',
     role: (role: string) => `role: ${role}`,
-    live: { open: 'Live', connecting: 'Connecting…', closed: 'Offline — retrying' },
+    live: { idle: 'Live', open: 'Live', connecting: 'Connecting…', closed: 'Offline — retrying' },
     notFound: 'There is nothing at this address.',
     backToFleet: 'Back to the fleet',
   },

@@ -157,7 +157,7 @@ describe('LiveClient', () => {
       { type: 'subscribe', topic: 'nodes' },
       { type: 'subscribe', topic: 'job', jobId },
     ]);
-    expect(statuses.slice(0, 5)).toEqual(['closed', 'connecting', 'open', 'closed', 'connecting']);
+    expect(statuses.slice(0, 5)).toEqual(['idle', 'connecting', 'open', 'closed', 'connecting']);
   });
 
   it('stops and reports when the hub refuses the session', async () => {

@@ -39,7 +39,8 @@ function browserSocket(url: string): LiveSocket {
   return socket;
 }
 
-export type LiveStatus = 'connecting' | 'open' | 'closed';
+/** `idle`: nothing subscribed, no socket needed; `closed`: the connection was lost and is being retried. */
+export type LiveStatus = 'idle' | 'connecting' | 'open' | 'closed';
 
 export interface RunHandlers {
   onRun?(run: RunDto): void;
@@ -87,7 +88,7 @@ export class LiveClient {
   private timer: unknown = null;
   private attempt = 0;
   private stopped = false;
-  private currentStatus: LiveStatus = 'closed';
+  private currentStatus: LiveStatus = 'idle';
   private readonly statusListeners = new Set<(status: LiveStatus) => void>();
   private readonly nodeListeners = new Set<(node: NodeDto) => void>();
   private readonly jobs = new Map<string, JobHandlers>();
@@ -158,7 +159,7 @@ export class LiveClient {
     this.timer = null;
     this.socket?.close(1000, 'client closed');
     this.socket = null;
-    this.setStatus('closed');
+    this.setStatus('idle');
   }
 
   private hasSubscriptions(): boolean {
@@ -197,8 +198,11 @@ export class LiveClient {
       this.options.onUnauthenticated?.();
       return;
     }
+    if (!this.hasSubscriptions()) {
+      this.setStatus('idle');
+      return;
+    }
     this.setStatus('closed');
-    if (!this.hasSubscriptions()) return;
     const delayMs = backoffDelayMs(this.attempt, this.options.backoff ?? defaultBackoff, this.options.random);
     this.attempt += 1;
     this.timer = this.setTimer(() => {

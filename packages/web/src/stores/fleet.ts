@@ -31,7 +31,14 @@ export const useFleetStore = defineStore('fleet', () => {
       pending.set(node.nodeId, node);
       frame ??= requestAnimationFrame(applyPending);
     });
-    const list = await api.listNodes();
+    let list: NodeDto[];
+    try {
+      list = await api.listNodes();
+    } catch (err) {
+      // Let the next page that needs the fleet try again.
+      stop();
+      throw err;
+    }
     const next = new Map(list.map((node) => [node.nodeId, node]));
     // Live updates that raced the list are newer than it.
     for (const [nodeId, node] of pending) next.set(nodeId, node);
