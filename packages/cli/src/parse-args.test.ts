@@ -3,6 +3,7 @@ import { CliError } from './cli-error.ts';
 import { ExitCode } from './exit-codes.ts';
 import {
   buildJobCreate,
+  interpreterFromShebang,
   parseAssignments,
   parseDurationMs,
   parseMasterUrl,
@@ -109,5 +110,27 @@ describe('buildJobCreate', () => {
     expect(usage(() => buildJobCreate(base))).toMatch(/give the command after --/);
     expect(usage(() => buildJobCreate({ ...base, command: ['true'], cwd: 'relative' }))).toMatch(/spec\.cwd/);
     expect(usage(() => buildJobCreate({ ...base, command: ['true'], timeout: '30d' }))).toMatch(/spec\.timeoutMs/);
+  });
+});
+
+describe('run with a local script', () => {
+  const base: RunFlags = { node: ['n1'], tag: [], all: false, command: [], timeout: '1m', env: [], pty: false };
+
+  it('sends the body with its interpreter and the words after -- as arguments', () => {
+    const job = buildJobCreate({
+      ...base,
+      command: ['--dry-run', 'a b'],
+      script: { body: 'echo "$@"', interpreter: 'bash' },
+    });
+    expect(job.spec).toMatchObject({ script: { body: 'echo "$@"', interpreter: 'bash' }, args: ['--dry-run', 'a b'] });
+    expect(job.spec.command).toBeUndefined();
+  });
+
+  it('takes the interpreter from the #! line', () => {
+    expect(interpreterFromShebang('echo hi', 'x.sh')).toBe('sh');
+    expect(interpreterFromShebang('#!/bin/bash\necho', 'x.sh')).toBe('/bin/bash');
+    expect(interpreterFromShebang('#!/usr/bin/env python3\nprint(1)', 'x.py')).toBe('python3');
+    expect(usage(() => interpreterFromShebang('#!/bin/bash -eu\n', 'x.sh'))).toMatch(/options \(-eu\)/);
+    expect(usage(() => interpreterFromShebang('#!/usr/bin/env ruby\n', 'x.rb'))).toMatch(/--interpreter/);
   });
 });

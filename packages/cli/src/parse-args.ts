@@ -1,6 +1,7 @@
 import {
   describeIssues,
   jobCreateSchema,
+  namedInterpreters,
   nodeIdSchema,
   tagsSchema,
   type JobCreate,
@@ -106,8 +107,33 @@ export function parseTarget(flags: TargetFlags): Target {
   return { tags: parseTags(flags.tag) };
 }
 
+/**
+ * The interpreter a local script asks for in its `#!` line, as the agent names it: `sh`,
+ * `bash`, `python3`, `node` or an absolute path. No `#!` means `sh`. Options on the `#!` line
+ * cannot be passed (the agent runs `interpreter script args`), so they are refused, not dropped.
+ */
+export function interpreterFromShebang(body: string, file: string): string {
+  const first = body.split('\n', 1)[0] ?? '';
+  if (!first.startsWith('#!')) return 'sh';
+  const words = first.slice(2).trim().split(/\s+/);
+  const [program = '', ...rest] = words;
+  const viaEnv = program === '/usr/bin/env' || program === '/bin/env';
+  const interpreter = viaEnv ? (rest[0] ?? '') : program;
+  const options = viaEnv ? rest.slice(1) : rest;
+  if (options.length > 0) {
+    throw usageError(
+      `${file}: the #! line passes options (${options.join(' ')}) the agent cannot pass on: set them inside the script, or give --interpreter`,
+    );
+  }
+  if ((namedInterpreters as readonly string[]).includes(interpreter) || interpreter.startsWith('/')) return interpreter;
+  throw usageError(`${file}: '#!${first.slice(2).trim()}' names no interpreter the agent knows: give --interpreter`);
+}
+
 export interface RunFlags extends TargetFlags {
+  /** The words after `--`: the command, or with `script` the script's arguments. */
   command: readonly string[];
+  /** A local script file's body, sent along with the job. */
+  script?: { body: string; interpreter: string } | undefined;
   timeout: string;
   deadline?: string | undefined;
   concurrency?: string | undefined;
@@ -123,11 +149,13 @@ export interface RunFlags extends TargetFlags {
  */
 export function buildJobCreate(flags: RunFlags): JobCreate {
   const command = flags.command.join(' ').trim();
-  if (command.length === 0) throw usageError('give the command after --, e.g. edgestelle run --all -- uptime');
+  if (flags.script === undefined && command.length === 0) {
+    throw usageError('give the command after --, e.g. edgestelle run --all -- uptime (or a script with --file)');
+  }
   const job: JobCreate = {
     target: parseTarget(flags),
     spec: {
-      command,
+      ...(flags.script === undefined ? { command } : { script: flags.script, args: [...flags.command] }),
       timeoutMs: parseDurationMs(flags.timeout, '--timeout'),
       env: parseAssignments(flags.env, '--env'),
       pty: flags.pty,

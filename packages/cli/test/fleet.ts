@@ -2,7 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent, enroll, loadConfig as loadAgentConfig, type Agent } from '@edgestelle/agent';
-import { createMaster, loadConfig as loadMasterConfig, type Master } from '@edgestelle/master';
+import {
+  MasterError,
+  MasterErrorCode,
+  createMaster,
+  loadConfig as loadMasterConfig,
+  type Master,
+  type MasterConfig,
+  type MasterDeps,
+} from '@edgestelle/master';
 import { apiTokenCreatedSchema, joinTokenCreatedSchema, nodeDtoSchema, sessionDtoSchema } from '@edgestelle/protocol';
 import { freePort, tempDir, type TempDir } from '@edgestelle/testkit';
 import { z } from 'zod';
@@ -66,20 +74,10 @@ export async function startFleet(nodes: readonly FleetNode[]): Promise<Fleet> {
     await dir[Symbol.asyncDispose]();
   };
   try {
-    const loaded = loadMasterConfig({
-      argv: [
-        '--data-dir',
-        join(dir.path, 'master'),
-        '--http-port',
-        String(await freePort()),
-        '--mqtt-port',
-        String(await freePort()),
-      ],
-      env: { EDGESTELLE_ADMIN_PASSWORD: ADMIN_PASSWORD, EDGESTELLE_LOG_LEVEL: 'silent' },
-    });
-    if (loaded.kind !== 'config') throw new Error('master config asked for help');
     const masterDeps = { sweepIntervalMs: 250, publicDir: dir.path };
-    master = await createMaster(loaded.config, masterDeps);
+    const started = await startMasterOnFreePorts(join(dir.path, 'master'), masterDeps);
+    const config = started.config;
+    master = started.master;
     const url = master.url;
 
     const login = await fetch(`${url}/api/v1/auth/login`, {
@@ -169,7 +167,7 @@ export async function startFleet(nodes: readonly FleetNode[]): Promise<Fleet> {
         const running = master;
         master = undefined;
         await running?.close();
-        master = await createMaster(loaded.config, masterDeps);
+        master = await createMaster(config, masterDeps);
       },
       url,
       token,
@@ -184,6 +182,31 @@ export async function startFleet(nodes: readonly FleetNode[]): Promise<Fleet> {
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/**
+ * A free port can be taken by someone else between freePort() and listen() (the other test
+ * files run beside this one): start again on new ports when that happens.
+ */
+async function startMasterOnFreePorts(
+  dataDir: string,
+  deps: MasterDeps,
+): Promise<{ master: Master; config: MasterConfig }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const loaded = loadMasterConfig({
+      argv: ['--data-dir', dataDir, '--http-port', String(await freePort()), '--mqtt-port', String(await freePort())],
+      env: { EDGESTELLE_ADMIN_PASSWORD: ADMIN_PASSWORD, EDGESTELLE_LOG_LEVEL: 'silent' },
+    });
+    if (loaded.kind !== 'config') throw new Error('master config asked for help');
+    try {
+      return { master: await createMaster(loaded.config, deps), config: loaded.config };
+    } catch (err) {
+      const inUse =
+        (err instanceof MasterError && err.code === MasterErrorCode.portInUse) ||
+        (err instanceof Error && 'code' in err && err.code === 'EADDRINUSE');
+      if (!inUse || attempt >= 3) throw err;
+    }
   }
 }
 

@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { jobDtoSchema, runDtoSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -97,6 +99,17 @@ describe('edgestelle run', () => {
     expect(stdout).toBe('');
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toMatch(/^edgestelle: .*site=nowhere/);
+  });
+
+  it('sends a local script with --file; the words after -- are its arguments', async () => {
+    const file = join(fleet.dir, 'greet.sh');
+    await writeFile(file, '#!/bin/sh\nprintf "%s|" "$@"; echo\n');
+    const { status, stdout } = await fleet.cli(['run', '--node', 'edge-b', '--file', file, '--', 'a b', 'c']);
+    expect(status).toBe(0);
+    expect(stdout).toBe('a b|c|\n');
+    const missing = await fleet.cli(['run', '--node', 'edge-b', '--file', join(fleet.dir, 'nope.sh')]);
+    expect(missing.status).toBe(64);
+    expect(missing.stderr).toMatch(/^edgestelle: --file: cannot read .*nope\.sh \(ENOENT\)/);
   });
 
   it('refuses bad usage with exit 64 before asking the master', async () => {

@@ -1,6 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   apiTokenCreatedSchema,
   apiTokenDtoSchema,
@@ -196,29 +198,6 @@ describe('nodes, jobs, tokens, enroll-token', () => {
 });
 
 describe('help and completion', () => {
-  it('ends every verb’s help with examples', async () => {
-    for (const verb of [
-      ['login'],
-      ['logout'],
-      ['whoami'],
-      ['nodes'],
-      ['run'],
-      ['jobs'],
-      ['logs'],
-      ['tokens', 'create'],
-      ['tokens', 'list'],
-      ['tokens', 'revoke'],
-      ['enroll-token', 'create'],
-      ['enroll-token', 'list'],
-      ['enroll-token', 'revoke'],
-      ['completion'],
-    ]) {
-      const { status, stdout } = await fleet.cli([...verb, '--help']);
-      expect(status).toBe(0);
-      expect(stdout, verb.join(' ')).toMatch(/Examples:\n {2}\$ .*edgestelle /);
-    }
-  });
-
   it('prints bash and zsh completion that the shells accept', async () => {
     const bash = await fleet.cli(['completion', 'bash']);
     expect(bash.stdout).toContain('complete -o default -F _edgestelle edgestelle');
@@ -231,6 +210,25 @@ describe('help and completion', () => {
       `source ${script}; COMP_WORDS=(edgestelle tokens re); COMP_CWORD=2; _edgestelle; echo "\${COMPREPLY[@]}"`,
     ]).toString();
     expect(words.trim()).toBe('revoke');
+    // Node ids after --node come from the master, through `edgestelle nodes -q`.
+    const bin = join(fleet.dir, 'bin');
+    execFileSync('mkdir', ['-p', bin]);
+    const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+    await writeFile(
+      join(bin, 'edgestelle'),
+      `#!/bin/sh\nexec "${process.execPath}" --import tsx --conditions=source "${main}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    // Asynchronously: the master lives in this process and must answer while bash waits.
+    const nodes = await promisify(execFile)(
+      'bash',
+      [
+        '-c',
+        `source ${script}; COMP_WORDS=(edgestelle run --node al); COMP_CWORD=3; _edgestelle; echo "\${COMPREPLY[@]}"`,
+      ],
+      { env: fleet.cliEnv({ PATH: `${bin}:${process.env.PATH ?? ''}` }) },
+    );
+    expect(nodes.stdout.trim()).toBe('alpha');
     const zsh = await fleet.cli(['completion', 'zsh']);
     expect(zsh.stdout).toMatch(/^#compdef edgestelle/);
     expect(zsh.stdout).toContain("'run:run a command on nodes");

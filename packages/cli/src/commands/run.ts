@@ -1,12 +1,13 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { jobDtoSchema, type JobDto, type RunDto } from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import { connect, type Connection } from '../credentials.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { followOutput, type Following } from '../follow-output.ts';
-import { CliError } from '../cli-error.ts';
+import { CliError, usageError } from '../cli-error.ts';
 import { countRunStates, formatCounts, formatRunSummary, formatTarget, jobExitCode } from '../format.ts';
-import { buildJobCreate } from '../parse-args.ts';
+import { buildJobCreate, interpreterFromShebang } from '../parse-args.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
 
@@ -20,6 +21,8 @@ interface RunCliFlags {
   maxFailures?: string;
   env?: string[];
   cwd?: string;
+  file?: string;
+  interpreter?: string;
   pty?: boolean;
   json?: boolean;
   raw?: boolean;
@@ -38,6 +41,11 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
     .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
+    .option('-f, --file <script>', 'send this local script and run it; the words after -- become its arguments')
+    .option(
+      '--interpreter <name>',
+      'run --file with sh, bash, python3, node or an absolute path (default: its #! line)',
+    )
     .option('--cwd <dir>', 'working directory on the node (absolute)')
     .option('--pty', 'run in a pseudo-terminal, for programs that want one')
     .option('--json', 'print no live output, then the job and its runs as JSON (the API’s JobDto and RunDto)')
@@ -56,6 +64,7 @@ ${examples(
   'edgestelle run --tag site=berlin --tag role=gateway -- systemctl restart collector',
   "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
   'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
+  'edgestelle run --tag role=db --file ./backup.sh -- --full',
   'edgestelle run --all --json -- cat /etc/machine-id | jq -r ".runs[] | .nodeId + \\" \\" + .state"',
 )}`,
     )
@@ -65,7 +74,9 @@ ${examples(
 }
 
 async function runCommand(terminal: Terminal, command: string[], flags: RunCliFlags): Promise<number> {
+  if (flags.interpreter !== undefined && flags.file === undefined) throw usageError('--interpreter goes with --file');
   const request = buildJobCreate({
+    script: flags.file === undefined ? undefined : await readScript(flags.file, flags.interpreter),
     node: flags.node ?? [],
     tag: flags.tag ?? [],
     all: flags.all === true,
@@ -127,6 +138,21 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
   if (flags.json === true) printJson(terminal, { job: outcome.job, runs: outcome.runs });
   else terminal.stderr.write(`\n${formatRunSummary(outcome.runs)}\n${formatCounts(countRunStates(outcome.runs))}\n`);
   return interrupt.cancelled ? ExitCode.interrupted : jobExitCode(outcome.runs);
+}
+
+async function readScript(
+  file: string,
+  interpreter: string | undefined,
+): Promise<{ body: string; interpreter: string }> {
+  let body: string;
+  try {
+    body = await readFile(file, 'utf8');
+  } catch (err) {
+    throw usageError(
+      `--file: cannot read ${file} (${err instanceof Error && 'code' in err ? String(err.code) : String(err)})`,
+    );
+  }
+  return { body, interpreter: interpreter ?? interpreterFromShebang(body, file) };
 }
 
 type Outcome = { kind: 'ended'; job: JobDto | null; runs: RunDto[] } | { kind: 'detached' } | { kind: 'abandoned' };

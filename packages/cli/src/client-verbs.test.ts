@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from './program.ts';
+
+function verbs(command: Command, path: string[] = []): { path: string[]; command: Command }[] {
+  return command.commands.flatMap((sub) => [
+    { path: [...path, sub.name()], command: sub },
+    ...verbs(sub, [...path, sub.name()]),
+  ]);
+}
+
+/** Help text as `edgestelle <verb> --help` prints it, captured in-process. */
+function helpOf(command: Command): string {
+  let text = '';
+  command.configureOutput({ writeOut: (chunk) => (text += chunk), writeErr: (chunk) => (text += chunk) });
+  command.outputHelp();
+  return text;
+}
+
+describe('client verbs', () => {
+  // master and agent hand --help to the daemons; `help` is commander's own.
+  const clientVerbs = verbs(buildProgram()).filter(({ path }) => !['master', 'agent', 'help'].includes(path[0] ?? ''));
+
+  it('registers every verb of issue 7 that the API supports', () => {
+    expect(clientVerbs.map(({ path }) => path.join(' '))).toEqual([
+      'login',
+      'logout',
+      'whoami',
+      'nodes',
+      'run',
+      'jobs',
+      'logs',
+      'tokens',
+      'tokens create',
+      'tokens list',
+      'tokens revoke',
+      'enroll-token',
+      'enroll-token create',
+      'enroll-token list',
+      'enroll-token revoke',
+      'completion',
+    ]);
+  });
+
+  it.each(clientVerbs)('ends the help of $path with examples', ({ command }) => {
+    expect(helpOf(command)).toMatch(/\nExamples:\n {2}\$ .*edgestelle /);
+  });
+});
