@@ -42,6 +42,11 @@ const configSchema = z
     mqttPort: port.optional(),
     mqttUrl: mqttUrl.optional(),
     mqttShared: bool.default(false),
+    /**
+     * Manage node users and ACLs on the external broker through Mosquitto's dynamic-security
+     * plugin. Unset: on when the external broker's URL names a master user (containing ':').
+     */
+    mqttDynsec: bool.optional(),
     agentMqttUrl: mqttUrl.optional(),
     mqttTlsPort: port.optional(),
     mqttTlsCertFile: z.string().optional(),
@@ -77,6 +82,14 @@ const configSchema = z
           'EDGESTELLE_MQTT_URL (external broker) and EDGESTELLE_MQTT_PORT/_TLS_PORT (embedded broker) exclude each other',
       });
     }
+    if (c.mqttDynsec === true && c.mqttUrl === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqttDynsec'],
+        message:
+          'dynamic security is for an external Mosquitto (EDGESTELLE_MQTT_URL); the embedded broker checks nodes itself',
+      });
+    }
     if (c.mqttShared && c.mqttUrl === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -97,7 +110,9 @@ const configSchema = z
 
 type ParsedConfig = z.infer<typeof configSchema>;
 
-export interface MasterConfig extends Readonly<Omit<ParsedConfig, 'databaseUrl' | 'allowedOrigins'>> {
+export interface MasterConfig extends Readonly<Omit<ParsedConfig, 'databaseUrl' | 'allowedOrigins' | 'mqttDynsec'>> {
+  /** Node credentials go to the external broker's dynamic-security plugin. */
+  readonly mqttDynsec: boolean;
   readonly dataDir: string;
   /** Always set: the SQLite file in the data dir unless a URL was given. */
   readonly databaseUrl: string;
@@ -115,6 +130,7 @@ const keys = {
   mqttPort: ['EDGESTELLE_MQTT_PORT', 'mqtt-port'],
   mqttUrl: ['EDGESTELLE_MQTT_URL', 'mqtt-url'],
   mqttShared: ['EDGESTELLE_MQTT_SHARED', 'mqtt-shared'],
+  mqttDynsec: ['EDGESTELLE_MQTT_DYNSEC', 'mqtt-dynsec'],
   agentMqttUrl: ['EDGESTELLE_AGENT_MQTT_URL', 'agent-mqtt-url'],
   mqttTlsPort: ['EDGESTELLE_MQTT_TLS_PORT', 'mqtt-tls-port'],
   mqttTlsCertFile: ['EDGESTELLE_MQTT_TLS_CERT_FILE', 'mqtt-tls-cert-file'],
@@ -194,8 +210,14 @@ export function loadConfig(source: ConfigSource): ConfigResult {
       dataDir,
       databaseUrl,
       allowedOrigins: Object.freeze([...parsed.data.allowedOrigins]),
+      mqttDynsec:
+        parsed.data.mqttDynsec ?? (parsed.data.mqttUrl !== undefined && urlUsername(parsed.data.mqttUrl).includes(':')),
     }),
   };
+}
+
+function urlUsername(url: string): string {
+  return decodeURIComponent(new URL(url).username);
 }
 
 function readEnvFile(path: string): Record<string, string> {

@@ -11,7 +11,9 @@ import { systemClock, type Clock } from './clock.ts';
 import type { MasterConfig } from './config.ts';
 import { openDataDir } from './data-dir.ts';
 import { openStore, redactUrl, type Store } from './db/connect.ts';
+import { MasterError, MasterErrorCode } from './errors.ts';
 import { MasterEvents } from './events.ts';
+import { MosquittoSync } from './mosquitto-sync/index.ts';
 import { LiveHub } from './live/live-hub.ts';
 import { NodeKeys } from './node-keys.ts';
 import { Enrollment } from './nodes/enrollment.ts';
@@ -31,6 +33,7 @@ export interface MasterDeps {
   lostRunGraceMs?: number;
   cancelGraceMs?: number;
   liveMaxBufferedBytes?: number;
+  liveReplayStallMs?: number;
 }
 
 export interface Master {
@@ -95,7 +98,29 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
     // Commands are sent by parts built before the link exists; they find it here once it does.
     const linkRef: { current: MqttLink | undefined } = { current: undefined };
     const disconnectNode = (nodeId: string): void => broker?.disconnect(nodeId);
-    const nodes = new NodeService({ store, keys, clock, events, disconnectNode });
+    // Set once the link is up when the external broker's users are managed over dynamic security.
+    const syncRef: { current: MosquittoSync | undefined } = { current: undefined };
+    const brokerSecurity = async (what: string, action: (sync: MosquittoSync) => Promise<void>): Promise<void> => {
+      const sync = syncRef.current;
+      if (sync === undefined) return;
+      try {
+        await action(sync);
+      } catch (cause) {
+        throw new MasterError(
+          MasterErrorCode.unavailable,
+          `the MQTT broker did not ${what}: ${cause instanceof Error ? cause.message : String(cause)}; try again`,
+          { cause },
+        );
+      }
+    };
+    const nodes = new NodeService({
+      store,
+      keys,
+      clock,
+      events,
+      disconnectNode,
+      removeBrokerCredentials: (nodeId) => brokerSecurity('remove the node', (sync) => sync.removeNode(nodeId)),
+    });
 
     if (config.mqttUrl === undefined) {
       broker = await startEmbeddedBroker({
@@ -174,11 +199,36 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
     cleanups.push([
       'mqtt',
       async () => {
-        await ingest.flush();
+        // Nothing new arrives once the link is closed; then what did arrive is stored.
         await connectedLink.close();
+        await ingest.flush();
       },
     ]);
 
+    if (config.mqttDynsec && config.mqttUrl !== undefined) {
+      const sync = new MosquittoSync(connectedLink.client, {
+        topicPrefix: config.topicPrefix,
+        logger: logger.child({ component: 'mosquitto-sync' }),
+      });
+      syncRef.current = sync;
+      cleanups.push(['mosquitto-sync', () => Promise.resolve(sync.close())]);
+      const url = new URL(config.mqttUrl);
+      const [username, password] = [decodeURIComponent(url.username), decodeURIComponent(url.password)];
+      // Mosquitto disconnects a client whose roles change, this one included: on the first start
+      // the answer to adding the master role can be lost with the connection. Once the link is
+      // back the role is there and a second pass finds nothing to do.
+      const reconnected = new Promise<void>((resolve) => {
+        connectedLink.client.once('connect', () => resolve());
+        setTimeout(resolve, 5000).unref();
+      });
+      try {
+        await sync.ensureMaster(username, password);
+      } catch (err) {
+        logger.info({ err }, 'the broker reconnected the master while granting its role; checking again');
+        await reconnected;
+        await brokerSecurity('set the master rights', (s) => s.ensureMaster(username, password));
+      }
+    }
     const enrollment = new Enrollment({
       store,
       keys,
@@ -188,6 +238,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       topicPrefix: config.topicPrefix,
       agentMqttUrl,
       disconnectNode,
+      setBrokerCredentials: (nodeId, password) =>
+        brokerSecurity("accept the node's credentials", (sync) => sync.upsertNode(nodeId, password)),
     });
     const hub = new LiveHub({
       store,
@@ -196,6 +248,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       nodes,
       logger: logger.child({ component: 'live' }),
       ...(deps.liveMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.liveMaxBufferedBytes }),
+      ...(deps.liveReplayStallMs === undefined ? {} : { replayStallMs: deps.liveReplayStallMs }),
     });
     let httpPort = config.httpPort;
     const allowedOrigins = (): readonly string[] => {

@@ -1,10 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { apiErrorSchema, liveCloseCodes, sessionDtoSchema } from '@edgestelle/protocol';
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { ADMIN_PASSWORD, openLive, startStack } from './support/stack.ts';
+import { ADMIN_PASSWORD, openLive, startStack, waitFor } from './support/stack.ts';
 
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/v1/auth/login', 'POST /api/v1/enroll']);
 
@@ -164,28 +165,70 @@ describe('REST API', () => {
     await expect(openLive(stack.master.url, {})).rejects.toThrow(/401/);
   });
 
-  it('closes a client that reads too slowly with 4408, and it resumes from its seq', async () => {
-    await using stack = await startStack('sqlite', 'embedded', { liveMaxBufferedBytes: 64 * 1024 });
+  it('closes a client that stops reading with 4408 while a reader at its own pace gets everything', async () => {
+    await using stack = await startStack('sqlite', 'embedded', {
+      liveMaxBufferedBytes: 64 * 1024,
+      liveReplayStallMs: 1000,
+    });
     const agent = await stack.agent('edge-1');
     const job = await stack.createJob({
       target: { nodeIds: [agent.nodeId] },
-      spec: { command: 'head -c 3000000 /dev/zero | tr "\\0" "x"', timeoutMs: 60_000 },
+      spec: { command: 'head -c 16000000 /dev/zero | tr "\\0" "x"', timeoutMs: 60_000 },
     });
     const [run] = await stack.runs(job.jobId);
     const done = await stack.waitRun(run?.runId ?? '', (r) => r.complete);
-    // A client that never reads: the socket's paused, the server-side buffer fills.
-    const slow = new WebSocket(`${stack.master.url.replace('http', 'ws')}/api/v1/live`, {
-      headers: { authorization: `Bearer ${stack.token}` },
-    });
-    await new Promise((resolve) => slow.once('open', resolve));
-    const closed = new Promise<number>((resolve) => slow.once('close', (code) => resolve(code)));
-    slow.send(JSON.stringify({ type: 'subscribe', topic: 'run', runId: done.runId, fromSeq: 0 }));
-    expect(await closed).toBe(liveCloseCodes.tooSlow);
+    // A client that stops reading: a raw socket does the upgrade, subscribes, then pauses.
+    const { port } = new URL(stack.master.url);
+    const slow = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => slow.once('connect', resolve));
+    slow.write(
+      [
+        'GET /api/v1/live HTTP/1.1',
+        `Host: 127.0.0.1:${port}`,
+        'Upgrade: websocket',
+        'Connection: Upgrade',
+        `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+        'Sec-WebSocket-Version: 13',
+        `Authorization: Bearer ${stack.token}`,
+        '',
+        '',
+      ].join('\r\n'),
+    );
+    await new Promise((resolve) => slow.once('data', resolve));
+    slow.pause();
+    slow.write(maskedTextFrame(JSON.stringify({ type: 'subscribe', topic: 'run', runId: done.runId, fromSeq: 0 })));
+    await waitFor(() => stack.master.hub.slowClientsClosed === 1, 20_000, 'the slow client closed');
+    // Its close frame (opcode 0x88) carries 4408 (0x1138) once it reads again.
+    let received = Buffer.alloc(0);
+    slow.on('data', (b: Buffer) => (received = Buffer.concat([received, b])));
+    slow.resume();
+    await waitFor(() => hasCloseFrame(received, 0x1138), 20_000, 'a close frame with 4408');
+    slow.destroy();
+    expect(liveCloseCodes.tooSlow).toBe(0x1138);
     const again = await stack.live();
     again.send({ type: 'subscribe', topic: 'run', runId: done.runId, fromSeq: 0 });
-    const { waitFor } = await import('./support/stack.ts');
     await waitFor(() => again.output(done.runId).nextSeq >= done.chunkCount, 20_000, 'all chunks');
-    expect(again.output(done.runId).bytes.length).toBe(3_000_000);
+    expect(again.output(done.runId).bytes.length).toBe(16_000_000);
     await again.close();
   });
 });
+
+/** A client-to-server text frame (masked, as RFC 6455 requires of clients). */
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text);
+  const mask = randomBytes(4);
+  const header =
+    payload.length < 126
+      ? Buffer.from([0x81, 0x80 | payload.length])
+      : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ (mask[i % 4] ?? 0)));
+  return Buffer.concat([header, mask, masked]);
+}
+
+/** A server close frame (opcode 0x88, short payload) carrying this status code. */
+function hasCloseFrame(bytes: Buffer, code: number): boolean {
+  for (let i = bytes.indexOf(0x88); i !== -1 && i + 3 < bytes.length; i = bytes.indexOf(0x88, i + 1)) {
+    if (bytes.readUInt16BE(i + 2) === code) return true;
+  }
+  return false;
+}

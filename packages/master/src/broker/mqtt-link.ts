@@ -48,7 +48,10 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
   };
   const client = mqtt.connect(url.toString(), clientOptions);
   const { logger, topics } = options;
+  const ours = `${topics.prefix}/`;
   client.handleMessage = (packet, done) => {
+    // Other subscribers on this client (the broker's $CONTROL answers) read the 'message' event.
+    if (!packet.topic.startsWith(ours)) return done();
     options
       .onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
       .then(

@@ -16,6 +16,8 @@ export interface LiveHubOptions {
   logger: Logger;
   /** A client whose unsent bytes pass this is closed as too slow (it resumes from its seq). */
   maxBufferedBytes?: number;
+  /** How long a replay waits for a client that stopped reading before dropping it. */
+  replayStallMs?: number;
 }
 
 interface RunCursor {
@@ -36,16 +38,20 @@ const PAGE = 200;
  */
 export class LiveHub {
   private readonly clients = new Set<LiveClient>();
+  /** Clients closed for reading too slowly (4408), since start. */
+  slowClientsClosed = 0;
   readonly runSubs = new Map<string, Set<LiveClient>>();
   readonly jobSubs = new Map<string, Set<LiveClient>>();
   readonly nodeSubs = new Set<LiveClient>();
   private readonly pendingJobs = new Set<string>();
   private jobTimer: NodeJS.Timeout | undefined;
   readonly maxBufferedBytes: number;
+  readonly replayStallMs: number;
   private readonly detach: () => void;
 
   constructor(readonly options: LiveHubOptions) {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
+    this.replayStallMs = options.replayStallMs ?? 15_000;
     const onChunks = (runId: string, chunks: readonly StoredChunk[]): void => {
       for (const client of this.runSubs.get(runId) ?? []) client.onChunks(runId, chunks);
     };
@@ -268,8 +274,10 @@ class LiveClient {
               gap = true;
               break;
             }
-            this.send({ type: 'chunk', chunk: chunkDto(row) });
+            this.send({ type: 'chunk', chunk: chunkDto(row) }, false);
             cursor.nextSeq += 1;
+            // A replay goes at the client's pace; only a client that stops reading is dropped.
+            if (this.socket.bufferedAmount > this.hub.maxBufferedBytes / 2 && !(await this.drained())) return;
           }
           if (gap || rows.length < PAGE || this.closed) break;
         }
@@ -283,10 +291,26 @@ class LiveClient {
     }
   }
 
-  send(message: LiveServerMessage): void {
+  /** Waits until the client has read most of what was sent; false (and closed) if it stopped reading. */
+  private async drained(): Promise<boolean> {
+    const deadline = Date.now() + this.hub.replayStallMs;
+    while (!this.closed && this.socket.bufferedAmount > this.hub.maxBufferedBytes / 4) {
+      if (Date.now() > deadline) {
+        this.hub.slowClientsClosed += 1;
+        this.close(liveCloseCodes.tooSlow, 'too slow: reconnect and subscribe from the last seq you have');
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return !this.closed;
+  }
+
+  /** Live messages cannot wait: past the buffer bound the client is closed (it resumes by seq). */
+  send(message: LiveServerMessage, closeIfSlow = true): void {
     if (this.closed) return;
     this.socket.send(JSON.stringify(message));
-    if (this.socket.bufferedAmount > this.hub.maxBufferedBytes) {
+    if (closeIfSlow && this.socket.bufferedAmount > this.hub.maxBufferedBytes) {
+      this.hub.slowClientsClosed += 1;
       this.close(liveCloseCodes.tooSlow, 'too slow: reconnect and subscribe from the last seq you have');
     }
   }

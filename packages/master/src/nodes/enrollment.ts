@@ -30,6 +30,8 @@ export interface EnrollmentOptions {
   agentMqttUrl: (requestHost: string | undefined) => string;
   /** Ends a node's broker session (embedded broker); its old password no longer works. */
   disconnectNode: (nodeId: string) => void;
+  /** Gives an external broker the node's new credentials (Mosquitto dynamic security). */
+  setBrokerCredentials?: (nodeId: string, password: string) => Promise<void>;
 }
 
 /**
@@ -113,6 +115,8 @@ export class Enrollment {
         );
       }
       const epoch = existing === undefined ? 0 : existing.key_epoch + 1;
+      // Before COMMIT: if the broker refuses, the token stays unused and nothing changed here.
+      await this.options.setBrokerCredentials?.(request.nodeId, mqttPassword);
       const baseTags = mergeTags(existing === undefined ? {} : parseTags(existing.base_tags), tokenTags);
       const values = {
         name: request.name,

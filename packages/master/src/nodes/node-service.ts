@@ -14,6 +14,8 @@ export interface NodeServiceOptions {
   clock: Clock;
   events: MasterEvents;
   disconnectNode: (nodeId: string) => void;
+  /** Removes the node from an external broker's users (Mosquitto dynamic security). */
+  removeBrokerCredentials?: (nodeId: string) => Promise<void>;
 }
 
 /** Reading, tagging and revoking nodes, and checking their broker credentials. */
@@ -73,6 +75,8 @@ export class NodeService {
     }
     this.options.keys.set(nodeId, row.key_epoch, true);
     this.options.disconnectNode(nodeId);
+    // Idempotent: revoking again retries a broker that was unreachable the first time.
+    await this.options.removeBrokerCredentials?.(nodeId);
     this.options.events.emit('node', nodeId);
     return this.get(nodeId);
   }

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { chmod, chown, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAgent, enroll, loadConfig, type Agent } from '@edgestelle/agent';
 import {
@@ -24,7 +26,7 @@ import { z } from 'zod';
 import { configFrom, createMaster, type Master, type MasterDeps } from '../../src/index.ts';
 
 export type DbKind = 'sqlite' | 'postgres';
-export type BrokerKind = 'embedded' | 'mosquitto';
+export type BrokerKind = 'embedded' | 'mosquitto' | 'mosquitto-dynsec';
 
 export const ADMIN_PASSWORD = 'correct-horse-battery';
 
@@ -75,12 +77,19 @@ export async function startStack(db: DbKind, brokerKind: BrokerKind, deps: Maste
   };
   try {
     if (db === 'postgres') pgDb = await freshPostgresDatabase();
-    if (brokerKind === 'mosquitto') mosquitto = await startMosquitto();
+    let mqttUrl: string | undefined;
+    if (brokerKind === 'mosquitto') {
+      mosquitto = await startMosquitto();
+      mqttUrl = mosquitto.url;
+    } else if (brokerKind === 'mosquitto-dynsec') {
+      mosquitto = await startDynsecMosquitto(dir.path);
+      mqttUrl = `mqtt://${encodeURIComponent(DYNSEC_MASTER.username)}:${DYNSEC_MASTER.password}@127.0.0.1:${mosquitto.port}`;
+    }
     const config = configFrom({
       dataDir: join(dir.path, 'master'),
       httpPort: '0',
       mqttPort: brokerKind === 'embedded' ? '0' : undefined,
-      mqttUrl: mosquitto?.url,
+      mqttUrl,
       databaseUrl: pgDb?.url,
       adminPassword: ADMIN_PASSWORD,
       logLevel: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'error',
@@ -201,6 +210,35 @@ export async function startStack(db: DbKind, brokerKind: BrokerKind, deps: Maste
     await dispose();
     throw err;
   }
+}
+
+export const DYNSEC_MASTER = { username: 'edgestelle:master', password: 'master-secret-1' };
+const DEBIAN_DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
+
+/**
+ * Mosquitto as production runs it (deploy/mosquitto/mosquitto.conf), without TLS: no anonymous
+ * clients, users and ACLs in the dynamic-security plugin, the username as client id. Mosquitto
+ * drops root to its own user before reading the plugin's file, so that folder is its own.
+ */
+async function startDynsecMosquitto(parent: string): Promise<Mosquitto> {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'mosquitto'], { encoding: 'utf8' }).trim());
+  const dataDir = join(parent, 'dynsec');
+  await mkdir(dataDir, { mode: 0o700 });
+  const file = join(dataDir, 'dynamic-security.json');
+  execFileSync('mosquitto_ctrl', ['dynsec', 'init', file, DYNSEC_MASTER.username, DYNSEC_MASTER.password]);
+  await chown(dataDir, id('-u'), id('-g'));
+  await chown(file, id('-u'), id('-g'));
+  await chmod(parent, 0o755);
+  return startMosquitto({
+    config: [
+      'allow_anonymous false',
+      `plugin ${DEBIAN_DYNSEC_PLUGIN}`,
+      `plugin_opt_config_file ${file}`,
+      'use_username_as_clientid true',
+      'persistence false',
+      'max_queued_messages 100000',
+    ].join('\n'),
+  });
 }
 
 /** Polls until the check passes; bounded in time, never a fixed sleep. */
