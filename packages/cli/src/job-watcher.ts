@@ -100,14 +100,6 @@ export class JobWatcher {
     this.session?.close();
   }
 
-  currentRuns(): RunDto[] {
-    return [...this.runs.values()].map((track) => track.run);
-  }
-
-  currentJob(): JobDto | null {
-    return this.job;
-  }
-
   private subscribeAll(send: (message: LiveClientMessage) => void): void {
     this.send = send;
     if ('jobId' in this.scope) send({ type: 'subscribe', topic: 'job', jobId: this.scope.jobId });

@@ -1,4 +1,4 @@
-/** ANSI styling for the CLI's own text (never for node output, which is escaped or passed raw). */
+/** ANSI colour for the CLI's own text (node prefixes), never for node output, which is escaped or passed raw. */
 
 const PALETTE = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94, 31, 91] as const;
 
@@ -17,8 +17,6 @@ export function nodeColour(nodeId: string): Colour {
 export function paint(text: string, colour: Colour): string {
   return `\x1b[${colour}m${text}\x1b[0m`;
 }
-
-export const Colours = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
 
 /** Colour when the stream is a terminal, unless NO_COLOR is set (no-color.org), or FORCE_COLOR asks for it. */
 export function wantsColour(isTty: boolean, env: NodeJS.ProcessEnv): boolean {

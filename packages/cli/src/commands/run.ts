@@ -121,6 +121,16 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
       following.result.then((result) => ({ kind: 'ended' as const, ...result })),
       interrupt.stopped,
     ]);
+  } catch (err) {
+    // The job exists and goes on without us: say where to find it.
+    if (!(err instanceof CliError)) throw err;
+    throw new CliError(
+      err.code,
+      `${err.message} (job ${job.jobId} was started: edgestelle logs ${job.jobId} --follow)`,
+      {
+        cause: err,
+      },
+    );
   } finally {
     process.off('SIGINT', interrupt.onSigint);
     following.status.clear();
@@ -225,7 +235,7 @@ class RunInterrupt {
       this.terminal.stderr.write(
         `edgestelle: could not cancel job ${this.job.jobId}: ${err instanceof Error ? err.message : String(err)}\n`,
       );
-      this.end({ kind: 'abandoned' });
+      this.end({ kind: 'detached' });
     });
   }
 
