@@ -146,6 +146,12 @@ describe('web console', () => {
       await waitForTile('edge-1', (state) => state === 'succeeded');
       await waitForTile('edge-2', (state) => state === 'succeeded');
       await screenshot(page, '04-job');
+
+      // Both nodes printed the same bytes and exited 0: one group of two.
+      await page.getByTestId('group-identical').click();
+      await page.locator('[data-testid=run-tile][data-group-size="2"]').waitFor();
+      expect(await page.locator('[data-testid=run-tile]').count()).toBe(1);
+      expect(await page.locator('[data-testid=run-tile]').textContent()).toContain('edge-1 +1');
     },
     TEST_TIMEOUT_MS,
   );
@@ -217,6 +223,12 @@ describe('web console', () => {
           timeoutMs: 60_000,
         },
       });
+      const framesSent: string[] = [];
+      const writes: string[] = [];
+      page.on('websocket', (socket) => socket.on('framesent', (frame) => framesSent.push(String(frame.payload))));
+      page.on('request', (request) => {
+        if (request.method() !== 'GET') writes.push(`${request.method()} ${request.url()}`);
+      });
       const dialogs: string[] = [];
       page.on('dialog', (dialog) => {
         dialogs.push(dialog.message());
@@ -242,6 +254,14 @@ describe('web console', () => {
       await page.waitForTimeout(200);
       await page.mouse.click(x, y);
       await page.waitForTimeout(300);
+
+      // Typing into the terminal goes nowhere: no frame on the live socket, no request.
+      const framesBefore = framesSent.length;
+      await page.keyboard.type('rm -rf /\n');
+      await page.keyboard.press('Control+C');
+      await page.waitForTimeout(300);
+      expect(framesSent.slice(framesBefore)).toEqual([]);
+      expect(writes).toEqual([]);
 
       expect(await evaluate(page, `typeof window.__pwned`, z.string())).toBe('undefined');
       expect(
@@ -278,6 +298,25 @@ describe('web console', () => {
       await page.locator('[data-testid=node-row]').nth(1).waitFor();
       await screenshot(page, '08-fleet-light');
       await page.getByTestId('theme-toggle').click();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'brings an operator whose session ended back to the same page after logging in again',
+    async () => {
+      await page.goto(`${stack.url}/history`);
+      await page.locator('.job-row').first().waitFor();
+      await browser.context.clearCookies();
+      await page.locator('nav a', { hasText: 'Fleet' }).click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      expect(new URL(page.url()).searchParams.get('redirect')).toBe('/fleet');
+      await page.locator('input[name=username]').fill(ADMIN.username);
+      await page.locator('input[name=password]').fill(ADMIN.password);
+      await page.getByTestId('login-submit').click();
+      await page.waitForURL((url) => url.pathname === '/fleet');
+      await page.locator('[data-testid=node-row]').nth(1).waitFor();
+      expect(browser.errors).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );

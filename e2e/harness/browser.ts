@@ -35,9 +35,11 @@ export async function launchBrowser(userDataDir: string): Promise<Browser> {
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   page.on('console', (message) => {
-    // A 401 answered to a wrong password or a visitor without a session is the browser's log, not an error of ours.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource'))
-      errors.push(message.text());
+    // A 401 answered to a wrong password, or an upgrade refused to an ended session, is the
+    // browser's own log line, not an error of the console.
+    const text = message.text();
+    const browserLog = text.startsWith('Failed to load resource') || /^WebSocket connection to .* failed/.test(text);
+    if (message.type() === 'error' && !browserLog) errors.push(text);
   });
   return {
     context,

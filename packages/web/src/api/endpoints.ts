@@ -49,6 +49,7 @@ export function createApi(http: HttpClient) {
     getOutput: (runId: string, fromSeq: number) =>
       http.request('GET', `/runs/${encodeURIComponent(runId)}/output`, outputPageSchema, { query: { fromSeq } }),
     rawOutputUrl: (runId: string) => http.url(`/runs/${encodeURIComponent(runId)}/output/raw`),
+    rawOutput: (runId: string) => http.bytes(`/runs/${encodeURIComponent(runId)}/output/raw`),
 
     listApiTokens: () => http.request('GET', '/tokens', items(apiTokenDtoSchema)).then((r) => r.items),
     createApiToken: (body: ApiTokenCreate) => http.request('POST', '/tokens', apiTokenCreatedSchema, { body }),

@@ -64,7 +64,18 @@ export class HttpClient {
     await this.exchange(method, path, options);
   }
 
+  /** A GET answered with raw bytes (a run's output). */
+  async bytes(path: string, options: RequestOptions = {}): Promise<ArrayBuffer> {
+    const response = await this.respond('GET', path, options);
+    return response.arrayBuffer();
+  }
+
   private async exchange(method: HttpMethod, path: string, options: RequestOptions): Promise<string> {
+    const response = await this.respond(method, path, options);
+    return response.text();
+  }
+
+  private async respond(method: HttpMethod, path: string, options: RequestOptions): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (method !== 'GET' && this.csrfToken !== null) headers['x-csrf-token'] = this.csrfToken;
@@ -79,9 +90,8 @@ export class HttpClient {
     } catch (cause) {
       return this.fail(new WebError(WebErrorCode.network, messages.value.errors.network, { cause }), options);
     }
-    const text = await response.text();
-    if (!response.ok) return this.fail(errorFromResponse(response.status, text), options);
-    return text;
+    if (!response.ok) return this.fail(errorFromResponse(response.status, await response.text()), options);
+    return response;
   }
 
   private fail(error: WebError, options: RequestOptions): never {

@@ -118,6 +118,8 @@ export const en = {
     cancelRun: 'Cancel run',
     confirmCancelJob: 'Cancel every run of this job that has not finished?',
     onlyFailed: 'Only failed',
+    groupIdentical: 'Group identical output',
+    groupLabel: (lead: string, others: number) => `${lead} +${others}`,
     layoutSingle: 'One at a time',
     layoutSide: 'Side by side',
     nodes: 'Nodes',

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChunkDto, LiveServerMessage } from '@edgestelle/protocol';
 import { liveClientMessageSchema, newId } from '@edgestelle/protocol';
@@ -163,11 +164,13 @@ describe('LiveClient', () => {
   it('stops and reports when the hub refuses the session', async () => {
     const hub = await startHub((_send, _message, _connection, ws) => ws.close(4401, 'unauthenticated'));
     let unauthenticated = 0;
+    let connectFailures = 0;
     const client = new LiveClient({
       url: hub.url,
       connect,
       backoff: { baseMs: 10, maxMs: 10 },
       onUnauthenticated: () => (unauthenticated += 1),
+      onConnectFailed: () => (connectFailures += 1),
     });
     track(hub, client);
     client.subscribeNodes(() => undefined);
@@ -177,5 +180,30 @@ describe('LiveClient', () => {
     expect(hub.server.clients.size).toBe(0);
     expect(hub.subscriptions).toHaveLength(1);
     expect(client.status).toBe('closed');
+    expect(connectFailures).toBe(0);
+  });
+
+  it('reports a refused upgrade, which a browser cannot tell from a dead network, and retries', async () => {
+    const server = createServer((_request, response) => response.writeHead(404).end());
+    let refused = 0;
+    server.on('upgrade', (_request, socket) => {
+      refused += 1;
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    let connectFailures = 0;
+    const client = new LiveClient({
+      url: `ws://127.0.0.1:${port}/api/v1/live`,
+      connect,
+      backoff: { baseMs: 10, maxMs: 20 },
+      onConnectFailed: () => (connectFailures += 1),
+    });
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    cleanups.push(() => client.close());
+    client.subscribeNodes(() => undefined);
+    await waitFor(() => connectFailures >= 2 && refused >= 2);
+    expect(client.status).not.toBe('open');
   });
 });
