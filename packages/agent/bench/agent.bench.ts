@@ -82,10 +82,17 @@ try {
     timeoutMs: 600_000,
   });
   const ticksRun = cpuTicks(pid);
+  const brokerPid = broker.pid();
+  const brokerTicksRun = brokerPid === undefined ? 0 : cpuTicks(brokerPid);
+  const masterCpuRun = process.cpuUsage();
   const runStart = performance.now();
   await master.send(command);
   await until(() => master.complete(command.runId), 'the run to be acknowledged', 600_000);
   const runMs = performance.now() - runStart;
+  const masterCpu = process.cpuUsage(masterCpuRun);
+  const masterCpuPct = ((masterCpu.user + masterCpu.system) / 1000 / runMs) * 100;
+  const brokerCpuPct =
+    brokerPid === undefined ? NaN : (((cpuTicks(brokerPid) - brokerTicksRun) / CLOCK_TICKS_PER_SEC) * 100000) / runMs;
   const run = master.run(command.runId);
   const acked = master.output(command.runId).bytes.byteLength;
   if (acked !== bytes) throw new Error(`acknowledged ${acked} bytes of ${bytes}`);
@@ -98,7 +105,7 @@ try {
     `idle over ${idleSeconds} s: RSS median ${mib(rss.sort((a, b) => a - b)[Math.floor(rss.length / 2)] ?? 0)} MiB, max ${mib(Math.max(...rss))} MiB, CPU ${idleCpuPct.toFixed(2)} %`,
   );
   console.log(
-    `throughput: ${(bytes / 1e6).toFixed(0)} MB in ${(runMs / 1000).toFixed(2)} s = ${(bytes / 1e6 / (runMs / 1000)).toFixed(1)} MB/s acked, ${run.chunks.size} chunks, ${run.duplicates} re-sent, agent CPU ${((((cpuTicks(pid) - ticksRun) / CLOCK_TICKS_PER_SEC) * 100000) / runMs).toFixed(0)} %, agent peak RSS (VmHWM) ${mib(procStatus(pid, 'VmHWM'))} MiB`,
+    `throughput: ${(bytes / 1e6).toFixed(0)} MB in ${(runMs / 1000).toFixed(2)} s = ${(bytes / 1e6 / (runMs / 1000)).toFixed(1)} MB/s acked, ${run.chunks.size} chunks, ${run.duplicates} re-sent, agent CPU ${((((cpuTicks(pid) - ticksRun) / CLOCK_TICKS_PER_SEC) * 100000) / runMs).toFixed(0)} %, agent peak RSS (VmHWM) ${mib(procStatus(pid, 'VmHWM'))} MiB; test master CPU ${masterCpuPct.toFixed(0)} %, Mosquitto CPU ${brokerCpuPct.toFixed(0)} %`,
   );
 } finally {
   const gone = new Promise((resolve) => child.once('exit', resolve));

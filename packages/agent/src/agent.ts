@@ -444,7 +444,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   function scheduleSync(): void {
     syncTimer ??= setTimeout(() => {
       syncTimer = undefined;
-      spool?.syncDirty();
+      spool?.syncDirty((err) => logger.error({ err }, 'spool: fdatasync failed'));
     }, SPOOL_SYNC_INTERVAL_MS);
   }
 

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from './backoff.ts';
@@ -138,6 +139,9 @@ export class Connection {
     client.on('error', (err) => onLost('error', err));
     client.on('close', () => onLost('closed'));
     client.on('connect', () => {
+      // Live output is many small publishes: Nagle's algorithm would hold one back while an
+      // earlier one waits for the broker's (delayed) TCP ACK.
+      if (client.stream instanceof Socket) client.stream.setNoDelay(true);
       client.subscribe(options.subscribeTopic, { qos: 1 }, (err, granted) => {
         if (this.client !== client) return;
         const grant = granted?.[0]?.qos;
