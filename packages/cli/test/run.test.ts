@@ -119,4 +119,11 @@ describe('edgestelle run', () => {
     const noCommand = await fleet.cli(['run', '--all']);
     expect(noCommand.status).toBe(64);
   });
+
+  it('gives up on an offline node at --deadline: the run expires, exit 2', async () => {
+    await fleet.agents.get('far-away')?.stop();
+    const { status, stderr } = await fleet.cli(['run', '--node', 'far-away', '--deadline', '1s', '--', 'true']);
+    expect(status).toBe(2);
+    expect(stderr).toMatch(/far-away\s+expired\s+-\s+-\s+the node was offline/);
+  });
 });
