@@ -127,6 +127,27 @@ describe('agent commands', () => {
     expect(existsSync(log)).toBe(false);
   });
 
+  it('starts waiting runs first in, first out, and rejects one whose deadline passes while it waits', async () => {
+    const log = join(dir.path, 'fifo');
+    const runs = ['a', 'b', 'c'].map((name, i) =>
+      master.runCommand({ command: `echo ${name} >> '${log}'; sleep ${i === 0 ? 2 : 0}`, timeoutMs: 30_000 }),
+    );
+    const late = master.runCommand(
+      { command: `echo late >> '${log}'`, timeoutMs: 30_000 },
+      { deadlineAt: Date.now() + 1000 },
+    );
+    const [first, ...rest] = runs;
+    if (first === undefined) throw new Error('no runs');
+    await master.send(first);
+    await master.send(late);
+    for (const run of rest) await master.send(run);
+    await until(() => runs.every((run) => master.complete(run.runId)), 'all three runs');
+    await until(() => eventsOf(late.runId, 'rejected').length === 1, 'the late run to be rejected');
+    expect(readFileSync(log, 'utf8')).toBe('a\nb\nc\n');
+    expect(eventsOf(late.runId).map((e) => e.kind)).toEqual(['accepted', 'rejected']);
+    expect(eventsOf(late.runId, 'rejected')[0]).toMatchObject({ code: 'expired' });
+  });
+
   it('cancels a running run and a queued one (one slot), in order', async () => {
     const first = master.runCommand({ command: 'echo started; sleep 300', killGraceMs: 200, timeoutMs: 60_000 });
     const second = master.runCommand({ command: 'echo second', timeoutMs: 60_000 });
