@@ -157,6 +157,27 @@ describe('web console', () => {
   );
 
   it(
+    'cancels one run, then the rest of the job',
+    async () => {
+      const job = await stack.createJob({
+        target: { all: true },
+        spec: { command: 'echo started; sleep 300', timeoutMs: 600_000 },
+      });
+      await openJob(job.jobId);
+      await waitForTile('edge-1', (state) => state === 'running');
+      await waitForTile('edge-2', (state) => state === 'running');
+      await page.locator('[data-testid=run-tile][data-node-id=edge-1]').click();
+      await page.getByTestId('cancel-run').click();
+      await waitForTile('edge-1', (state) => state === 'cancelled');
+      expect(await tileState('edge-2')).toBe('running');
+      await page.getByTestId('cancel-job').click();
+      await confirmDialog(page);
+      await waitForTile('edge-2', (state) => state === 'cancelled');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'cancels a long run from the job page',
     async () => {
       const job = await stack.createJob({
@@ -280,8 +301,8 @@ describe('web console', () => {
     'shows the history, a node and the admin page',
     async () => {
       await page.goto(`${stack.url}/history`);
-      await page.locator('.job-row').nth(3).waitFor();
-      expect(await page.locator('.job-row').count()).toBe(4);
+      await page.locator('.job-row').nth(4).waitFor();
+      expect(await page.locator('.job-row').count()).toBe(5);
       await screenshot(page, '05-history');
 
       await page.goto(`${stack.url}/nodes/edge-1`);
@@ -298,6 +319,39 @@ describe('web console', () => {
       await page.locator('[data-testid=node-row]').nth(1).waitFor();
       await screenshot(page, '08-fleet-light');
       await page.getByTestId('theme-toggle').click();
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'lets an admin edit tags and create and revoke tokens, showing each secret once',
+    async () => {
+      await page.goto(`${stack.url}/nodes/edge-1`);
+      await page.getByText('Edit tags').click();
+      await page.locator('.el-textarea textarea').fill('role=edge\nrack=r7');
+      await page.getByRole('button', { name: 'Save' }).click();
+      await page.locator('.tag-chip', { hasText: 'rack=r7' }).waitFor();
+
+      await page.goto(`${stack.url}/admin`);
+      await page.locator('.el-tabs__item', { hasText: 'Join tokens' }).click();
+      await page.getByPlaceholder('Description').fill('rack 7');
+      await page.getByRole('button', { name: 'Create' }).last().click();
+      const enroll = await page.getByTestId('new-secret').textContent();
+      expect(enroll).toMatch(new RegExp(`^edgestelle agent enroll --master ${stack.url} --token \\S+$`));
+      const row = page.locator('.el-table__row', { hasText: 'rack 7' });
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      await row.getByText('revoked').waitFor();
+
+      await page.locator('.el-tabs__item', { hasText: 'API tokens' }).click();
+      await page.getByPlaceholder('Name').fill('ci-pipeline');
+      await page.getByRole('button', { name: 'Create' }).first().click();
+      const token = await page.getByTestId('new-secret').textContent();
+      expect(token?.length).toBeGreaterThan(20);
+      const tokenRow = page.locator('.el-table__row', { hasText: 'ci-pipeline' });
+      await tokenRow.getByRole('button', { name: 'Revoke' }).click();
+      await tokenRow.getByText('revoked').waitFor();
+      const revoked = await fetch(`${stack.url}/api/v1/nodes`, { headers: { authorization: `Bearer ${token ?? ''}` } });
+      expect(revoked.status).toBe(401);
     },
     TEST_TIMEOUT_MS,
   );

@@ -5,11 +5,9 @@ import {
   joinTokenCreatedSchema,
   joinTokenDtoSchema,
   nodeDtoSchema,
-  outputPageSchema,
   pageSchema,
   runDtoSchema,
   sessionDtoSchema,
-  tagDtoSchema,
   type ApiTokenCreate,
   type JobCreate,
   type JoinTokenCreate,
@@ -34,7 +32,6 @@ export function createApi(http: HttpClient) {
     getNode: (nodeId: string) => http.request('GET', `/nodes/${encodeURIComponent(nodeId)}`, nodeDtoSchema),
     updateNode: (nodeId: string, body: NodeUpdate) =>
       http.request('PATCH', `/nodes/${encodeURIComponent(nodeId)}`, nodeDtoSchema, { body }),
-    listTags: () => http.request('GET', '/tags', items(tagDtoSchema)).then((r) => r.items),
 
     createJob: (body: JobCreate) => http.request('POST', '/jobs', jobDtoSchema, { body }),
     listJobs: (cursor: string | null, limit = 50) =>
@@ -44,10 +41,7 @@ export function createApi(http: HttpClient) {
       http.request('GET', `/jobs/${encodeURIComponent(jobId)}/runs`, items(runDtoSchema)).then((r) => r.items),
     cancelJob: (jobId: string) => http.request('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`, jobDtoSchema),
 
-    getRun: (runId: string) => http.request('GET', `/runs/${encodeURIComponent(runId)}`, runDtoSchema),
     cancelRun: (runId: string) => http.request('POST', `/runs/${encodeURIComponent(runId)}/cancel`, runDtoSchema),
-    getOutput: (runId: string, fromSeq: number) =>
-      http.request('GET', `/runs/${encodeURIComponent(runId)}/output`, outputPageSchema, { query: { fromSeq } }),
     rawOutputUrl: (runId: string) => http.url(`/runs/${encodeURIComponent(runId)}/output/raw`),
     rawOutput: (runId: string) => http.bytes(`/runs/${encodeURIComponent(runId)}/output/raw`),
 
