@@ -43,6 +43,19 @@ describe('following jobs', () => {
     expect(runs.items.every((run) => run.state === 'succeeded')).toBe(true);
   });
 
+  it('logs --follow of one running run prints it plainly until it ends', async () => {
+    const jobId = await startJob('echo first; sleep 0.5; echo second');
+    let runId = '';
+    await waitFor(async () => {
+      const runs = await fleet.api('GET', `/api/v1/jobs/${jobId}/runs`, runsSchema);
+      runId = runs.items.find((run) => run.nodeId === 'node-1')?.runId ?? '';
+      return runId !== '';
+    }, 'the runs to exist');
+    const { status, stdout } = await fleet.cli(['logs', runId, '--follow']);
+    expect(status).toBe(0);
+    expect(stdout).toBe('first\nsecond\n');
+  });
+
   it('logs of a finished run prints its exact bytes, and of a job each node’s output prefixed', async () => {
     const jobId = await startJob('printf "x\\001y\\n"; printf "no newline"');
     await waitFor(async () => {

@@ -90,16 +90,28 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     pty: flags.pty === true,
   });
   const connection = await connect(terminal.env);
-  const job = await connection.api.post('/api/v1/jobs', jobDtoSchema, request).catch((err: unknown) => {
-    // The master says "matches no node"; the operator wants to see which target that was.
-    if (err instanceof CliError && err.apiCode === 'no_matching_nodes') {
-      throw new CliError(err.code, `0 nodes match ${formatTarget(request.target)}`, {
-        cause: err,
-        apiCode: err.apiCode,
-      });
-    }
-    throw err;
-  });
+  // A Ctrl-C while the job is being created must not leave it running unseen: remember it,
+  // and cancel the job as soon as it exists.
+  let interruptedEarly = false;
+  const onEarlySigint = (): void => {
+    interruptedEarly = true;
+  };
+  process.on('SIGINT', onEarlySigint);
+  const job = await connection.api
+    .post('/api/v1/jobs', jobDtoSchema, request)
+    .finally(() => {
+      process.off('SIGINT', onEarlySigint);
+    })
+    .catch((err: unknown) => {
+      // The master says "matches no node"; the operator wants to see which target that was.
+      if (err instanceof CliError && err.apiCode === 'no_matching_nodes') {
+        throw new CliError(err.code, `0 nodes match ${formatTarget(request.target)}`, {
+          cause: err,
+          apiCode: err.apiCode,
+        });
+      }
+      throw err;
+    });
   const single = 'nodeIds' in request.target && request.target.nodeIds.length === 1;
   const following = followOutput(
     terminal,
@@ -115,6 +127,7 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
   );
   const interrupt = new RunInterrupt(terminal, connection, job, following);
   process.on('SIGINT', interrupt.onSigint);
+  if (interruptedEarly) interrupt.cancel();
   let outcome: Outcome;
   try {
     outcome = await Promise.race([
@@ -226,7 +239,7 @@ class RunInterrupt {
     else if (key === 'd' || key === 'D') this.end({ kind: 'detached' });
   }
 
-  private cancel(): void {
+  cancel(): void {
     this.cancelled = true;
     this.following.status.around(() =>
       this.terminal.stderr.write(`Cancelling job ${this.job.jobId}… (Ctrl-C again to stop waiting)\n`),
