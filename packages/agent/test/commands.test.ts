@@ -154,7 +154,7 @@ describe('agent commands', () => {
     await master.send(first);
     await master.send(second);
     await until(() => master.output(first.runId).bytes.toString() === 'started\n', 'the first run to print');
-    expect(agent.stats()).toMatchObject({ runningRuns: 1, queuedRuns: 1 });
+    await until(() => agent.stats().runningRuns === 1 && agent.stats().queuedRuns === 1, 'the second run to wait');
     await master.send({ kind: 'cancel', runId: second.runId });
     await master.send({ kind: 'cancel', runId: first.runId });
     await until(() => master.complete(first.runId) && master.complete(second.runId), 'both runs to end');
