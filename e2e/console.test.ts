@@ -112,6 +112,11 @@ describe('web console', () => {
           ].join('\n'),
         );
       expect(await page.getByTestId('run-matching').textContent()).toContain('2 matching · 2 online');
+      // A tag expression counts its matching nodes as it is typed.
+      await page.locator('.el-radio-button', { hasText: 'Tags' }).click();
+      await page.getByPlaceholder('role=edge site=berlin').fill('role=edge site=e2e');
+      expect(await page.getByTestId('run-matching').textContent()).toContain('1 matching · 1 online');
+      await page.locator('.el-radio-button', { hasText: 'Selected nodes' }).click();
       await screenshot(page, '03-run');
       await page.getByTestId('run-submit').click();
       await confirmDialog(page);
