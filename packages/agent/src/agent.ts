@@ -178,11 +178,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         maxSkewMs: DEFAULT_MAX_CLOCK_SKEW_MS,
       });
     } catch (err) {
-      if (isProtocolError(err)) {
-        reject(err.code, { topic, bytes: payload.byteLength }, err.message);
-        return;
-      }
-      throw err;
+      if (isProtocolError(err)) reject(err.code, { topic, bytes: payload.byteLength }, err.message);
+      // Anything else is a bug on this side; a message must still never take the agent down.
+      else logger.error({ err, topic, bytes: payload.byteLength }, 'cannot open a message');
+      return;
     }
     if (opened.channel !== 'cmd' || opened.nodeId !== nodeId) {
       reject(
