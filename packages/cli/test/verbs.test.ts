@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,8 +198,24 @@ describe('nodes, jobs, tokens, enroll-token', () => {
   });
 });
 
+const hasZsh = existsSync('/usr/bin/zsh') || existsSync('/bin/zsh');
+
 describe('help and completion', () => {
-  it('prints bash and zsh completion that the shells accept', async () => {
+  it.runIf(hasZsh)('prints zsh completion that zsh parses and that completes sub-verbs', async () => {
+    const script = join(fleet.dir, '_edgestelle');
+    await writeFile(script, (await fleet.cli(['completion', 'zsh'])).stdout);
+    execFileSync('zsh', ['-n', script]);
+    // Completion widgets need a live line editor; stand-ins for _describe/compadd print what would be offered.
+    const offered = execFileSync('zsh', [
+      '-f',
+      '-c',
+      `compdef() { :; }; _describe() { local arr=\${@[-1]}; print -l -- "\${(@P)arr}"; }
+source ${script}; words=(edgestelle tokens ""); CURRENT=3; _edgestelle`,
+    ]).toString();
+    expect(offered.split('\n')).toContain('revoke:revoke API tokens at once');
+  });
+
+  it('prints bash completion that bash runs, node ids from the master included, and a zsh script', async () => {
     const bash = await fleet.cli(['completion', 'bash']);
     expect(bash.stdout).toContain('complete -o default -F _edgestelle edgestelle');
     const script = join(fleet.dir, 'completion.bash');
