@@ -57,6 +57,8 @@ const configSchema = z
         message: 'must be postgres://…, sqlite:<path> or a file path',
       })
       .optional(),
+    /** A 32-byte secret shared by every master of a scale-out; default `<dataDir>/master.key`. */
+    masterKeyFile: z.string().min(1).optional(),
     adminPassword: z.string().min(8, 'must be at least 8 characters').max(1024).optional(),
     topicPrefix: z
       .string()
@@ -136,6 +138,7 @@ const keys = {
   mqttTlsCertFile: ['EDGESTELLE_MQTT_TLS_CERT_FILE', 'mqtt-tls-cert-file'],
   mqttTlsKeyFile: ['EDGESTELLE_MQTT_TLS_KEY_FILE', 'mqtt-tls-key-file'],
   databaseUrl: ['EDGESTELLE_DATABASE_URL', 'database-url'],
+  masterKeyFile: ['EDGESTELLE_MASTER_KEY_FILE', 'master-key-file'],
   adminPassword: ['EDGESTELLE_ADMIN_PASSWORD', undefined],
   topicPrefix: ['EDGESTELLE_TOPIC_PREFIX', 'topic-prefix'],
   logLevel: ['EDGESTELLE_LOG_LEVEL', 'log-level'],

@@ -13,11 +13,17 @@ export interface DataDir {
   readonly masterSecret: Buffer;
   /** The master's own broker password (embedded broker). */
   readonly masterMqttPassword: string;
+  /** This master's stable name among several (its MQTT client id with shared subscriptions). */
+  readonly masterId: string;
 }
 
 export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
 
-export async function openDataDir(path: string): Promise<DataDir> {
+/**
+ * @param masterKeyFile a shared secret for several masters (EDGESTELLE_MASTER_KEY_FILE); it
+ *   must exist. Without it the secret is `<dataDir>/master.key`, made on the first start.
+ */
+export async function openDataDir(path: string, masterKeyFile?: string): Promise<DataDir> {
   try {
     await mkdir(path, { recursive: true, mode: 0o700 });
   } catch (cause) {
@@ -25,17 +31,34 @@ export async function openDataDir(path: string): Promise<DataDir> {
       cause,
     });
   }
-  const masterSecret = await readOrCreate(join(path, 'master.key'), () => generateMasterSecret());
+  const keyPath = masterKeyFile ?? join(path, 'master.key');
+  let masterSecret: Buffer;
+  try {
+    masterSecret =
+      masterKeyFile === undefined
+        ? await readOrCreate(keyPath, () => generateMasterSecret())
+        : await readFile(masterKeyFile);
+  } catch (cause) {
+    throw new MasterError(MasterErrorCode.configInvalid, `cannot read the master key ${keyPath}: ${String(cause)}`, {
+      cause,
+    });
+  }
   if (masterSecret.byteLength !== 32) {
     throw new MasterError(
       MasterErrorCode.configInvalid,
-      `${join(path, 'master.key')} holds ${masterSecret.byteLength} bytes, not 32: restore it from a backup`,
+      `${keyPath} holds ${masterSecret.byteLength} bytes, not 32: restore it from a backup (head -c 32 /dev/urandom makes a new one)`,
     );
   }
   const mqttPassword = await readOrCreate(join(path, 'mqtt-master-password'), () =>
     Buffer.from(randomBytes(32).toString('base64url')),
   );
-  return { path, masterSecret, masterMqttPassword: mqttPassword.toString('utf8').trim() };
+  const masterId = await readOrCreate(join(path, 'master-id'), () => Buffer.from(randomBytes(6).toString('hex')));
+  return {
+    path,
+    masterSecret,
+    masterMqttPassword: mqttPassword.toString('utf8').trim(),
+    masterId: masterId.toString('utf8').trim(),
+  };
 }
 
 async function readOrCreate(file: string, make: () => Buffer): Promise<Buffer> {

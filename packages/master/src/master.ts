@@ -15,6 +15,7 @@ import { MasterError, MasterErrorCode } from './errors.ts';
 import { MasterEvents } from './events.ts';
 import { MosquittoSync } from './mosquitto-sync/index.ts';
 import { LiveHub } from './live/live-hub.ts';
+import { startPgRelay } from './live/pg-relay.ts';
 import { NodeKeys } from './node-keys.ts';
 import { Enrollment } from './nodes/enrollment.ts';
 import { NodeService } from './nodes/node-service.ts';
@@ -72,7 +73,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
   const clock = deps.clock ?? systemClock;
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'edgestelle-master' } });
   const topics = new Topics(config.topicPrefix);
-  const dataDir = await openDataDir(config.dataDir);
+  const dataDir = await openDataDir(config.dataDir, config.masterKeyFile);
   const cleanups: Array<[step: string, cleanup: () => Promise<void>]> = [];
   const closeAll = async (): Promise<void> => {
     for (const [step, cleanup] of cleanups.reverse()) {
@@ -192,6 +193,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       ...(broker === undefined ? {} : { username: MASTER_MQTT_USERNAME, password: dataDir.masterMqttPassword }),
       topics,
       shared: config.mqttShared,
+      masterId: dataDir.masterId,
       logger: logger.child({ component: 'mqtt' }),
       onMessage: (topic, payload) => ingest.accept(topic, payload),
     });
@@ -241,6 +243,17 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       setBrokerCredentials: (nodeId, password) =>
         brokerSecurity("accept the node's credentials", (sync) => sync.upsertNode(nodeId, password)),
     });
+    if (store.dialect === 'postgres') {
+      const relay = await startPgRelay({
+        store,
+        events,
+        logger: logger.child({ component: 'live-relay' }),
+        onRemoteNode: (nodeId) => {
+          keys.reload([nodeId]).catch((err: unknown) => logger.warn({ err, nodeId }, 're-reading a node failed'));
+        },
+      });
+      cleanups.push(['live relay', () => relay.close()]);
+    }
     const hub = new LiveHub({
       store,
       events,

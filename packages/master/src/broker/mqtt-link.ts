@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Topics } from '@edgestelle/protocol';
@@ -11,6 +10,8 @@ export interface MqttLinkOptions {
   topics: Topics;
   /** Subscribe through `$share/edgestelle/…` so several masters split the ingest. */
   shared: boolean;
+  /** Stable per master (data dir), so each keeps its own persistent session across restarts. */
+  masterId: string;
   logger: Logger;
   /** Called per message; the broker gets no PUBACK until it resolves (backpressure). */
   onMessage: (topic: string, payload: Buffer) => Promise<void>;
@@ -38,7 +39,7 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
     protocolVersion: 4,
     clean: false,
     // With shared subscriptions each master needs its own session; without, one fixed id.
-    clientId: options.shared ? `edgestelle-master-${hostname()}-${process.pid}` : 'edgestelle-master',
+    clientId: options.shared ? `edgestelle-master-${options.masterId}` : 'edgestelle-master',
     reconnectPeriod: 1000,
     connectTimeout: 10_000,
     keepalive: 30,

@@ -214,9 +214,11 @@ class LiveClient {
     if (set?.size === 0) index.delete(key);
   }
 
+  /** New committed chunks; none given (another master stored them) means "read them back". */
   onChunks(runId: string, chunks: readonly StoredChunk[]): void {
     const cursor = this.runs.get(runId);
     if (cursor === undefined) return;
+    if (chunks.length === 0) return this.poke(runId);
     if (cursor.reading || !cursor.replayed) {
       cursor.dirty = true;
       return;

@@ -1,4 +1,11 @@
-import { isProtocolError, limits, type Command, type OutputStream, type Topics } from '@edgestelle/protocol';
+import {
+  ProtocolErrorCode,
+  isProtocolError,
+  limits,
+  type Command,
+  type OutputStream,
+  type Topics,
+} from '@edgestelle/protocol';
 import { openMessage, type OpenedMessage } from '@edgestelle/protocol/envelope';
 import type { Selectable, Transaction } from 'kysely';
 import type { Logger } from 'pino';
@@ -98,6 +105,15 @@ export class Ingest {
     return next;
   }
 
+  private refuse(m: Incoming, err: unknown): void {
+    if (!isProtocolError(err)) throw err;
+    this.countReject(err.code);
+    this.options.logger.warn(
+      { topic: m.topic.slice(0, 200), code: err.code, reason: err.message },
+      'refused an MQTT message',
+    );
+  }
+
   private countReject(reason: string): void {
     this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
   }
@@ -114,17 +130,34 @@ export class Ingest {
     const states: StateMessage[] = [];
     const evts: EvtMessage[] = [];
     const nowMs = clock.now();
+    const open = (m: Incoming): OpenedMessage =>
+      openMessage(topics, m.topic, m.payload, { keyFor: (n, k) => keys.keyFor(n, k), nowMs });
+    // A key id this master does not know yet may be a re-enrollment another master made: read
+    // those nodes again, once, before refusing.
+    const unknownKey: Incoming[] = [];
+    const opened: OpenedMessage[] = [];
     for (const m of batch) {
       try {
-        const opened = openMessage(topics, m.topic, m.payload, { keyFor: (n, k) => keys.keyFor(n, k), nowMs });
-        if (opened.channel === 'state') states.push(opened);
-        else if (opened.channel === 'evt') evts.push(opened);
-        else this.countReject('unexpected_channel');
+        opened.push(open(m));
       } catch (err) {
-        if (!isProtocolError(err)) throw err;
-        this.countReject(err.code);
-        logger.warn({ topic: m.topic.slice(0, 200), code: err.code, reason: err.message }, 'refused an MQTT message');
+        if (isProtocolError(err) && err.code === ProtocolErrorCode.envelopeUnknownKey) unknownKey.push(m);
+        else this.refuse(m, err);
       }
+    }
+    if (unknownKey.length > 0) {
+      await keys.reload([...new Set(unknownKey.flatMap((m) => nodeIdOf(topics, m.topic) ?? []))]);
+      for (const m of unknownKey) {
+        try {
+          opened.push(open(m));
+        } catch (err) {
+          this.refuse(m, err);
+        }
+      }
+    }
+    for (const message of opened) {
+      if (message.channel === 'state') states.push(message);
+      else if (message.channel === 'evt') evts.push(message);
+      else this.countReject('unexpected_channel');
     }
 
     const result = await this.options.store.db.transaction().execute(async (trx) => {

@@ -38,6 +38,8 @@ export class TestClock {
 
 export interface Stack extends AsyncDisposable {
   master: Master;
+  databaseUrl: string;
+  mqttUrl: string | undefined;
   clock: TestClock;
   dir: string;
   /** An admin API token. */
@@ -61,7 +63,12 @@ export interface TestAgent {
   stop(): Promise<void>;
 }
 
-export async function startStack(db: DbKind, brokerKind: BrokerKind, deps: MasterDeps = {}): Promise<Stack> {
+export async function startStack(
+  db: DbKind,
+  brokerKind: BrokerKind,
+  deps: MasterDeps = {},
+  extraConfig: Parameters<typeof configFrom>[0] = {},
+): Promise<Stack> {
   const dir: TempDir = await tempDir('edgestelle-master-');
   let pgDb: FreshDatabase | undefined;
   let mosquitto: Mosquitto | undefined;
@@ -93,6 +100,7 @@ export async function startStack(db: DbKind, brokerKind: BrokerKind, deps: Maste
       databaseUrl: pgDb?.url,
       adminPassword: ADMIN_PASSWORD,
       logLevel: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'error',
+      ...extraConfig,
     });
     master = await createMaster(config, {
       clock,
@@ -130,6 +138,8 @@ export async function startStack(db: DbKind, brokerKind: BrokerKind, deps: Maste
 
     const stack: Stack = {
       master: m,
+      databaseUrl: config.databaseUrl,
+      mqttUrl,
       clock,
       dir: dir.path,
       token,
