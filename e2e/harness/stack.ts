@@ -18,6 +18,8 @@ export interface ConsoleStack extends AsyncDisposable {
   nodeIds: string[];
   /** Starts a job through the API with an admin token, as a script would. */
   createJob(job: JobCreate): Promise<JobDto>;
+  /** Stops the master and starts it again on the same ports and data: agents and browsers reconnect. */
+  restartMaster(): Promise<void>;
 }
 
 /**
@@ -37,16 +39,18 @@ export async function startConsoleStack(agentNames: string[]): Promise<ConsoleSt
   try {
     const publicDir = join(dir.path, 'public');
     await buildConsole(publicDir);
-    master = await createMaster(
-      configFrom({
-        dataDir: join(dir.path, 'master'),
-        httpPort: '0',
-        mqttPort: '0',
-        adminPassword: ADMIN.password,
-        logLevel,
-      }),
-      { publicDir, logger: pino({ level: logLevel }) },
-    );
+    const start = (httpPort: number, mqttPort: number) =>
+      createMaster(
+        configFrom({
+          dataDir: join(dir.path, 'master'),
+          httpPort: String(httpPort),
+          mqttPort: String(mqttPort),
+          adminPassword: ADMIN.password,
+          logLevel,
+        }),
+        { publicDir, logger: pino({ level: logLevel }) },
+      );
+    master = await start(0, 0);
     const m = master;
     await m.auth.createUser(VIEWER.username, VIEWER.password, 'viewer');
     const admin = await m.store.db
@@ -87,6 +91,16 @@ export async function startConsoleStack(agentNames: string[]): Promise<ConsoleSt
       dir: dir.path,
       nodeIds: agentNames,
       createJob: (job) => api('POST', '/api/v1/jobs', jobDtoSchema, job),
+      async restartMaster() {
+        const running = master;
+        if (running === undefined) throw new Error('the master is not running');
+        const httpPort = running.httpPort;
+        const mqttPort = Number(new URL(running.brokerUrl).port);
+        master = undefined;
+        await running.close();
+        master = await start(httpPort, mqttPort);
+        this.master = master;
+      },
       [Symbol.asyncDispose]: dispose,
     };
   } catch (err) {

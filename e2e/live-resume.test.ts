@@ -1,0 +1,57 @@
+import { tempDir, type TempDir } from '@edgestelle/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { launchBrowser, type Browser } from './harness/browser.ts';
+import { evaluate, login, readPanes, waitForPanes } from './harness/console-page.ts';
+import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+
+/**
+ * The promise the live hub and its client make together: a browser that loses the hub in the
+ * middle of a run (here: the master restarts) reconnects and continues from the last chunk it
+ * rendered — every line once, in order, without a reload.
+ */
+
+let stack: ConsoleStack;
+let profile: TempDir;
+let browser: Browser;
+
+beforeAll(async () => {
+  stack = await startConsoleStack(['edge-1']);
+  profile = await tempDir('edgestelle-chromium-');
+  browser = await launchBrowser(profile.path);
+  await login(browser.page, stack.url, ADMIN);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.[Symbol.asyncDispose]();
+  await profile?.[Symbol.asyncDispose]();
+  await stack?.[Symbol.asyncDispose]();
+});
+
+describe('live output across a master restart', () => {
+  it('resumes the terminal from the last seq, with no gap and no duplicate', async () => {
+    const page = browser.page;
+    const lines = 150;
+    const job = await stack.createJob({
+      target: { nodeIds: ['edge-1'] },
+      spec: {
+        script: { interpreter: 'bash', body: `for i in $(seq 1 ${lines}); do echo "line $i"; sleep 0.04; done` },
+        timeoutMs: 120_000,
+      },
+    });
+    await page.goto(`${stack.url}/jobs/${job.jobId}`);
+    await waitForPanes(page, (panes) => panes[0]?.text.includes('line 15') === true);
+
+    await page.evaluate(`window.sameDocument = true`);
+    await stack.restartMaster();
+    const before = await readPanes(page);
+    expect(before[0]?.text).not.toContain(`line ${lines}`);
+
+    const [pane] = await waitForPanes(page, (panes) => panes[0]?.text.includes(`line ${lines}`) === true, 60_000);
+    expect(pane?.text.split('\n')).toEqual(Array.from({ length: lines }, (_, i) => `line ${i + 1}`));
+    await page.locator('[data-testid=run-tile][data-state=succeeded]').waitFor({ timeout: 30_000 });
+    // The page never reloaded: the same document kept its terminal and its socket client.
+    expect(await evaluate(page, `window.sameDocument === true`, z.boolean())).toBe(true);
+    expect(await page.getByTestId('live-status').getAttribute('class')).toContain('open');
+  }, 120_000);
+});
