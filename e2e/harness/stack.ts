@@ -85,7 +85,7 @@ export async function startConsoleStack(agentNames: string[]): Promise<ConsoleSt
       await agent.start();
     }
 
-    return {
+    const stack: ConsoleStack = {
       master: m,
       url: m.url,
       dir: dir.path,
@@ -99,10 +99,11 @@ export async function startConsoleStack(agentNames: string[]): Promise<ConsoleSt
         master = undefined;
         await running.close();
         master = await start(httpPort, mqttPort);
-        this.master = master;
+        stack.master = master;
       },
       [Symbol.asyncDispose]: dispose,
     };
+    return stack;
   } catch (err) {
     await dispose();
     throw err;
