@@ -2,6 +2,7 @@ import { Topics } from '@edgestelle/protocol';
 import { sealMessage } from '@edgestelle/protocol/envelope';
 import { deriveNodeKey } from '@edgestelle/protocol/envelope';
 import { enrollResponseSchema } from '@edgestelle/protocol';
+import { connect } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { startStack, waitFor, type Stack } from './support/stack.ts';
@@ -16,7 +17,7 @@ async function enrollRaw(stack: Stack, nodeId: string) {
   return enrollResponseSchema.parse(await response.json());
 }
 
-function connect(
+function connectMqtt(
   url: string,
   options: { clientId: string; username?: string; password?: string },
 ): Promise<MqttClient> {
@@ -28,15 +29,15 @@ describe('embedded broker lock-down', () => {
     await using stack = await startStack('sqlite', 'embedded');
     const creds = await enrollRaw(stack, 'edge-1');
     const url = stack.master.brokerUrl;
-    await expect(connect(url, { clientId: 'edge-1' })).rejects.toThrow(/Bad username or password|Not authorized/i);
-    await expect(connect(url, { clientId: 'edge-1', username: 'edge-1', password: 'guess' })).rejects.toThrow();
+    await expect(connectMqtt(url, { clientId: 'edge-1' })).rejects.toThrow(/Bad username or password|Not authorized/i);
+    await expect(connectMqtt(url, { clientId: 'edge-1', username: 'edge-1', password: 'guess' })).rejects.toThrow();
     await expect(
-      connect(url, { clientId: 'edge-2', username: 'edge-1', password: creds.mqtt.password }),
+      connectMqtt(url, { clientId: 'edge-2', username: 'edge-1', password: creds.mqtt.password }),
     ).rejects.toThrow();
     await expect(
-      connect(url, { clientId: 'edgestelle-master', username: 'edgestelle:master', password: 'guess' }),
+      connectMqtt(url, { clientId: 'edgestelle-master', username: 'edgestelle:master', password: 'guess' }),
     ).rejects.toThrow();
-    const ok = await connect(url, { clientId: 'edge-1', username: 'edge-1', password: creds.mqtt.password });
+    const ok = await connectMqtt(url, { clientId: 'edge-1', username: 'edge-1', password: creds.mqtt.password });
     await ok.endAsync();
   });
 
@@ -45,7 +46,7 @@ describe('embedded broker lock-down', () => {
     const one = await enrollRaw(stack, 'edge-1');
     await enrollRaw(stack, 'edge-2');
     const topics = new Topics();
-    const client = await connect(stack.master.brokerUrl, {
+    const client = await connectMqtt(stack.master.brokerUrl, {
       clientId: 'edge-1',
       username: 'edge-1',
       password: one.mqtt.password,
@@ -66,7 +67,7 @@ describe('embedded broker lock-down', () => {
     await closed;
     expect((await stack.master.nodes.get('edge-2')).lastSeenAt).toBeNull();
 
-    const again = await connect(stack.master.brokerUrl, {
+    const again = await connectMqtt(stack.master.brokerUrl, {
       clientId: 'edge-1',
       username: 'edge-1',
       password: one.mqtt.password,
@@ -76,10 +77,30 @@ describe('embedded broker lock-down', () => {
     expect(revoked.status).toBe(200);
     await gone;
     await expect(
-      connect(stack.master.brokerUrl, { clientId: 'edge-1', username: 'edge-1', password: one.mqtt.password }),
+      connectMqtt(stack.master.brokerUrl, { clientId: 'edge-1', username: 'edge-1', password: one.mqtt.password }),
     ).rejects.toThrow();
     again.end(true);
     client.end(true);
+  });
+
+  it('ends a connection whose packet header announces more than the size cap, before the body arrives', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const { port } = new URL(stack.master.brokerUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    // PUBLISH with a remaining length of 10,000,000 (varint 0x80 0xad 0xe2 0x04), and no body.
+    socket.write(Buffer.from([0x30, 0x80, 0xad, 0xe2, 0x04]));
+    await closed;
+    // The broker is fine for everyone else.
+    const creds = await enrollRaw(stack, 'edge-1');
+    const ok = await connectMqtt(stack.master.brokerUrl, {
+      clientId: 'edge-1',
+      username: 'edge-1',
+      password: creds.mqtt.password,
+    });
+    await ok.endAsync();
   });
 
   it('re-enrollment rolls the key epoch and the broker password', async () => {
@@ -89,9 +110,9 @@ describe('embedded broker lock-down', () => {
     expect(second.keyId).toBe(first.keyId + 1);
     expect(second.nodeKey).not.toBe(first.nodeKey);
     await expect(
-      connect(stack.master.brokerUrl, { clientId: 'edge-1', username: 'edge-1', password: first.mqtt.password }),
+      connectMqtt(stack.master.brokerUrl, { clientId: 'edge-1', username: 'edge-1', password: first.mqtt.password }),
     ).rejects.toThrow();
-    const ok = await connect(stack.master.brokerUrl, {
+    const ok = await connectMqtt(stack.master.brokerUrl, {
       clientId: 'edge-1',
       username: 'edge-1',
       password: second.mqtt.password,
@@ -105,7 +126,7 @@ describe('ingest', () => {
     await using stack = await startStack('sqlite', 'mosquitto');
     const creds = await enrollRaw(stack, 'edge-1');
     const topics = new Topics();
-    const client = await connect(stack.master.brokerUrl, { clientId: 'raw-1' });
+    const client = await connectMqtt(stack.master.brokerUrl, { clientId: 'raw-1' });
     const stateTopic = topics.node('edge-1', 'state');
     await client.publishAsync(stateTopic, Buffer.from('garbage'), { qos: 1 });
     const wrongKey = { keyId: creds.keyId, key: Buffer.alloc(32, 7) };

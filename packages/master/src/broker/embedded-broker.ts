@@ -1,14 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { isValidNodeId, limits, type Topics } from '@edgestelle/protocol';
 import { MasterError, MasterErrorCode } from '../errors.ts';
+import { PacketSizeGuard } from './packet-size-guard.ts';
 
 /** The master's own broker user: contains ':', which no node id can. */
 export const MASTER_MQTT_USERNAME = 'edgestelle:master';
 export const DEFAULT_MQTT_PORT = 1883;
+/** Room for the topic and header around the largest envelope (Mosquitto's max_packet_size is set the same way). */
+const MAX_PACKET_HEADROOM_BYTES = 4096;
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -78,9 +81,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     },
     authorizePublish(client, packet, done) {
       if (client === null) return done(null);
-      if (packet.payload.length > limits.envelopeMaxBytes + 1024) {
-        return done(new Error(`payload of ${packet.payload.length} bytes over the limit`));
-      }
       if (masterClients.has(client)) {
         return done(packet.topic.startsWith(topicRoot) ? null : new Error('master publishes only under its prefix'));
       }
@@ -110,7 +110,18 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   });
   broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err }, 'broker client error'));
 
-  const server = createServer(broker.handle);
+  const maxPacketBytes = limits.envelopeMaxBytes + MAX_PACKET_HEADROOM_BYTES;
+  const guarded = (socket: Socket): void => {
+    broker.handle(
+      new PacketSizeGuard(socket, maxPacketBytes, (announced) =>
+        logger.warn(
+          { remoteAddress: socket.remoteAddress, announced },
+          'closed a connection sending an oversized MQTT packet',
+        ),
+      ),
+    );
+  };
+  const server = createServer(guarded);
   let port: number;
   let portFallback = false;
   try {
@@ -133,7 +144,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   if (options.tls !== undefined) {
     tlsServer = createTlsServer(
       { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile), minVersion: 'TLSv1.2' },
-      broker.handle,
+      guarded,
     );
     await listen(tlsServer, options.host, options.tls.port);
   }
