@@ -129,7 +129,8 @@ export const en = {
     cancelled: 'Cancel sent.',
   },
   terminal: {
-    follow: 'Follow',
+    follow: 'Follow the output',
+    pause: 'Pause: hold new output',
     paused: (n: number) => (n > 0 ? `Paused · ${n} chunks waiting` : 'Paused'),
     search: 'Search output',
     next: 'Next',
