@@ -13,7 +13,7 @@ import pino, { type Logger } from 'pino';
 import { Chunker } from './chunker.ts';
 import type { AgentConfig } from './config.ts';
 import { Connection, type Will } from './connection.ts';
-import { Executor, type Execution, type ExecutionResult } from './executor.ts';
+import { Executor, type Execution, type ExecutionResult, type RunExecutor } from './executor.ts';
 import { collectFacts } from './facts.ts';
 import { Ledger, type LedgerEntry } from './ledger.ts';
 import { Outbox } from './outbox.ts';
@@ -38,6 +38,11 @@ export interface AgentDeps {
   publishWindow?: number;
   spoolSegmentMaxBytes?: number;
   loadPty?: () => Promise<PtyModule | undefined>;
+  /**
+   * What starts a run's process; the real executor by default. The fleet benchmark swaps in
+   * one that answers without forking, so one machine can stand for 10,000 nodes.
+   */
+  executor?: RunExecutor;
 }
 
 /** Why commands were refused, by protocol error code; `misdirected` is a message on a topic that is not ours. */
@@ -94,7 +99,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const evtTopic = topics.node(nodeId, 'evt');
   const stateTopic = topics.node(nodeId, 'state');
   const sealingKey: SealingKey = { keyId: config.keyId, key: config.nodeKey };
-  const executor = new Executor({ logger, now, ...(deps.loadPty === undefined ? {} : { loadPty: deps.loadPty }) });
+  const executor =
+    deps.executor ?? new Executor({ logger, now, ...(deps.loadPty === undefined ? {} : { loadPty: deps.loadPty }) });
 
   const rejections: RejectionCounts = {};
   let redeliveries = 0;

@@ -50,6 +50,9 @@ export interface ExecutorOptions {
 
 export type Refusal = { code: 'pty_unavailable' | 'run_as_unavailable'; reason: string };
 
+/** What the agent needs from an executor: `Executor` here, a non-forking one in the fleet benchmark. */
+export type RunExecutor = Pick<Executor, 'ptyAvailable' | 'runAsAvailable' | 'refuse' | 'start'>;
+
 const signalNames = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 /** Variables of the agent itself (its node key among them) never reach a script. */

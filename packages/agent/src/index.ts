@@ -4,6 +4,14 @@ export type { Agent, AgentDeps, AgentStats, RejectionCode, RejectionCounts } fro
 export { loadConfig, settings } from './config.ts';
 export type { AgentConfig, ConfigSources } from './config.ts';
 export { enroll } from './enroll.ts';
+export type {
+  Execution,
+  ExecutionHandlers,
+  ExecutionRequest,
+  ExecutionResult,
+  Refusal,
+  RunExecutor,
+} from './executor.ts';
 export type { EnrollOptions, EnrollResult } from './enroll.ts';
 export { AgentError, AgentErrorCode } from './errors.ts';
 export { ExitCode, main } from './main.ts';

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { startMosquitto, tempDir, type Mosquitto, type TempDir } from '@edgestelle/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ExecutionRequest, RunExecutor } from '../src/index.ts';
+import { startTestAgent, testConfig } from './agent-env.ts';
+import { newNodeKey, TestMaster, until } from './test-master.ts';
+
+/**
+ * The `executor` dep (the fleet benchmark's seam): an injected executor is the one the agent
+ * starts runs with, and what it reports travels the usual path — spool, outbox, acks.
+ */
+
+const key = newNodeKey();
+const nodeId = 'node-executor-seam';
+let dir: TempDir;
+let broker: Mosquitto;
+let master: TestMaster;
+const started: ExecutionRequest[] = [];
+
+/** Answers every run at once with its command echoed back, without a process. */
+const echoExecutor: RunExecutor = {
+  ptyAvailable: () => Promise.resolve(false),
+  runAsAvailable: () => false,
+  refuse: () => Promise.resolve(undefined),
+  start: (request, handlers) => {
+    started.push(request);
+    const startedAt = Date.now();
+    setImmediate(() => {
+      handlers.onOutput('stdout', Buffer.from(`${request.spec.command ?? ''}\n`));
+      handlers.onExit({
+        outcome: 'succeeded',
+        exitCode: 0,
+        signal: null,
+        startedAt,
+        endedAt: Date.now(),
+        peakRssBytes: null,
+      });
+    });
+    return Promise.resolve({ pid: 1, startedAt, stop: () => undefined });
+  },
+};
+
+beforeAll(async () => {
+  dir = await tempDir();
+  broker = await startMosquitto();
+  master = await TestMaster.start(broker.url, nodeId, key);
+});
+
+afterAll(async () => {
+  await master.close();
+  await broker[Symbol.asyncDispose]();
+  await dir[Symbol.asyncDispose]();
+});
+
+describe('executor dep', () => {
+  it('starts runs with the injected executor and delivers what it reports', async () => {
+    await using agent = await startTestAgent(testConfig(broker.url, join(dir.path, 'state'), key, nodeId), {
+      executor: echoExecutor,
+    });
+    await until(() => agent.stats().connected, 'the agent to connect');
+    const command = master.runCommand({ command: 'injected hello', timeoutMs: 10_000 });
+    await master.send(command);
+    await until(() => master.complete(command.runId), 'the run to be delivered');
+
+    expect(started.map((request) => request.runId)).toEqual([command.runId]);
+    expect(master.output(command.runId).bytes.toString('utf8')).toBe('injected hello\n');
+    expect(master.run(command.runId).exited).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
+    expect(agent.stats().spawns).toBe(1);
+  });
+});
