@@ -42,6 +42,13 @@ describe('master config', () => {
     expect(() => load([], { EDGESTELLE_MQTT_SHARED: '1' })).toThrow(/external broker/);
   });
 
+  it('takes switches without a value', () => {
+    const result = load(['--mqtt-url', 'mqtt://broker:1883', '--mqtt-shared']);
+    if (result.kind !== 'config') throw new Error('expected a config');
+    expect(result.config.mqttShared).toBe(true);
+    expect(result.config.mqttDynsec).toBe(false);
+  });
+
   it('answers --help', () => {
     expect(load(['--help']).kind).toBe('help');
   });

@@ -145,6 +145,9 @@ const keys = {
   demo: ['EDGESTELLE_DEMO', undefined],
 } as const satisfies Record<keyof ParsedConfig, readonly [string, string | undefined]>;
 
+/** Flags that are switches (`--mqtt-shared`); their variables take 1/0, true/false, yes/no. */
+const booleanKeys = new Set<string>(['mqttShared', 'mqttDynsec']);
+
 export const configHelp = `Usage: edgestelle master [flags]
 
 Every flag has an environment variable (flags win over the environment, which wins over --env-file):
@@ -172,7 +175,9 @@ export function loadConfig(source: ConfigSource): ConfigResult {
     demo: { type: 'boolean' },
     help: { type: 'boolean' },
   };
-  for (const [, flag] of Object.values(keys)) if (flag !== undefined) flagOptions[flag] = { type: 'string' };
+  for (const [key, [, flag]] of Object.entries(keys)) {
+    if (flag !== undefined) flagOptions[flag] = { type: booleanKeys.has(key) ? 'boolean' : 'string' };
+  }
   let values: Record<string, string | boolean | undefined>;
   try {
     values = parseArgs({ args: [...source.argv], options: flagOptions, strict: true, allowPositionals: false }).values;
@@ -191,7 +196,8 @@ export function loadConfig(source: ConfigSource): ConfigResult {
   const raw: Record<string, string | undefined> = {};
   for (const [key, [env, flag]] of Object.entries(keys)) {
     const flagValue = flag === undefined ? undefined : values[flag];
-    raw[key] = typeof flagValue === 'string' ? flagValue : (source.env[env] ?? fromFile[env]);
+    raw[key] =
+      typeof flagValue === 'string' ? flagValue : flagValue === true ? 'true' : (source.env[env] ?? fromFile[env]);
     if (raw[key] === '') raw[key] = undefined;
   }
   if (values.demo === true) raw.demo = 'true';
