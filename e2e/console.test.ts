@@ -16,6 +16,8 @@ let stack: ConsoleStack;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;
+/** The job of the coloured script, for the light-theme screenshot. */
+let colouredJobPath = '';
 
 beforeAll(async () => {
   stack = await startConsoleStack(['edge-1', 'edge-2']);
@@ -123,6 +125,7 @@ describe('web console', () => {
       await page.waitForURL((url) => url.pathname.startsWith('/jobs/'));
 
       const jobPath = new URL(page.url()).pathname;
+      colouredJobPath = jobPath;
       await page.goto(`${stack.url}${jobPath}?layout=side`);
       const panes = await waitForPanes(
         page,
@@ -323,6 +326,9 @@ describe('web console', () => {
       await page.goto(`${stack.url}/fleet`);
       await page.locator('[data-testid=node-row]').nth(1).waitFor();
       await screenshot(page, '08-fleet-light');
+      await page.goto(`${stack.url}${colouredJobPath}?layout=side`);
+      await waitForPanes(page, (panes) => panes.length === 2 && panes.every((pane) => pane.text.includes('stderr')));
+      await screenshot(page, '10-job-light');
       await page.getByTestId('theme-toggle').click();
     },
     TEST_TIMEOUT_MS,
