@@ -83,7 +83,8 @@ async function simAgent(index: number, token: string, startAt: { t: number }): P
     const opened = openMessage(topics, topic, payload, {
       keyFor: (_n, keyId) => (keyId === key.keyId ? key.key : undefined),
     });
-    const command: Command = opened.message as Command;
+    if (opened.channel !== 'cmd') return;
+    const command: Command = opened.message;
     if (command.kind === 'ack') {
       for (const run of command.runs) acked = Math.max(acked, run.seq);
       wake?.();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { apiErrorSchema, liveCloseCodes, sessionDtoSchema } from '@edgestelle/protocol';
+import { apiErrorSchema, apiTokenCreatedSchema, liveCloseCodes, sessionDtoSchema } from '@edgestelle/protocol';
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, openLive, startStack, waitFor } from './support/stack.ts';
@@ -92,6 +92,39 @@ describe('REST API', () => {
       headers: { cookie, 'x-csrf-token': csrfToken },
     });
     expect((await fetch(`${stack.master.url}/api/v1/auth/me`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('checks roles, and a revoked API token stops working at once', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const viewer = await stack.master.auth.createUser('vera', 'viewer-password', 'viewer');
+    const { token } = await stack.master.auth.createApiToken(viewer.userId, 'vera', null);
+    const asViewer = (method: string, path: string, body?: unknown) =>
+      fetch(`${stack.master.url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    expect((await asViewer('GET', '/api/v1/nodes')).status).toBe(200);
+    const denied = await asViewer('POST', '/api/v1/jobs', {
+      target: { all: true },
+      spec: { command: 'true', timeoutMs: 1000 },
+    });
+    expect(denied.status).toBe(403);
+    expect(apiErrorSchema.parse(await denied.json()).code).toBe('forbidden');
+    expect((await asViewer('GET', '/api/v1/join-tokens')).status).toBe(403);
+    const created = await asViewer('POST', '/api/v1/tokens', { name: 'second' });
+    expect(created.status).toBe(201);
+    const second = apiTokenCreatedSchema.parse(await created.json());
+    const list = await asViewer('GET', '/api/v1/tokens');
+    expect(await list.json()).toMatchObject({ items: [{ name: 'second' }, { name: 'vera' }] });
+    expect((await asViewer('DELETE', `/api/v1/tokens/${second.tokenId}`)).status).toBe(204);
+    const revoked = await fetch(`${stack.master.url}/api/v1/nodes`, {
+      headers: { authorization: `Bearer ${second.token}` },
+    });
+    expect(revoked.status).toBe(401);
   });
 
   it('answers bad input with 4xx naming the field and changes nothing', async () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -148,7 +148,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     );
     await listen(tlsServer, options.host, options.tls.port);
   }
-  const tlsPort = tlsServer === undefined ? undefined : (tlsServer.address() as AddressInfo).port;
+  const tlsPort = tlsServer === undefined ? undefined : portOf(tlsServer);
   return {
     host: options.host,
     port,
@@ -171,9 +171,15 @@ function listen(server: Server, host: string, port: number): Promise<number> {
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
+      resolve(portOf(server));
     });
   });
+}
+
+function portOf(server: Server): number {
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('the MQTT listener has no TCP address');
+  return address.port;
 }
 
 function isAddressInUse(err: unknown): boolean {

@@ -2,7 +2,6 @@ import {
   limits,
   newId,
   runSpecSchema,
-  runStates,
   rolloutLimitSchema,
   type Command,
   type JobDto,
@@ -158,7 +157,19 @@ export class Dispatcher {
       .where('job_id', '=', jobId)
       .groupBy('state')
       .execute();
-    const counts = Object.fromEntries(runStates.map((state) => [state, 0])) as Record<RunState, number>;
+    const counts: Record<RunState, number> = {
+      queued: 0,
+      sent: 0,
+      accepted: 0,
+      running: 0,
+      succeeded: 0,
+      failed: 0,
+      timed_out: 0,
+      cancelled: 0,
+      interrupted: 0,
+      rejected: 0,
+      expired: 0,
+    };
     for (const row of rows) counts[runState(row.state)] = Number(row.n);
     return counts;
   }
