@@ -330,6 +330,17 @@ describe('web console', () => {
       await waitForPanes(page, (panes) => panes.length === 2 && panes.every((pane) => pane.text.includes('stderr')));
       await screenshot(page, '10-job-light');
       await page.getByTestId('theme-toggle').click();
+
+      // The whole console in Chinese: one strings file, one click.
+      await page.goto(`${stack.url}/fleet`);
+      await page.getByTestId('language').click();
+      await page.locator('.el-select-dropdown__item', { hasText: '中文' }).click();
+      await page.getByText('2 在线 · 0 离线').waitFor();
+      expect(await evaluate(page, `document.documentElement.lang`, z.string())).toBe('zh');
+      await screenshot(page, '11-fleet-zh');
+      await page.getByTestId('language').click();
+      await page.locator('.el-select-dropdown__item', { hasText: 'English' }).click();
+      await page.getByText('2 online · 0 offline').waitFor();
     },
     TEST_TIMEOUT_MS,
   );

@@ -9,6 +9,7 @@ export const en = {
     nav: { fleet: 'Fleet', run: 'Run', history: 'History', admin: 'Admin' },
     themeDark: 'Dark theme',
     themeLight: 'Light theme',
+    language: 'Language',
     logout: 'Log out',
     role: (role: string) => `role: ${role}`,
     live: { idle: 'Live', open: 'Live', connecting: 'Connecting…', closed: 'Offline — retrying' },
