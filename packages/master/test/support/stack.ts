@@ -48,7 +48,7 @@ export interface Stack extends AsyncDisposable {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
   joinToken(tags?: Record<string, string>, maxUses?: number | null): Promise<string>;
   /** A real agent (createAgent from @edgestelle/agent), enrolled through the API. */
-  agent(name: string, tags?: Record<string, string>): Promise<TestAgent>;
+  agent(name: string, tags?: Record<string, string>, settings?: Record<string, string>): Promise<TestAgent>;
   live(): Promise<LiveClient>;
   createJob(job: JobCreate): Promise<JobDto>;
   waitRun(runId: string, done: (run: RunDto) => boolean, timeoutMs?: number): Promise<RunDto>;
@@ -146,7 +146,7 @@ export async function startStack(
       api,
       request,
       joinToken,
-      async agent(name, tags = {}) {
+      async agent(name, tags = {}, settings = {}) {
         const stateDir = join(dir.path, 'agents', name);
         const { credentials } = await enroll({
           masterUrl: m.url,
@@ -155,7 +155,7 @@ export async function startStack(
           nodeId: name,
           name,
         });
-        const config = loadConfig({ flags: { stateDir, logLevel: 'warn' }, env: {}, credentials });
+        const config = loadConfig({ flags: { stateDir, logLevel: 'warn', ...settings }, env: {}, credentials });
         let running: Agent | undefined;
         const agent: TestAgent = {
           nodeId: credentials.nodeId,
