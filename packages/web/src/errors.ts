@@ -7,7 +7,6 @@ import { AppError } from '@edgestelle/protocol';
 export const WebErrorCode = {
   network: 'network',
   badResponse: 'bad_response',
-  liveRejected: 'live_rejected',
 } as const;
 export type WebErrorCode = (typeof WebErrorCode)[keyof typeof WebErrorCode];
 

@@ -11,7 +11,6 @@ export const en = {
     themeLight: 'Light theme',
     language: 'Language',
     logout: 'Log out',
-    role: (role: string) => `role: ${role}`,
     live: { idle: 'Live', open: 'Live', connecting: 'Connecting…', closed: 'Offline — retrying' },
     notFound: 'There is nothing at this address.',
     backToFleet: 'Back to the fleet',
@@ -22,10 +21,8 @@ export const en = {
       'The master sent an answer this console does not understand. Reload the page; if it persists, the console and master versions may differ.',
     sessionExpired: 'Your session has ended. Log in again to continue where you were.',
     forbidden: 'Your role does not allow this. Ask an admin.',
-    liveRejected: 'The live connection was refused. Log in again.',
   },
   login: {
-    title: 'Sign in',
     username: 'Username',
     password: 'Password',
     submit: 'Sign in',
@@ -38,7 +35,6 @@ export const en = {
     filterText: 'Filter by name, id, os, tag…',
     filterTag: 'Tag',
     filterStatus: 'Status',
-    any: 'Any',
     selected: (n: number) => `${n} selected`,
     selectAllMatching: (n: number) => `Select all ${n} matching`,
     clearSelection: 'Clear',
@@ -82,7 +78,6 @@ export const en = {
     enrolledAt: 'Enrolled',
     lastSeen: 'Last seen',
     noFacts: 'This node has not reported its facts yet.',
-    badTags: (line: string) => `"${line}" is not key=value.`,
   },
   run: {
     title: 'Run',
@@ -128,7 +123,6 @@ export const en = {
     pickNode: 'Click a node to open its terminal.',
     exit: (code: number | null, signal: string | null) =>
       code !== null ? `exit ${code}` : signal !== null ? `signal ${signal}` : '',
-    cancelled: 'Cancel sent.',
   },
   terminal: {
     follow: 'Follow the output',
@@ -170,7 +164,6 @@ export const en = {
     revoked: 'revoked',
     create: 'Create',
     newToken: 'New token — copy it now, it is shown once',
-    enrollCommand: 'Enroll a node with',
     copy: 'Copy',
     copied: 'Copied.',
   },

@@ -10,7 +10,6 @@ export const zh = {
     themeLight: '浅色主题',
     language: '语言',
     logout: '退出登录',
-    role: (role: string) => `角色：${role}`,
     live: { idle: '实时', open: '实时', connecting: '连接中…', closed: '已断开，正在重试' },
     notFound: '此地址没有内容。',
     backToFleet: '返回设备群',
@@ -20,10 +19,8 @@ export const zh = {
     badResponse: '主控返回了控制台无法理解的响应。请刷新页面；若仍出现，控制台与主控版本可能不一致。',
     sessionExpired: '会话已结束。请重新登录以继续。',
     forbidden: '您的角色无权执行此操作。请联系管理员。',
-    liveRejected: '实时连接被拒绝。请重新登录。',
   },
   login: {
-    title: '登录',
     username: '用户名',
     password: '密码',
     submit: '登录',
@@ -36,7 +33,6 @@ export const zh = {
     filterText: '按名称、ID、系统、标签筛选…',
     filterTag: '标签',
     filterStatus: '状态',
-    any: '全部',
     selected: (n: number) => `已选 ${n} 个`,
     selectAllMatching: (n: number) => `选择全部 ${n} 个匹配项`,
     clearSelection: '清除',
@@ -80,7 +76,6 @@ export const zh = {
     enrolledAt: '注册时间',
     lastSeen: '最后在线',
     noFacts: '此节点尚未上报信息。',
-    badTags: (line: string) => `“${line}”不是 key=value 格式。`,
   },
   run: {
     title: '运行',
@@ -126,7 +121,6 @@ export const zh = {
     pickNode: '点击节点以打开其终端。',
     exit: (code: number | null, signal: string | null) =>
       code !== null ? `退出码 ${code}` : signal !== null ? `信号 ${signal}` : '',
-    cancelled: '已发送取消。',
   },
   terminal: {
     follow: '跟随输出',
@@ -168,7 +162,6 @@ export const zh = {
     revoked: '已吊销',
     create: '创建',
     newToken: '新令牌：请立即复制，它只显示一次',
-    enrollCommand: '用以下命令注册节点',
     copy: '复制',
     copied: '已复制。',
   },
