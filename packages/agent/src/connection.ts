@@ -77,7 +77,8 @@ export class Connection {
     const client = this.client;
     if (client === undefined || !this.connected) return Promise.reject(new Error('not connected to the broker'));
     return new Promise((resolve, reject) => {
-      client.publish(topic, payload, { qos: 1, retain }, (err) => (err === undefined ? resolve() : reject(err)));
+      // mqtt.js 5 calls back with null, not undefined, on PUBACK.
+      client.publish(topic, payload, { qos: 1, retain }, (err) => (err == null ? resolve() : reject(err)));
     });
   }
 
