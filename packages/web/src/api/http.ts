@@ -30,7 +30,6 @@ export class HttpClient {
   constructor(
     private readonly hooks: HttpClientHooks,
     private readonly baseUrl = '/api/v1',
-    private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
   ) {}
 
   setCsrfToken(token: string | null): void {
@@ -81,7 +80,7 @@ export class HttpClient {
     if (method !== 'GET' && this.csrfToken !== null) headers['x-csrf-token'] = this.csrfToken;
     let response: Response;
     try {
-      response = await this.fetchImpl(this.url(path, options.query), {
+      response = await fetch(this.url(path, options.query), {
         method,
         headers,
         credentials: 'same-origin',

@@ -17,7 +17,6 @@ const SCROLLBACK_LINES = 100_000;
 export interface LogTerminal {
   /** Renders one chunk now, or queues it while paused. */
   write(chunk: Pick<ChunkDto, 'stream' | 'data'>): void;
-  clear(): void;
   following: Ref<boolean>;
   /** Chunks waiting while paused. */
   pending: Ref<number>;
@@ -131,11 +130,6 @@ export function useLogTerminal(container: Ref<HTMLElement | null>): LogTerminal 
 
   return {
     write,
-    clear: () => {
-      queue.length = 0;
-      pending.value = 0;
-      terminal?.reset();
-    },
     following,
     pending,
     setFollowing,
