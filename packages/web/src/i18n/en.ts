@@ -118,6 +118,8 @@ export const en = {
     groupIdentical: 'Group identical output',
     groupLabel: (lead: string, others: number) => `${lead} +${others}`,
     layoutSingle: 'One at a time',
+    morePanes: (shown: number, total: number) =>
+      `Showing ${shown} of ${total} side by side; pick others in the node list.`,
     layoutSide: 'Side by side',
     nodes: 'Nodes',
     pickNode: 'Click a node to open its terminal.',

@@ -116,6 +116,7 @@ export const zh = {
     groupIdentical: '合并相同输出',
     groupLabel: (lead: string, others: number) => `${lead} +${others}`,
     layoutSingle: '单个',
+    morePanes: (shown: number, total: number) => `并排显示 ${total} 个中的 ${shown} 个；其余请在节点列表中选择。`,
     layoutSide: '并排',
     nodes: '节点',
     pickNode: '点击节点以打开其终端。',
