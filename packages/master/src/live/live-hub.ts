@@ -6,7 +6,7 @@ import { MasterError } from '../errors.ts';
 import type { MasterEvents, StoredChunk } from '../events.ts';
 import type { NodeService } from '../nodes/node-service.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
-import { chunkDto } from '../runs/dto.ts';
+import { chunkDto, runDto } from '../runs/dto.ts';
 
 export interface LiveHubOptions {
   store: Store;
@@ -183,10 +183,11 @@ class LiveClient {
         this.send({ type: 'job', job });
         const runs = await hub.options.store.db
           .selectFrom('runs')
-          .select('run_id')
+          .selectAll()
           .where('job_id', '=', message.jobId)
+          .orderBy('node_id')
           .execute();
-        for (const { run_id } of runs) this.send({ type: 'run', run: await hub.options.dispatcher.run(run_id) });
+        for (const row of runs) this.send({ type: 'run', run: runDto(row) });
         return;
       }
       case 'run': {
