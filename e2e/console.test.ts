@@ -155,6 +155,12 @@ describe('web console', () => {
       await waitForTile('edge-2', (state) => state === 'succeeded');
       await screenshot(page, '04-job');
 
+      // Download serves the stored bytes, escape sequences intact, with the session cookie.
+      const href = await page.locator('[data-testid=terminal-pane] a[download]').first().getAttribute('href');
+      const raw = await page.request.get(`${stack.url}${href ?? ''}`);
+      expect(raw.status()).toBe(200);
+      expect((await raw.body()).toString('utf8')).toContain('\x1b[32mok 1\x1b[0m');
+
       // Both nodes printed the same bytes and exited 0: one group of two.
       await page.getByTestId('group-identical').click();
       await page.locator('[data-testid=run-tile][data-group-size="2"]').waitFor();
@@ -230,6 +236,33 @@ describe('web console', () => {
   );
 
   it(
+    'holds output while paused and shows all of it on resume',
+    async () => {
+      const lines = 40;
+      const job = await stack.createJob({
+        target: { nodeIds: ['edge-1'] },
+        spec: {
+          script: { interpreter: 'bash', body: `for i in $(seq 1 ${lines}); do echo "tick $i"; sleep 0.05; done` },
+          timeoutMs: 60_000,
+        },
+      });
+      await openJob(job.jobId);
+      await waitForPanes(page, (panes) => panes[0]?.text.includes('tick 5') === true);
+      await page.getByTestId('follow-toggle').click();
+      // xterm parses written bytes on its next tick: let what came before the pause land.
+      await page.waitForTimeout(250);
+      const held = (await readPanes(page))[0]?.text ?? '';
+      await waitForTile('edge-1', (state) => state === 'succeeded');
+      expect((await readPanes(page))[0]?.text).toBe(held);
+      expect(await page.getByTestId('follow-toggle').textContent()).toMatch(/Paused · \d+ chunks waiting/);
+      await page.getByTestId('follow-toggle').click();
+      const [pane] = await waitForPanes(page, (panes) => panes[0]?.text.includes(`tick ${lines}`) === true);
+      expect(pane?.text.split('\n')).toEqual(Array.from({ length: lines }, (_, i) => `tick ${i + 1}`));
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'renders hostile output as inert text: no markup, no title change, no clipboard write, no javascript: link',
     async () => {
       await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
@@ -300,6 +333,12 @@ describe('web console', () => {
       expect(await evaluate(page, `navigator.clipboard.readText()`, z.string())).toBe('untouched');
       expect(browser.context.pages()).toHaveLength(pagesBefore);
       expect(dialogs).toEqual([]);
+
+      // The copy button puts the buffer's text, markup-looking lines included, on the clipboard.
+      await page.locator('[data-testid=terminal-pane] button[title=Copy]').click();
+      const copied = await evaluate(page, `navigator.clipboard.readText()`, z.string());
+      expect(copied).toContain('<script>window.__pwned=2</script>');
+      expect(copied).toContain('hostile done');
       expect(browser.errors).toEqual([]);
     },
     TEST_TIMEOUT_MS,
@@ -309,8 +348,8 @@ describe('web console', () => {
     'shows the history, a node and the admin page',
     async () => {
       await page.goto(`${stack.url}/history`);
-      await page.locator('.job-row').nth(4).waitFor();
-      expect(await page.locator('.job-row').count()).toBe(5);
+      await page.locator('.job-row').nth(5).waitFor();
+      expect(await page.locator('.job-row').count()).toBe(6);
       await screenshot(page, '05-history');
 
       await page.goto(`${stack.url}/nodes/edge-1`);
