@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { configFrom, createMaster } from '../src/index.ts';
@@ -66,6 +67,31 @@ describe('two masters on one PostgreSQL', () => {
       // The shared subscription split the ingest, so master b saw master a's chunks through the relay.
       expect(ingested.a).toBeGreaterThan(0);
       expect(ingested.b).toBeGreaterThan(0);
+
+      // PostgreSQL drops the relays' LISTEN connections (a failover, a restart): they come back.
+      await sql`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = current_database() AND query LIKE 'LISTEN%'`.execute(a.master.store.db);
+      await waitFor(
+        async () => {
+          const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND query LIKE 'LISTEN%'`.execute(a.master.store.db);
+          return rows[0]?.n === 2;
+        },
+        15_000,
+        'both relays listening again',
+      );
+      const again = await a.createJob({
+        target: { nodeIds: ['s-1'] },
+        spec: { command: 'echo after the drop', timeoutMs: 30_000 },
+      });
+      const [run] = await a.runs(again.jobId);
+      live.send({ type: 'subscribe', topic: 'run', runId: run?.runId ?? '', fromSeq: 0 });
+      const finished = await a.waitRun(run?.runId ?? '', (r) => r.complete);
+      await waitFor(
+        () => live.output(finished.runId).bytes.toString() === 'after the drop\n',
+        20_000,
+        'output on b after the drop',
+      );
       await live.close();
     } finally {
       await b.close();

@@ -41,13 +41,39 @@ export async function startPgRelay(options: {
   const url = store.postgresUrl;
   if (url === undefined) throw new Error('the live relay needs PostgreSQL');
   const self = randomUUID();
-  const listener = new pg.Client({ connectionString: url });
-  listener.on('error', (err) => logger.warn({ err }, 'live relay connection failed; cross-master updates pause'));
-  await listener.connect();
-  await listener.query(`LISTEN ${CHANNEL}`);
+  let closing = false;
+  let listener: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const reconnectSoon = (): void => {
+    retry = setTimeout(() => {
+      listen().catch((err: unknown) => {
+        logger.warn({ err }, 'live relay could not reconnect; trying again');
+        if (!closing) reconnectSoon();
+      });
+    }, 1000);
+  };
+  const listen = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: url });
+    client.on('notification', onNotification);
+    client.on('error', (err) => logger.warn({ err }, 'live relay connection failed; reconnecting'));
+    client.on('end', () => {
+      if (closing || listener !== client) return;
+      listener = undefined;
+      // Updates from other masters pause until then; local clients keep their own master's.
+      reconnectSoon();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (err) {
+      await client.end().catch((endErr: unknown) => logger.debug({ err: endErr }, 'closing a failed relay connection'));
+      throw err;
+    }
+    listener = client;
+  };
 
   let relaying = false;
-  listener.on('notification', (message) => {
+  const onNotification = (message: pg.Notification): void => {
     if (message.channel !== CHANNEL || message.payload === undefined) return;
     let parsed: Notification;
     try {
@@ -69,7 +95,8 @@ export async function startPgRelay(options: {
     } finally {
       relaying = false;
     }
-  });
+  };
+  await listen();
 
   const pending = {
     nodes: new Set<string>(),
@@ -143,9 +170,11 @@ export async function startPgRelay(options: {
       events.off('run', onRun);
       events.off('job', onJob);
       events.off('chunks', onChunks);
+      closing = true;
       clearTimeout(timer);
+      clearTimeout(retry);
       await flush();
-      await listener.end();
+      await listener?.end();
     },
   };
 }
