@@ -73,10 +73,10 @@ export function banner(master: Master): string {
   if (admin.generatedPassword !== undefined) {
     lines.push(`  admin login       ${admin.username} / ${admin.generatedPassword}`);
     lines.push(`                    (shown once; kept in ${admin.passwordFile ?? ''} until you delete it)`);
+  } else if (admin.passwordFile !== undefined) {
+    lines.push(`  admin login       ${admin.username} / the password in ${admin.passwordFile}`);
   } else {
-    lines.push(
-      `  admin login       ${admin.username} (password: EDGESTELLE_ADMIN_PASSWORD, or the initial-admin-password file in the data dir)`,
-    );
+    lines.push(`  admin login       ${admin.username} (the password you set)`);
   }
   if (embeddedBroker === undefined) {
     lines.push(`  MQTT broker       external, ${master.agentMqttUrl}`);

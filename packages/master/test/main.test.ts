@@ -27,6 +27,16 @@ describe('edgestelle master (main)', () => {
     const { readFile, stat } = await import('node:fs/promises');
     expect((await readFile(join(dataDir, 'initial-admin-password'), 'utf8')).trim()).toBe(password);
     expect((await stat(join(dataDir, 'master.key'))).mode & 0o777).toBe(0o600);
+    // A second start points at the kept password instead of printing it again.
+    let second = '';
+    const again = await main(['--data-dir', dataDir, '--http-port', '0'], {
+      env: { EDGESTELLE_LOG_LEVEL: 'error' },
+      out: (text) => (second += text),
+      stopSignal: Promise.resolve(),
+    });
+    expect(again).toBe(0);
+    expect(second).toContain(`admin login       admin / the password in ${join(dataDir, 'initial-admin-password')}`);
+    expect(second).not.toContain(password ?? '-');
     // Here 1883 is taken by the machine's Mosquitto; on a bare machine the broker gets 1883.
     const broker = /MQTT broker\s+embedded, mqtt:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
     if (broker !== '1883') expect(out).toMatch(/port 1883 is in use/);

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   newId,
@@ -55,7 +56,10 @@ export class AuthService {
   async bootstrapAdmin(dataDir: string, configuredPassword: string | undefined): Promise<AdminBootstrap> {
     const existing = await this.store.db.selectFrom('users').select('user_id').limit(1).executeTakeFirst();
     if (existing !== undefined) {
-      return { username: ADMIN_USERNAME, generatedPassword: undefined, passwordFile: undefined, created: false };
+      // The quick start can show where the generated password is until the operator deletes it.
+      const file = join(dataDir, INITIAL_ADMIN_PASSWORD_FILE);
+      const kept = existsSync(file) ? file : undefined;
+      return { username: ADMIN_USERNAME, generatedPassword: undefined, passwordFile: kept, created: false };
     }
     const generated = configuredPassword === undefined ? randomBytes(18).toString('base64url') : undefined;
     const password = configuredPassword ?? generated ?? '';
