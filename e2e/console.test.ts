@@ -356,6 +356,13 @@ describe('web console', () => {
       await page.getByTestId('quick-command').waitFor();
       await page.getByText('Debian', { exact: false }).first().waitFor();
       await screenshot(page, '06-node');
+      // Ctrl+Enter in the quick command box runs it on this node and opens the job.
+      await page
+        .locator('input[data-testid=quick-command], [data-testid=quick-command] input')
+        .fill('echo quick from node');
+      await page.keyboard.press('Control+Enter');
+      await page.waitForURL((url) => url.pathname.startsWith('/jobs/'));
+      await waitForPanes(page, (panes) => panes[0]?.text.includes('quick from node') === true);
 
       await page.goto(`${stack.url}/admin`);
       await page.getByText('API tokens').first().waitFor();
