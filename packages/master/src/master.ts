@@ -287,6 +287,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       brokerReady: () => connectedLink.connected(),
       allowedOrigins,
       publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
+      secureCookies: config.publicUrl?.startsWith('https:') ?? false,
       ...(deps.onRoute === undefined ? {} : { onRoute: deps.onRoute }),
     });
     cleanups.push(['http', () => app.close()]);

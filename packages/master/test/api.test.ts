@@ -94,6 +94,12 @@ describe('REST API', () => {
     expect((await fetch(`${stack.master.url}/api/v1/auth/me`, { headers: { cookie } })).status).toBe(401);
   });
 
+  it('marks the session cookie Secure when the console is served over https', async () => {
+    await using stack = await startStack('sqlite', 'embedded', {}, { publicUrl: 'https://edgestelle.example.com' });
+    const { setCookie } = await login(stack.master.url);
+    expect(setCookie).toMatch(/;\s*Secure/i);
+  });
+
   it('checks roles, and a revoked API token stops working at once', async () => {
     await using stack = await startStack('sqlite', 'embedded');
     const viewer = await stack.master.auth.createUser('vera', 'viewer-password', 'viewer');

@@ -42,6 +42,8 @@ export interface ApiDeps {
   /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
   allowedOrigins: () => readonly string[];
   publicDir: string | undefined;
+  /** Mark the session cookie Secure even on plain HTTP: the console is served over https by a proxy. */
+  secureCookies: boolean;
   /** Every route as registered, for the test that checks each refuses the unauthenticated. */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
 }

@@ -33,7 +33,7 @@ export function registerAuthRoutes(base: FastifyInstance, deps: ApiDeps): void {
       void reply.setCookie(SESSION_COOKIE, result.sessionToken, {
         httpOnly: true,
         sameSite: 'strict',
-        secure: request.protocol === 'https',
+        secure: deps.secureCookies || request.protocol === 'https',
         path: '/',
         maxAge: Math.floor(SESSION_TTL_MS / 1000),
       });
