@@ -19,7 +19,7 @@ import { tempDir } from '@edgestelle/testkit';
 import { z } from 'zod';
 import { startFleet, type Fleet } from './fleet/fleet.ts';
 import { BenchApi } from './lib/api.ts';
-import { brokerTarget, type BrokerKind, type BrokerTarget } from './lib/brokers.ts';
+import { brokerTarget, forgetNodes, type BrokerKind, type BrokerTarget } from './lib/brokers.ts';
 import { startMasterChild } from './lib/master-child.ts';
 import { loadAverage } from './lib/proc.ts';
 import { measureAgentIdle } from './scenarios/agent-idle.ts';
@@ -60,6 +60,7 @@ const sizes = values.smoke
       latencySeconds: 2,
       agentIdleSeconds: 2,
       idleSeconds: 1,
+      settleMs: 0,
     }
   : {
       ingestAgents: 100,
@@ -72,6 +73,7 @@ const sizes = values.smoke
       latencySeconds: 10,
       agentIdleSeconds: 20,
       idleSeconds: 5,
+      settleMs: 5000,
     };
 
 interface BrokerResults {
@@ -150,23 +152,30 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
     ...(target.mqttUrl === undefined ? {} : { mqttUrl: target.mqttUrl }),
   });
   const fleets: Fleet[] = [];
+  const nodeIds: string[] = [];
+  const track = (fleet: Fleet): Fleet => {
+    nodeIds.push(...fleet.nodeIds);
+    return fleet;
+  };
   try {
     const api = new BenchApi(master.url, master.token);
     const fleetDir = join(dir.path, 'fleet');
-    const base = { api, baseDir: fleetDir, light: true, cleanBroker: target.shared };
+    const base = { api, baseDir: fleetDir, light: true };
 
     if (run('fanout') || run('idle')) {
-      const before = await steadyRss(master.child.pid, sizes.idleSeconds, 2000);
+      const before = await steadyRss(master.child.pid, sizes.idleSeconds, sizes.settleMs);
       const started = performance.now();
       fleets.push(
         ...(await Promise.all([
-          startFleet({ ...base, count: sizes.fanoutSmall, namePrefix: `${prefix}-a`, tags: { group: 'a' } }),
+          startFleet({ ...base, count: sizes.fanoutSmall, namePrefix: `${prefix}-a`, tags: { group: 'a' } }).then(
+            track,
+          ),
           startFleet({
             ...base,
             count: sizes.fanoutLarge - sizes.fanoutSmall,
             namePrefix: `${prefix}-b`,
             tags: { group: 'b' },
-          }),
+          }).then(track),
         ])),
       );
       note(
@@ -174,7 +183,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
         `fleet: ${sizes.fanoutLarge} agents (light executor) enrolled and online in ${((performance.now() - started) / 1000).toFixed(1)} s, ${fleets.reduce((n, f) => n + f.pids.length, 0)} processes`,
       );
       if (run('idle')) {
-        const after = await steadyRss(master.child.pid, sizes.idleSeconds, 5000);
+        const after = await steadyRss(master.child.pid, sizes.idleSeconds, sizes.settleMs);
         results.master.bytesPerIdleAgent = Math.round((after - before) / sizes.fanoutLarge);
         note(
           kind,
@@ -206,7 +215,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
         namePrefix: `${prefix}-l`,
         tags: { group: 'latency' },
       });
-      fleets.push(fleet);
+      fleets.push(track(fleet));
       const latency = await measureLatency(
         api,
         { group: 'latency' },
@@ -223,12 +232,14 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
     }
 
     if (run('agent')) {
+      nodeIds.push(`${prefix}-agent`);
       const idle = await measureAgentIdle(api, join(dir.path, 'agent'), `${prefix}-agent`, sizes.agentIdleSeconds);
       results.agent = { idleRssBytes: idle.idleRssBytes, idleCpuPercent: Number(idle.idleCpuPercent.toFixed(3)) };
     }
   } finally {
     await Promise.all(fleets.map((fleet) => fleet.stop()));
     await master.child.stop();
+    if (target.shared && target.mqttUrl !== undefined) await forgetNodes(target.mqttUrl, prefix, nodeIds);
   }
   return results;
 }
@@ -247,14 +258,17 @@ console.log(
   `EdgeStelle bench (${values.smoke ? 'smoke' : 'full'}), node ${process.version}, ${availableParallelism()} cores, load ${loadAverage()}`,
 );
 const byBroker: Partial<Record<BrokerKind, BrokerResults>> = {};
-for (const kind of brokers) {
+const benchOne = async (kind: BrokerKind): Promise<void> => {
   const target = await brokerTarget(kind);
   try {
     byBroker[kind] = await benchBroker(target);
   } finally {
     await target.close();
   }
-}
+};
+// Smoke sizes leave the machine idle, so both brokers run at once; full runs take turns.
+if (values.smoke) await Promise.all(brokers.map(benchOne));
+else for (const kind of brokers) await benchOne(kind);
 
 const report = {
   date: startedAt.toISOString(),

@@ -57,6 +57,10 @@ step "typecheck"
 npm run typecheck --silent
 step "lint"
 npm run lint --silent
+step "bench smoke (it must run and write its JSON; the figures are not checked)"
+rm -f bench/results/smoke.json
+npm run bench --silent -- --smoke --json
+test -s bench/results/smoke.json
 
 # --- tests -------------------------------------------------------------------------------------
 step "tests"

@@ -18,11 +18,11 @@ export interface FleetOptions {
   tags: Record<string, string>;
   /** Runs answered in-process (see light-executor.ts) instead of forking a shell. */
   light: boolean;
-  cleanBroker: boolean;
 }
 
 export interface Fleet {
   readonly count: number;
+  readonly nodeIds: readonly string[];
   readonly pids: readonly number[];
   /** Forks the commands really ran (0 with the light executor). */
   spawns(): Promise<number>;
@@ -52,7 +52,6 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           nodeIds: nodeIds.slice(p * AGENTS_PER_PROCESS, (p + 1) * AGENTS_PER_PROCESS),
           baseDir: join(options.baseDir, options.namePrefix),
           light: options.light,
-          cleanBroker: options.cleanBroker,
         };
         const { child } = await forkChild(
           new URL('./fleet-process.ts', import.meta.url),
@@ -79,6 +78,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   }
   return {
     count: options.count,
+    nodeIds,
     pids: children.map((child) => child.pid),
     async spawns() {
       const stats = await Promise.all(children.map((child) => child.call({ type: 'stats' }, statsSchema, 30_000)));

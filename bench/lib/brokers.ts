@@ -1,5 +1,7 @@
 import { startMosquitto, type Mosquitto } from '@edgestelle/testkit';
+import { Topics } from '@edgestelle/protocol';
 import mqtt from 'mqtt';
+import { inBatches } from './stats.ts';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
 
@@ -54,4 +56,22 @@ export async function brokerTarget(kind: BrokerKind): Promise<BrokerTarget> {
     shared: false,
     close: () => mosquitto.stop(),
   };
+}
+
+/**
+ * Leaves nothing of a run on a shared broker, once its master is gone: a clean-session
+ * connect ends each agent's persistent session, an empty retained message clears its state.
+ */
+export async function forgetNodes(url: string, topicPrefix: string, nodeIds: readonly string[]): Promise<void> {
+  const topics = new Topics(topicPrefix);
+  await inBatches(nodeIds, 32, async (nodeId) => {
+    const client = await mqtt.connectAsync(url, {
+      protocolVersion: 4,
+      clientId: nodeId,
+      clean: true,
+      reconnectPeriod: 0,
+    });
+    await client.publishAsync(topics.node(nodeId, 'state'), Buffer.alloc(0), { qos: 1, retain: true });
+    await client.endAsync();
+  });
 }
