@@ -141,6 +141,27 @@ describe.each(matrix)('run path through %s broker on %s', (brokerKind, dbKind) =
     expect(await out.text()).toBe('');
   });
 
+  it('runs no more nodes at once than the concurrency allows', async () => {
+    await using stack = await startStack(dbKind, brokerKind);
+    await Promise.all(['c-1', 'c-2', 'c-3'].map((n) => stack.agent(n, { fleet: 'c' })));
+    const job = await stack.createJob({
+      target: { tags: { fleet: 'c' } },
+      spec: { command: 'sleep 0.2; echo done', timeoutMs: 30_000 },
+      concurrency: { count: 1 },
+    });
+    const done = await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
+    expect(done.counts.succeeded).toBe(3);
+    const rows = await stack.master.store.db
+      .selectFrom('runs')
+      .select(['sent_at', 'ended_at'])
+      .where('job_id', '=', job.jobId)
+      .orderBy('sent_at')
+      .execute();
+    for (let i = 1; i < rows.length; i += 1) {
+      expect(rows[i]?.sent_at ?? 0).toBeGreaterThanOrEqual(rows[i - 1]?.ended_at ?? Infinity);
+    }
+  });
+
   it('stops the rollout once the failure threshold is reached', async () => {
     await using stack = await startStack(dbKind, brokerKind);
     await Promise.all(['n-1', 'n-2', 'n-3'].map((n) => stack.agent(n, { fleet: 'a' })));

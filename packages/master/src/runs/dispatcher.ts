@@ -209,15 +209,12 @@ export class Dispatcher {
   private async pumpOnce(jobId: string): Promise<void> {
     let job = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
     if (job === undefined) return;
-    const runs = await this.db
-      .selectFrom('runs')
-      .select(['run_id', 'node_id', 'state'])
-      .where('job_id', '=', jobId)
-      .execute();
     const nowMs = this.options.clock.now();
     let changed = false;
     if (job.state === 'running') {
-      const failed = runs.filter((r) => failureStates.includes(runState(r.state))).length;
+      // Counts by state, not the runs themselves: a job on ten thousand nodes pumps often.
+      const counts = await this.counts(jobId);
+      const failed = failureStates.reduce((sum, state) => sum + counts[state], 0);
       const maxFailures = parseLimit(job.max_failures);
       if (maxFailures !== null && failed >= threshold(maxFailures, job.node_count)) {
         const reason = `not started: the job stopped after ${failed} failed run${failed === 1 ? '' : 's'} (maxFailures)`;
@@ -237,42 +234,34 @@ export class Dispatcher {
         job = { ...job, state: 'stopped', stop_reason: reason };
         for (const { run_id } of stopped) this.options.events.emit('run', run_id, jobId);
         changed = true;
-      } else {
-        changed = (await this.startQueued(job, runs, nowMs)) || changed;
+      } else if (counts.queued > 0 && nowMs < job.deadline_at) {
+        const concurrency = parseLimit(job.concurrency);
+        const active = activeStates.reduce((sum, state) => sum + counts[state], 0);
+        const slots = concurrency === null ? counts.queued : threshold(concurrency, job.node_count) - active;
+        if (slots > 0) changed = (await this.startQueued(job, slots, nowMs)) || changed;
       }
     }
     if (await this.finishIfDone(job, nowMs)) changed = true;
     if (changed) this.options.events.emit('job', jobId);
   }
 
-  private async startQueued(
-    job: Selectable<JobsTable>,
-    runs: ReadonlyArray<{ run_id: string; node_id: string; state: string }>,
-    nowMs: number,
-  ): Promise<boolean> {
-    const queued = runs.filter((r) => r.state === 'queued');
-    if (queued.length === 0) return false;
-    const concurrency = parseLimit(job.concurrency);
-    const active = runs.filter((r) => activeStates.includes(runState(r.state))).length;
-    let slots = concurrency === null ? queued.length : threshold(concurrency, job.node_count) - active;
-    if (slots <= 0) return false;
-    const online = new Set<string>();
-    for (const part of slices([...new Set(queued.map((r) => r.node_id))], 500)) {
-      const rows = await this.db
-        .selectFrom('nodes')
-        .select('node_id')
-        .where('node_id', 'in', part)
-        .where('online', '=', 1)
-        .where('revoked_at', 'is', null)
-        .execute();
-      for (const row of rows) online.add(row.node_id);
-    }
-    if (nowMs >= job.deadline_at) return false;
+  /** Sends up to `slots` queued runs whose nodes are online now. */
+  private async startQueued(job: Selectable<JobsTable>, slots: number, nowMs: number): Promise<boolean> {
+    const ready = await this.db
+      .selectFrom('runs')
+      .innerJoin('nodes', 'nodes.node_id', 'runs.node_id')
+      .select(['runs.run_id', 'runs.node_id'])
+      .where('runs.job_id', '=', job.job_id)
+      .where('runs.state', '=', 'queued')
+      .where('nodes.online', '=', 1)
+      .where('nodes.revoked_at', 'is', null)
+      .orderBy('runs.node_id')
+      .limit(slots)
+      .execute();
+    if (ready.length === 0) return false;
     const spec = runSpecSchema.parse(JSON.parse(job.spec));
     let changed = false;
-    for (const run of queued) {
-      if (slots <= 0) break;
-      if (!online.has(run.node_id)) continue;
+    for (const run of ready) {
       const claimed = await this.db
         .updateTable('runs')
         .set({ state: 'sent', sent_at: nowMs, updated_at: nowMs })
@@ -280,7 +269,6 @@ export class Dispatcher {
         .where('state', '=', 'queued')
         .executeTakeFirst();
       if (Number(claimed.numUpdatedRows) === 0) continue;
-      slots -= 1;
       changed = true;
       this.options.events.emit('run', run.run_id, job.job_id);
       await this.send(run.node_id, {
