@@ -37,6 +37,9 @@ const { values } = parseArgs({
     smoke: { type: 'boolean', default: false },
     broker: { type: 'string', default: 'both' },
     only: { type: 'string', default: scenarioNames.join(',') },
+    /** Other fleet sizes for the two fan-out figures (and the idle fleet), to iterate quickly. */
+    'fanout-sizes': { type: 'string' },
+    rounds: { type: 'string' },
   },
 });
 const brokers: BrokerKind[] = z
@@ -75,6 +78,17 @@ const sizes = values.smoke
       idleSeconds: 5,
       settleMs: 5000,
     };
+
+const override = z.object({
+  sizes: z
+    .tuple([z.coerce.number().int().positive(), z.coerce.number().int().positive()])
+    .refine(([small, large]) => small < large, 'the second size must be larger')
+    .optional(),
+  rounds: z.coerce.number().int().positive().optional(),
+});
+const overrides = override.parse({ sizes: values['fanout-sizes']?.split(','), rounds: values.rounds });
+if (overrides.sizes !== undefined) [sizes.fanoutSmall, sizes.fanoutLarge] = overrides.sizes;
+if (overrides.rounds !== undefined) sizes.rounds = overrides.rounds;
 
 interface BrokerResults {
   broker: { ceilingBytesPerSec: number | null };
@@ -323,10 +337,11 @@ for (const [name, goal, cell] of rows) {
       .join(' | ')} |`,
   );
 }
-if (values.smoke)
+if (sizes.fanoutSmall !== 1000 || sizes.fanoutLarge !== 10_000 || sizes.rounds !== 5) {
   console.log(
-    '\n(smoke sizes: fan-out "n1000"/"n10000" ran 20/50 nodes once; the figures prove the paths run, nothing more)',
+    `\n(not the issue's sizes: fan-out "n1000"/"n10000" and the idle fleet ran ${sizes.fanoutSmall}/${sizes.fanoutLarge} nodes, ${sizes.rounds} round(s))`,
   );
+}
 console.log(`finished in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s, load ${loadAverage()}`);
 
 if (values.json) {

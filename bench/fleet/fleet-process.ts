@@ -37,6 +37,9 @@ await inBatches(slice.nodeIds, 16, async (nodeId) => {
   );
   agents.push(agent);
   await agent.start();
+  // A bounded number of connects in flight: 10,000 CONNECTs at once overwhelm a broker that
+  // shares two cores with its master, and connack timeouts then feed a reconnect storm.
+  await until(() => agent.stats().connected, `${nodeId} to connect`, 300_000, 20);
 });
 const connected = (): number => agents.filter((agent) => agent.stats().connected).length;
 await until(() => connected() === agents.length, `${agents.length} agents to connect`, 300_000, 200);

@@ -30,6 +30,8 @@ export async function startMasterChild(config: {
     [JSON.stringify(settings)],
     readySchema,
     120_000,
+    // To profile the master: EDGESTELLE_BENCH_MASTER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+    (process.env.EDGESTELLE_BENCH_MASTER_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== ''),
   );
   return { child, url: ready.url, agentMqttUrl: ready.agentMqttUrl, token: ready.token };
 }

@@ -112,6 +112,10 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
   const maxPacketBytes = limits.envelopeMaxBytes + MAX_PACKET_HEADROOM_BYTES;
   const guarded = (socket: Socket): void => {
+    // PUBACKs and commands are small writes on sockets that carry traffic the other way: with
+    // Nagle's algorithm each waited for a delayed TCP ACK, and a job's commands, sent one
+    // PUBACK after another, went out at ~25 ms a node (fan-out bench: 300 nodes 6.7 s → 1.4 s).
+    socket.setNoDelay(true);
     broker.handle(
       new PacketSizeGuard(socket, maxPacketBytes, (announced) =>
         logger.warn(

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Topics } from '@edgestelle/protocol';
@@ -67,6 +68,10 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
     options.shared ? topics.sharedAllNodes(channel, 'edgestelle') : topics.allNodes(channel),
   );
   client.on('connect', (connack) => {
+    // Commands go out one PUBACK at a time while agents' events stream in on the same socket:
+    // with Nagle's algorithm each small PUBLISH waited for a delayed TCP ACK (~28 ms a run in
+    // the fan-out bench, 0.3 ms without).
+    if (client.stream instanceof Socket) client.stream.setNoDelay(true);
     logger.info({ sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
     if (!connack.sessionPresent) {
       client.subscribe(filters, { qos: 1 }, (err) => {
