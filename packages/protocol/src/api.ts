@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { limits } from './limits.ts';
 import {
   epochMsSchema,
   idSchema,
+  interpreterSchema,
   nodeFactsSchema,
   nodeIdSchema,
   outputStreamSchema,
@@ -67,6 +69,58 @@ export type LoginRequest = z.infer<typeof loginRequestSchema>;
 export const userDtoSchema = z.object({ userId: idSchema, username: z.string(), role: roleSchema });
 export type UserDto = z.infer<typeof userDtoSchema>;
 
+/** Usernames go into audit events and job records: short, printable, no spaces. */
+export const usernameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/, 'use letters, digits and . _ @ - (up to 128, no spaces)');
+/** New passwords; logins accept any stored password. */
+export const newPasswordSchema = z.string().min(10, 'use at least 10 characters').max(1024);
+
+/** A user as admins manage it (`/api/v1/users`). Disabled users cannot sign in; their sessions and tokens stop working. */
+export const userAccountDtoSchema = userDtoSchema.extend({
+  createdAt: epochMsSchema,
+  disabledAt: epochMsSchema.nullable(),
+  lastLoginAt: epochMsSchema.nullable(),
+});
+export type UserAccountDto = z.infer<typeof userAccountDtoSchema>;
+
+export const userCreateSchema = z
+  .object({ username: usernameSchema, password: newPasswordSchema, role: roleSchema })
+  .strict();
+export type UserCreate = z.infer<typeof userCreateSchema>;
+
+/** Give at least one field. Demoting or disabling the last enabled admin is refused (409). */
+export const userUpdateSchema = z
+  .object({ role: roleSchema.optional(), disabled: z.boolean().optional() })
+  .strict()
+  .refine((u) => u.role !== undefined || u.disabled !== undefined, { message: 'give role or disabled' });
+export type UserUpdate = z.infer<typeof userUpdateSchema>;
+
+/** An admin sets another user's password; that user's sessions end. */
+export const passwordResetSchema = z.object({ password: newPasswordSchema }).strict();
+export type PasswordReset = z.infer<typeof passwordResetSchema>;
+
+/** A user changes their own password; their other sessions end. */
+export const passwordChangeSchema = z
+  .object({ currentPassword: z.string().min(1).max(1024), newPassword: newPasswordSchema })
+  .strict();
+export type PasswordChange = z.infer<typeof passwordChangeSchema>;
+
+/** A console session (`/api/v1/sessions`). The cookie itself is never shown again. */
+export const sessionInfoDtoSchema = z.object({
+  sessionId: idSchema,
+  userId: idSchema,
+  username: z.string(),
+  createdAt: epochMsSchema,
+  expiresAt: epochMsSchema,
+  lastSeenAt: epochMsSchema.nullable(),
+  ip: z.string().nullable(),
+  userAgent: z.string().nullable(),
+  /** The session this request came with. */
+  current: z.boolean(),
+});
+export type SessionInfoDto = z.infer<typeof sessionInfoDtoSchema>;
+
 /**
  * Who the caller is. `csrfToken` is set for cookie sessions: send it back in the
  * `X-CSRF-Token` header on every write (POST/PUT/PATCH/DELETE); bearer tokens need none.
@@ -81,6 +135,11 @@ export type SessionDto = z.infer<typeof sessionDtoSchema>;
 export const apiTokenCreateSchema = z
   .object({
     name: z.string().min(1).max(128),
+    /**
+     * What the token may do; the owner's role if absent. Never more than the owner's role, now or
+     * later: a token of a user who is demoted or disabled is limited or stopped at once.
+     */
+    role: roleSchema.optional(),
     /** Seconds until the token stops working; null for no expiry. */
     ttlSec: z
       .number()
@@ -96,6 +155,10 @@ export type ApiTokenCreate = z.input<typeof apiTokenCreateSchema>;
 export const apiTokenDtoSchema = z.object({
   tokenId: idSchema,
   name: z.string(),
+  /** The role the token was created with (the owner's current role caps it). */
+  role: roleSchema,
+  userId: idSchema,
+  username: z.string(),
   createdAt: epochMsSchema,
   expiresAt: epochMsSchema.nullable(),
   lastUsedAt: epochMsSchema.nullable(),
@@ -109,8 +172,35 @@ export type ApiTokenCreated = z.infer<typeof apiTokenCreatedSchema>;
 
 // ---- health -------------------------------------------------------------------------------
 
-export const readinessSchema = z.object({ ready: z.boolean(), database: z.boolean(), broker: z.boolean() });
+export const readinessSchema = z.object({
+  ready: z.boolean(),
+  database: z.boolean(),
+  broker: z.boolean(),
+  /** Bytes of stored run output (what retention by size counts). */
+  outputBytes: z.number().int().min(0).optional(),
+});
 export type Readiness = z.infer<typeof readinessSchema>;
+
+// ---- query helpers ------------------------------------------------------------------------
+
+/** A time in a query string: epoch milliseconds or an ISO 8601 date/time (`2026-11-24T10:00:00Z`). */
+export const queryTimeSchema = z.union([
+  z.coerce.number().int().min(0),
+  z.iso.datetime({ offset: true }).transform((v) => Date.parse(v)),
+  z.iso.date().transform((v) => Date.parse(v)),
+]);
+
+/** A comma-separated list in a query string (`state=failed,timed_out`). */
+function csv<T extends z.ZodType<unknown, string>>(item: T) {
+  return z
+    .string()
+    .max(1024)
+    .transform((v) => v.split(',').filter((part) => part !== ''))
+    .pipe(z.array(item).min(1));
+}
+
+const cursorSchema = z.string().min(1).max(256);
+const limitSchema = z.coerce.number().int().min(1).max(200).default(50);
 
 // ---- nodes --------------------------------------------------------------------------------
 
@@ -213,10 +303,144 @@ export const rolloutLimitSchema = z.union([
 ]);
 export type RolloutLimit = z.infer<typeof rolloutLimitSchema>;
 
+// ---- script library ----------------------------------------------------------------------
+
+/** Script names appear in URLs and CLI arguments. */
+export const scriptNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,127}$/, 'use lower-case letters, digits and . _ - (up to 128)');
+
+/**
+ * A parameter's name; its value reaches the script as the environment variable
+ * `PARAM_<NAME in upper case>` (never spliced into the script text).
+ */
+export const paramNameSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,63}$/, 'use lower-case letters, digits and _ (start with a letter, up to 64)');
+
+const paramCommon = {
+  name: paramNameSchema,
+  description: z.string().max(512).default(''),
+  /** A run needs a value: from the job's params, or the default. */
+  required: z.boolean().default(false),
+};
+export const scriptParameterSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      ...paramCommon,
+      type: z.literal('string'),
+      default: z.string().max(limits.envValueMaxChars).optional(),
+      /** A JavaScript regular expression the whole value must match. */
+      pattern: z.string().max(512).optional(),
+      maxLength: z.number().int().min(1).max(limits.envValueMaxChars).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...paramCommon,
+      type: z.literal('number'),
+      default: z.number().optional(),
+      min: z.number().optional(),
+      max: z.number().optional(),
+      integer: z.boolean().default(false),
+    })
+    .strict(),
+  z.object({ ...paramCommon, type: z.literal('boolean'), default: z.boolean().optional() }).strict(),
+  z
+    .object({
+      ...paramCommon,
+      type: z.literal('choice'),
+      choices: z.array(z.string().min(1).max(256)).min(1).max(256),
+      default: z.string().max(256).optional(),
+    })
+    .strict(),
+]);
+export type ScriptParameter = z.infer<typeof scriptParameterSchema>;
+export type ScriptParameterInput = z.input<typeof scriptParameterSchema>;
+
+/** Values for a library script's parameters, by name. Environment values: `true`/`false`, numbers as written. */
+export const scriptParamsSchema = z.record(paramNameSchema, z.union([z.string(), z.number(), z.boolean()]));
+export type ScriptParams = z.infer<typeof scriptParamsSchema>;
+
+/** `PUT /api/v1/scripts/{name}`: saves a new version (versions are kept; the newest is what a job runs by default). */
+export const scriptSaveSchema = z
+  .object({
+    interpreter: interpreterSchema,
+    body: z
+      .string()
+      .max(limits.scriptMaxChars)
+      .refine((v) => !v.includes('\0'), 'must not contain NUL'),
+    description: z.string().max(2048).default(''),
+    parameters: z
+      .array(scriptParameterSchema)
+      .max(64)
+      .default([])
+      .refine((ps) => new Set(ps.map((p) => p.name)).size === ps.length, 'parameter names must be unique'),
+    /** A run's timeout unless the job gives one. */
+    timeoutMs: z.number().int().min(1).max(limits.timeoutMaxMs).default(3_600_000),
+  })
+  .strict();
+export type ScriptSave = z.input<typeof scriptSaveSchema>;
+
+export const scriptDtoSchema = z.object({
+  name: scriptNameSchema,
+  /** 1 for the first save, one more for each save after it. */
+  version: z.number().int().min(1),
+  latestVersion: z.number().int().min(1),
+  interpreter: interpreterSchema,
+  body: z.string(),
+  description: z.string(),
+  parameters: z.array(scriptParameterSchema),
+  timeoutMs: z.number().int(),
+  createdAt: epochMsSchema,
+  createdBy: z.string(),
+});
+export type ScriptDto = z.infer<typeof scriptDtoSchema>;
+
+/** A line of the script list: the newest version, without its body. */
+export const scriptSummaryDtoSchema = scriptDtoSchema.omit({ body: true, version: true });
+export type ScriptSummaryDto = z.infer<typeof scriptSummaryDtoSchema>;
+
+export const scriptVersionDtoSchema = z.object({
+  name: scriptNameSchema,
+  version: z.number().int().min(1),
+  description: z.string(),
+  createdAt: epochMsSchema,
+  createdBy: z.string(),
+});
+export type ScriptVersionDto = z.infer<typeof scriptVersionDtoSchema>;
+
+export const scriptListQuerySchema = z
+  .object({
+    /** Part of the name or description, case-insensitive. */
+    q: z.string().max(256).optional(),
+    cursor: cursorSchema.optional(),
+    limit: limitSchema,
+  })
+  .strict();
+export type ScriptListQuery = z.input<typeof scriptListQuerySchema>;
+
+/** The exact script version a job ran. */
+export const scriptRefSchema = z.object({ name: scriptNameSchema, version: z.number().int().min(1) });
+export type ScriptRef = z.infer<typeof scriptRefSchema>;
+
+// ---- jobs and runs (continued) ------------------------------------------------------------
+
+/**
+ * A job runs either an inline `spec` or a library `script` (the newest version unless
+ * `version` is given) with `params`; `timeoutMs` overrides the script's own timeout. The
+ * parameters are checked before anything is stored or sent.
+ */
 export const jobCreateSchema = z
   .object({
     target: targetSchema,
-    spec: runSpecSchema,
+    spec: runSpecSchema.optional(),
+    script: z
+      .object({ name: scriptNameSchema, version: z.number().int().min(1).optional() })
+      .strict()
+      .optional(),
+    params: scriptParamsSchema.optional(),
+    timeoutMs: z.number().int().min(1).max(limits.timeoutMaxMs).optional(),
     /** How many nodes run at once (like Salt's --batch, SSM's MaxConcurrency); all at once if absent. */
     concurrency: rolloutLimitSchema.optional(),
     /** Stop starting new nodes once this many runs failed (SSM's MaxErrors); never stop if absent. */
@@ -229,7 +453,13 @@ export const jobCreateSchema = z
       .max(30 * 86_400_000)
       .default(600_000),
   })
-  .strict();
+  .strict()
+  .refine((job) => (job.spec === undefined) !== (job.script === undefined), {
+    message: 'give exactly one of spec and script',
+  })
+  .refine((job) => job.script !== undefined || (job.params === undefined && job.timeoutMs === undefined), {
+    message: 'params and timeoutMs go with a library script',
+  });
 export type JobCreate = z.input<typeof jobCreateSchema>;
 
 export const jobStates = ['running', 'finished', 'cancelled', 'stopped'] as const;
@@ -242,7 +472,11 @@ export const jobDtoSchema = z.object({
   createdAt: epochMsSchema,
   createdBy: z.string(),
   state: jobStateSchema,
+  /** What every run executes; for a library script, its body with the params in `env` as `PARAM_*`. */
   spec: runSpecSchema,
+  /** The library script and exact version, or null for an inline spec. */
+  script: scriptRefSchema.nullable(),
+  params: scriptParamsSchema,
   target: targetSchema,
   concurrency: rolloutLimitSchema.nullable(),
   maxFailures: rolloutLimitSchema.nullable(),
@@ -273,6 +507,47 @@ export const runDtoSchema = z.object({
 });
 export type RunDto = z.infer<typeof runDtoSchema>;
 
+/** A run in a history list, with what its job ran and who started it. */
+export const runSummaryDtoSchema = runDtoSchema.extend({
+  createdBy: z.string(),
+  /** The command, or the script's name (`name@version`), or `inline <interpreter> script`. */
+  title: z.string(),
+  script: scriptRefSchema.nullable(),
+});
+export type RunSummaryDto = z.infer<typeof runSummaryDtoSchema>;
+
+/** `GET /api/v1/jobs` filters. Times bound `createdAt` (`from` inclusive, `to` exclusive). */
+export const jobListQuerySchema = z
+  .object({
+    state: csv(jobStateSchema).optional(),
+    createdBy: z.string().max(128).optional(),
+    /** Jobs with a run on this node. */
+    nodeId: nodeIdSchema.optional(),
+    scriptName: scriptNameSchema.optional(),
+    from: queryTimeSchema.optional(),
+    to: queryTimeSchema.optional(),
+    cursor: cursorSchema.optional(),
+    limit: limitSchema,
+  })
+  .strict();
+export type JobListQuery = z.input<typeof jobListQuerySchema>;
+
+/** `GET /api/v1/runs` filters. Times bound the run's `createdAt`. */
+export const runListQuerySchema = z
+  .object({
+    nodeId: nodeIdSchema.optional(),
+    jobId: idSchema.optional(),
+    state: csv(runStateSchema).optional(),
+    createdBy: z.string().max(128).optional(),
+    scriptName: scriptNameSchema.optional(),
+    from: queryTimeSchema.optional(),
+    to: queryTimeSchema.optional(),
+    cursor: cursorSchema.optional(),
+    limit: limitSchema,
+  })
+  .strict();
+export type RunListQuery = z.input<typeof runListQuerySchema>;
+
 export const chunkDtoSchema = z.object({
   runId: idSchema,
   seq: seqSchema,
@@ -295,6 +570,157 @@ export type OutputPage = z.infer<typeof outputPageSchema>;
 export function pageSchema<T extends z.ZodType>(item: T) {
   return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 }
+
+/**
+ * A filtered history page: `counts` are over every item matching the filters except `state`
+ * (so a console can show "failed 3 · succeeded 40" beside the state filter), every state a key.
+ */
+export const jobHistoryPageSchema = pageSchema(jobDtoSchema).extend({
+  counts: z.record(jobStateSchema, z.number().int().min(0)),
+});
+export type JobHistoryPage = z.infer<typeof jobHistoryPageSchema>;
+export const runHistoryPageSchema = pageSchema(runSummaryDtoSchema).extend({ counts: runCountsSchema });
+export type RunHistoryPage = z.infer<typeof runHistoryPageSchema>;
+
+// ---- log search ----------------------------------------------------------------------------
+
+/**
+ * `GET /api/v1/search`. `q` matches output lines containing every word of it (split on
+ * spaces; `"quoted phrase"` keeps spaces) as a substring, case-insensitive; each word needs
+ * 3 or more characters. The other filters narrow by run; `user` is who started the job.
+ * Hits come newest run first, then in line order.
+ */
+export const searchQuerySchema = z
+  .object({
+    q: z.string().min(3).max(256),
+    nodeId: nodeIdSchema.optional(),
+    jobId: idSchema.optional(),
+    scriptName: scriptNameSchema.optional(),
+    user: z.string().max(128).optional(),
+    state: csv(runStateSchema).optional(),
+    from: queryTimeSchema.optional(),
+    to: queryTimeSchema.optional(),
+    cursor: cursorSchema.optional(),
+    limit: limitSchema,
+  })
+  .strict();
+export type SearchQuery = z.input<typeof searchQuerySchema>;
+
+export const searchHitSchema = z.object({
+  runId: idSchema,
+  jobId: idSchema,
+  nodeId: nodeIdSchema,
+  /** The chunk the line starts in: open the run from this seq to show the line. */
+  seq: seqSchema,
+  stream: outputStreamSchema,
+  /** 1-based line number within the run's output (both streams, in seq order). */
+  lineNo: z.number().int().min(1),
+  /** The line as text (UTF-8, invalid bytes replaced, ANSI escapes kept), at most 2000 characters. */
+  line: z.string(),
+  /** Where the words of q are in `line`: UTF-16 offsets, end exclusive, in order, not overlapping. */
+  highlights: z.array(z.object({ start: z.number().int().min(0), end: z.number().int().min(0) })),
+  /** When the chunk holding the line was stored. */
+  at: epochMsSchema,
+  runState: runStateSchema,
+  createdBy: z.string(),
+  script: scriptRefSchema.nullable(),
+});
+export type SearchHit = z.infer<typeof searchHitSchema>;
+export const searchPageSchema = pageSchema(searchHitSchema);
+export type SearchPage = z.infer<typeof searchPageSchema>;
+
+// ---- audit ---------------------------------------------------------------------------------
+
+/** What an audit event records. Every successful change, run, cancel, login and failed login is exactly one event. */
+export const auditActions = [
+  'auth.login',
+  'auth.login_failed',
+  'auth.logout',
+  'auth.password_change',
+  'session.revoke',
+  'token.create',
+  'token.revoke',
+  'user.create',
+  'user.update',
+  'user.delete',
+  'user.password_reset',
+  'join_token.create',
+  'join_token.revoke',
+  'node.enroll',
+  'node.update',
+  'node.revoke',
+  'script.save',
+  'job.create',
+  'job.cancel',
+  'run.cancel',
+  'retention.purge',
+] as const;
+export const auditActionSchema = z.enum(auditActions);
+export type AuditAction = z.infer<typeof auditActionSchema>;
+
+export const auditEventDtoSchema = z.object({
+  eventId: idSchema,
+  at: epochMsSchema,
+  /** Username, `node:<nodeId>` for an enrollment, `system` for the master itself; for a failed login, the name tried. */
+  actor: z.string(),
+  /** The caller's address (the socket's peer, or the proxy's X-Forwarded-For when EDGESTELLE_TRUST_PROXY is set). */
+  ip: z.string().nullable(),
+  action: auditActionSchema,
+  /** What it acted on: `user:<userId>`, `job:<jobId>`, `run:<runId>`, `node:<nodeId>`, `script:<name>`, `token:<tokenId>`, `session:<sessionId>`, `join_token:<tokenId>`. */
+  target: z.string().nullable(),
+  /** A few facts about the change (never a secret): e.g. `{ role: 'operator' }`, `{ nodeCount: 3 }`. */
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+});
+export type AuditEventDto = z.infer<typeof auditEventDtoSchema>;
+
+/** `GET /api/v1/audit` filters (admin). Newest first. `target` matches a prefix (`job:` for all jobs). */
+export const auditQuerySchema = z
+  .object({
+    actor: z.string().max(128).optional(),
+    action: csv(auditActionSchema).optional(),
+    target: z.string().max(256).optional(),
+    from: queryTimeSchema.optional(),
+    to: queryTimeSchema.optional(),
+    cursor: cursorSchema.optional(),
+    limit: limitSchema,
+  })
+  .strict();
+export type AuditQuery = z.input<typeof auditQuerySchema>;
+export const auditPageSchema = pageSchema(auditEventDtoSchema);
+export type AuditPage = z.infer<typeof auditPageSchema>;
+
+// ---- store and retention (admin) ---------------------------------------------------------
+
+export const retentionResultSchema = z.object({
+  startedAt: epochMsSchema,
+  finishedAt: epochMsSchema,
+  jobsDeleted: z.number().int().min(0),
+  runsDeleted: z.number().int().min(0),
+  outputBytesDeleted: z.number().int().min(0),
+});
+export type RetentionResult = z.infer<typeof retentionResultSchema>;
+
+export const storeStatsSchema = z.object({
+  dialect: z.enum(['sqlite', 'postgres']),
+  /** The database's size on disk (SQLite file + WAL, or pg_database_size). */
+  databaseBytes: z.number().int().min(0),
+  outputBytes: z.number().int().min(0),
+  chunks: z.number().int().min(0),
+  runs: z.number().int().min(0),
+  jobs: z.number().int().min(0),
+  auditEvents: z.number().int().min(0),
+  oldestJobAt: epochMsSchema.nullable(),
+  retention: z.object({
+    /** Finished jobs older than this are deleted with their runs and output; null keeps them. */
+    maxAgeDays: z.number().nullable(),
+    /** Oldest finished jobs are deleted until stored output is under this; null for no cap. */
+    maxOutputBytes: z.number().int().nullable(),
+    /** A cron expression (croner), in UTC. */
+    schedule: z.string(),
+    lastRun: retentionResultSchema.nullable(),
+  }),
+});
+export type StoreStats = z.infer<typeof storeStatsSchema>;
 
 // ---- live hub (`GET /api/v1/live`, WebSocket, JSON text frames) -----------------------------
 

@@ -174,11 +174,20 @@ export class AuthService {
   }
 
   async createApiToken(userId: string, name: string, ttlSec: number | null): Promise<ApiTokenCreated> {
+    const owner = await this.store.db
+      .selectFrom('users')
+      .select(['username', 'role'])
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    if (owner === undefined) throw notFound(`user ${userId}`);
     const nowMs = this.clock.now();
     const token = newSecret('est');
     const dto: ApiTokenDto = {
       tokenId: newId(nowMs),
       name,
+      role: roleSchema.parse(owner.role),
+      userId,
+      username: owner.username,
       createdAt: nowMs,
       expiresAt: ttlSec === null ? null : nowMs + ttlSec * 1000,
       lastUsedAt: null,
@@ -203,13 +212,18 @@ export class AuthService {
   async listApiTokens(userId: string): Promise<ApiTokenDto[]> {
     const rows = await this.store.db
       .selectFrom('api_tokens')
-      .selectAll()
-      .where('user_id', '=', userId)
-      .orderBy('created_at', 'desc')
+      .innerJoin('users', 'users.user_id', 'api_tokens.user_id')
+      .selectAll('api_tokens')
+      .select(['users.username', 'users.role'])
+      .where('api_tokens.user_id', '=', userId)
+      .orderBy('api_tokens.created_at', 'desc')
       .execute();
     return rows.map((r) => ({
       tokenId: r.token_id,
       name: r.name,
+      role: roleSchema.parse(r.role),
+      userId: r.user_id,
+      username: r.username,
       createdAt: r.created_at,
       expiresAt: r.expires_at,
       lastUsedAt: r.last_used_at,

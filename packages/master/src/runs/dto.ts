@@ -76,6 +76,8 @@ export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, numb
     createdBy: row.created_by,
     state: jobStateSchema.parse(row.state),
     spec: json(runSpecSchema, row.spec),
+    script: null,
+    params: {},
     target: json(targetSchema, row.target),
     concurrency: row.concurrency === null ? null : json(rolloutLimitSchema, row.concurrency),
     maxFailures: row.max_failures === null ? null : json(rolloutLimitSchema, row.max_failures),
