@@ -8,3 +8,17 @@ export { POSTGRES_ADMIN_URL, freshPostgresDatabase } from './postgres.ts';
 export type { FreshDatabase } from './postgres.ts';
 export { tempDir } from './temp-dir.ts';
 export type { TempDir } from './temp-dir.ts';
+export {
+  countNumberedLines,
+  faultScale,
+  numberedLines,
+  numberedLinesScript,
+  recordFault,
+  sha256,
+  sized,
+} from './fault-report.ts';
+export type { FaultRow, FaultScale, LineCount } from './fault-report.ts';
+export { startPostgresCluster } from './postgres-cluster.ts';
+export type { PostgresCluster } from './postgres-cluster.ts';
+export { startTcpProxy } from './tcp-proxy.ts';
+export type { ProxyDirection, TcpProxy } from './tcp-proxy.ts';
