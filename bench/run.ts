@@ -19,7 +19,14 @@ import { tempDir } from '@edgestelle/testkit';
 import { z } from 'zod';
 import { startFleet, type Fleet } from './fleet/fleet.ts';
 import { BenchApi } from './lib/api.ts';
-import { brokerTarget, forgetNodes, type BrokerKind, type BrokerTarget } from './lib/brokers.ts';
+import {
+  MASTER_CLIENT_ID,
+  brokerTarget,
+  endSessions,
+  forgetNodes,
+  type BrokerKind,
+  type BrokerTarget,
+} from './lib/brokers.ts';
 import { startMasterChild } from './lib/master-child.ts';
 import { loadAverage } from './lib/proc.ts';
 import { measureAgentIdle } from './scenarios/agent-idle.ts';
@@ -135,7 +142,11 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
   const prefix = `esb${randomBytes(3).toString('hex')}`;
   console.log(`\n== ${target.label}  (topic prefix ${prefix}, load ${loadAverage()})`);
 
+  const freshMasterSession = async (): Promise<void> => {
+    if (target.shared && target.mqttUrl !== undefined) await endSessions(target.mqttUrl, [MASTER_CLIENT_ID]);
+  };
   if (run('ingest')) {
+    await freshMasterSession();
     const ingest = await measureIngest({
       seconds: sizes.ingestSeconds,
       agents: sizes.ingestAgents,
@@ -160,6 +171,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
   const needMaster = run('fanout') || run('idle') || run('latency') || run('agent');
   if (!needMaster) return results;
   await using dir = await tempDir('edgestelle-bench-');
+  await freshMasterSession();
   const master = await startMasterChild({
     dataDir: join(dir.path, 'master'),
     topicPrefix: prefix,

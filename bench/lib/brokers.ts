@@ -58,20 +58,35 @@ export async function brokerTarget(kind: BrokerKind): Promise<BrokerTarget> {
   };
 }
 
+/** Ends persistent sessions: a clean-session connect with the same client id drops the old one. */
+export async function endSessions(url: string, clientIds: readonly string[]): Promise<void> {
+  await inBatches(clientIds, 32, async (clientId) => {
+    const client = await mqtt.connectAsync(url, { protocolVersion: 4, clientId, clean: true, reconnectPeriod: 0 });
+    await client.endAsync();
+  });
+}
+
 /**
- * Leaves nothing of a run on a shared broker, once its master is gone: a clean-session
- * connect ends each agent's persistent session, an empty retained message clears its state.
+ * The master's MQTT client id is the fixed `edgestelle-master` unless shared subscriptions are
+ * on, and it skips subscribing when the broker reports a session: a session an earlier run left
+ * (with another topic prefix) would leave a new master deaf. So each run starts without one.
+ */
+export const MASTER_CLIENT_ID = 'edgestelle-master';
+
+/**
+ * Leaves nothing of a run on a shared broker, once its master is gone: every session it
+ * opened ends, and an empty retained message clears each node's state.
  */
 export async function forgetNodes(url: string, topicPrefix: string, nodeIds: readonly string[]): Promise<void> {
   const topics = new Topics(topicPrefix);
-  await inBatches(nodeIds, 32, async (nodeId) => {
-    const client = await mqtt.connectAsync(url, {
-      protocolVersion: 4,
-      clientId: nodeId,
-      clean: true,
-      reconnectPeriod: 0,
-    });
-    await client.publishAsync(topics.node(nodeId, 'state'), Buffer.alloc(0), { qos: 1, retain: true });
-    await client.endAsync();
+  await endSessions(url, [...nodeIds, MASTER_CLIENT_ID]);
+  const client = await mqtt.connectAsync(url, {
+    protocolVersion: 4,
+    clientId: `${topicPrefix}-cleaner`,
+    reconnectPeriod: 0,
   });
+  for (const nodeId of nodeIds) {
+    await client.publishAsync(topics.node(nodeId, 'state'), Buffer.alloc(0), { qos: 1, retain: true });
+  }
+  await client.endAsync();
 }

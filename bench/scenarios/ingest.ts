@@ -219,7 +219,17 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
         counter.on('message', onMessage);
         counter.postMessage('report');
       });
-    await Promise.all(agents.map((a) => a.done));
+    let stall: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(agents.map((a) => a.done)),
+      new Promise<never>((_, reject) => {
+        stall = setTimeout(
+          () => reject(new BenchError(BenchErrorCode.timeout, 'the ingest runs were not all acknowledged in time')),
+          durationMs + 120_000,
+        );
+      }),
+    ]);
+    clearTimeout(stall);
     const storedAt = Date.now();
     const { stored } = await master.store.db
       .selectFrom('runs')
