@@ -41,7 +41,7 @@ describe('fault fixtures', () => {
     proxy.heal();
     await during;
     await expect.poll(() => got).toEqual(['before', 'during']);
-    const closed = new Promise((resolve) => client.once('close', resolve));
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     proxy.cut();
     await closed;
     expect(proxy.stats.connections).toBe(1);
