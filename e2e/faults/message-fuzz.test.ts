@@ -106,13 +106,18 @@ const nasty = fc.oneof(
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
 /** The seed with one field (top level or one level down) replaced, deleted or added. */
 function mutate(seed: object, path: readonly string[], value: unknown, op: 'set' | 'delete'): Record<string, unknown> {
   const copy: Record<string, unknown> = { ...seed };
   const [head, next] = path;
   if (head === undefined) return copy;
-  if (next !== undefined && typeof copy[head] === 'object' && copy[head] !== null && !Array.isArray(copy[head])) {
-    copy[head] = mutate(copy[head], [next], value, op);
+  const inner: unknown = copy[head];
+  if (next !== undefined && isRecord(inner)) {
+    copy[head] = mutate(inner, [next], value, op);
   } else if (op === 'delete') {
     delete copy[head];
   } else {
@@ -146,7 +151,7 @@ function frame(json: string, tail: Uint8Array = new Uint8Array(0)): Uint8Array {
 function heapUsedAfterGc(): number {
   setFlagsFromString('--expose-gc');
   const gc: unknown = runInNewContext('gc');
-  if (typeof gc === 'function') gc();
+  if (typeof gc === 'function') Reflect.apply(gc, undefined, []);
   return process.memoryUsage().heapUsed;
 }
 
