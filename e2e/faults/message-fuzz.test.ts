@@ -128,9 +128,9 @@ function mutate(seed: object, path: readonly string[], value: unknown, op: 'set'
 
 function pathsOf(seed: object): string[][] {
   const out: string[][] = [['extra'], ['__proto__']];
-  for (const [k, v] of Object.entries(seed)) {
+  for (const [k, v] of Object.entries(seed) as Array<[string, unknown]>) {
     out.push([k]);
-    if (typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array)) {
+    if (isRecord(v)) {
       for (const inner of Object.keys(v)) out.push([k, inner]);
       out.push([k, 'extra']);
     }
