@@ -38,6 +38,10 @@ export class ApiClient {
     return this.json('POST', path, schema, body ?? {});
   }
 
+  put<S extends z.ZodType>(path: string, schema: S, body: unknown): Promise<z.infer<S>> {
+    return this.json('PUT', path, schema, body);
+  }
+
   async delete(path: string): Promise<void> {
     await this.send('DELETE', path);
   }

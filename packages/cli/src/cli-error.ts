@@ -15,6 +15,7 @@ export const CliErrorCode = {
   unauthenticated: 'unauthenticated',
   forbidden: 'forbidden',
   configIo: 'config_io',
+  fileIo: 'file_io',
   configInvalid: 'config_invalid',
   interrupted: 'interrupted',
 } as const;
@@ -33,6 +34,7 @@ export const exitCodeByError: Record<CliErrorCode, ExitCode> = {
   unauthenticated: ExitCode.noPermission,
   forbidden: ExitCode.noPermission,
   config_io: ExitCode.ioError,
+  file_io: ExitCode.ioError,
   config_invalid: ExitCode.config,
   interrupted: ExitCode.interrupted,
 };
@@ -52,6 +54,6 @@ export class CliError extends AppError<CliErrorCode> {
   }
 }
 
-export function usageError(message: string): CliError {
-  return new CliError(CliErrorCode.usage, message);
+export function usageError(message: string, options?: { cause?: unknown }): CliError {
+  return new CliError(CliErrorCode.usage, message, options);
 }

@@ -5,20 +5,20 @@ import { addJobsVerb } from './commands/jobs.ts';
 import { addLogsVerb } from './commands/logs.ts';
 import { addNodesVerb } from './commands/nodes.ts';
 import { addRunVerb } from './commands/run.ts';
+import { addScriptsVerbs } from './commands/scripts.ts';
+import { addSearchVerb } from './commands/search.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
 import { processTerminal, type Terminal } from './terminal.ts';
 
-/**
- * The operator's verbs: they talk to a master over its HTTP API and live hub only.
- * `scripts list|show|push|pull` and `run --script` wait for the master's script library
- * routes (issue 5) and are left out until those exist.
- */
+/** The operator's verbs: they talk to a master over its HTTP API and live hub only. */
 export function addClientVerbs(program: Command, terminal: Terminal = processTerminal()): void {
   addAuthVerbs(program, terminal);
   addNodesVerb(program, terminal);
   addRunVerb(program, terminal);
   addJobsVerb(program, terminal);
   addLogsVerb(program, terminal);
+  addSearchVerb(program, terminal);
+  addScriptsVerbs(program, terminal);
   addTokenVerbs(program, terminal);
   addEnrollTokenVerbs(program, terminal);
   addCompletionVerb(program, terminal);

@@ -77,6 +77,14 @@ export function formatSpec(spec: RunSpec, maxChars = 48): string {
   return oneLine.length > maxChars ? `${oneLine.slice(0, maxChars - 1)}…` : oneLine;
 }
 
+/** A library script job as `name@version key=value…`, an inline one as its command. */
+export function formatJobWhat(job: JobDto, maxChars = 48): string {
+  if (job.script === null) return formatSpec(job.spec, maxChars);
+  const params = Object.entries(job.params).map(([key, value]) => `${key}=${String(value)}`);
+  const what = [`${job.script.name}@${job.script.version}`, ...params].join(' ').replace(/\s+/g, ' ');
+  return what.length > maxChars ? `${what.slice(0, maxChars - 1)}…` : what;
+}
+
 /** Run states that count as a failure for the exit code and the summary. */
 export function isFailedRunState(state: RunState): boolean {
   return isTerminalRunState(state) && state !== 'succeeded';
@@ -157,6 +165,6 @@ export function formatJobRow(job: JobDto, nowMs: number): string[] {
     job.state,
     formatTarget(job.target),
     formatCounts(job.counts).replace(/^\d+ runs?: /, ''),
-    formatSpec(job.spec),
+    formatJobWhat(job),
   ];
 }

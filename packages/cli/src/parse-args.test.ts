@@ -9,6 +9,8 @@ import {
   parseMasterUrl,
   parseRolloutLimit,
   parseTarget,
+  parseTimeFlag,
+  refuseWithLibraryScript,
   type RunFlags,
 } from './parse-args.ts';
 
@@ -123,7 +125,7 @@ describe('run with a local script', () => {
       script: { body: 'echo "$@"', interpreter: 'bash' },
     });
     expect(job.spec).toMatchObject({ script: { body: 'echo "$@"', interpreter: 'bash' }, args: ['--dry-run', 'a b'] });
-    expect(job.spec.command).toBeUndefined();
+    expect(job.spec?.command).toBeUndefined();
   });
 
   it('takes the interpreter from the #! line', () => {
@@ -132,5 +134,46 @@ describe('run with a local script', () => {
     expect(interpreterFromShebang('#!/usr/bin/env python3\nprint(1)', 'x.py')).toBe('python3');
     expect(usage(() => interpreterFromShebang('#!/bin/bash -eu\n', 'x.sh'))).toMatch(/options \(-eu\)/);
     expect(usage(() => interpreterFromShebang('#!/usr/bin/env ruby\n', 'x.rb'))).toMatch(/--interpreter/);
+  });
+});
+
+describe('run with a library script', () => {
+  const base: RunFlags = { node: [], tag: [], all: true, command: [], env: [], pty: false };
+  const library = { name: 'restart-unit', version: 3, params: { unit: 'a;b', lines: 5 } };
+
+  it('sends the pinned version and params, and a timeout only when given', () => {
+    expect(buildJobCreate({ ...base, library })).toEqual({
+      target: { all: true },
+      script: { name: 'restart-unit', version: 3 },
+      params: { unit: 'a;b', lines: 5 },
+    });
+    expect(buildJobCreate({ ...base, library, timeout: '2m', concurrency: '1' })).toMatchObject({
+      timeoutMs: 120_000,
+      concurrency: { count: 1 },
+    });
+  });
+
+  it('refuses what would change a saved script', () => {
+    expect(() => refuseWithLibraryScript(base)).not.toThrow();
+    expect(
+      usage(() => refuseWithLibraryScript({ ...base, command: ['x'], env: ['A=1'], cwd: '/tmp', pty: true })),
+    ).toBe(
+      '--script runs the library script as saved, with --param values only: drop words after --, --env, --cwd, --pty',
+    );
+  });
+});
+
+describe('parseTimeFlag', () => {
+  const now = Date.parse('2026-11-24T12:00:00Z');
+  it('reads a time ago, a date, a date-time and epoch milliseconds', () => {
+    expect(parseTimeFlag('30m', '--since', now)).toBe(now - 1_800_000);
+    expect(parseTimeFlag('2d', '--since', now)).toBe(now - 172_800_000);
+    expect(parseTimeFlag('2026-11-24', '--since', now)).toBe(Date.parse('2026-11-24T00:00:00Z'));
+    expect(parseTimeFlag('2026-11-24T10:00:00Z', '--until', now)).toBe(Date.parse('2026-11-24T10:00:00Z'));
+    expect(parseTimeFlag('1764000000000', '--since', now)).toBe(1_764_000_000_000);
+  });
+  it('names the flag for anything else', () => {
+    expect(usage(() => parseTimeFlag('yesterday', '--since', now))).toMatch(/^--since: 'yesterday' is neither/);
+    expect(usage(() => parseTimeFlag('2026-13-45', '--until', now))).toMatch(/^--until: '2026-13-45' is not a date/);
   });
 });

@@ -6,6 +6,7 @@ import {
   tagsSchema,
   type JobCreate,
   type RolloutLimit,
+  type ScriptParams,
   type Target,
 } from '@edgestelle/protocol';
 import { usageError } from './cli-error.ts';
@@ -134,7 +135,10 @@ export interface RunFlags extends TargetFlags {
   command: readonly string[];
   /** A local script file's body, sent along with the job. */
   script?: { body: string; interpreter: string } | undefined;
-  timeout: string;
+  /** A library script, its exact version and the checked `--param` values. */
+  library?: { name: string; version: number; params: ScriptParams } | undefined;
+  /** Absent: 10 minutes for a command or local script, the library script's own timeout. */
+  timeout?: string | undefined;
   deadline?: string | undefined;
   concurrency?: string | undefined;
   maxFailures?: string | undefined;
@@ -143,29 +147,80 @@ export interface RunFlags extends TargetFlags {
   pty: boolean;
 }
 
+const DEFAULT_TIMEOUT = '10m';
+
 /**
  * The job to create for `edgestelle run`. The words after `--` are joined with spaces and run
  * through `/bin/sh -c`, as ssh does, so `-- 'df -h | tail -1'` and `-- df -h` both work.
  */
 export function buildJobCreate(flags: RunFlags): JobCreate {
-  const command = flags.command.join(' ').trim();
-  if (flags.script === undefined && command.length === 0) {
-    throw usageError('give the command after --, e.g. edgestelle run --all -- uptime (or a script with --file)');
-  }
-  const job: JobCreate = {
-    target: parseTarget(flags),
-    spec: {
-      ...(flags.script === undefined ? { command } : { script: flags.script, args: [...flags.command] }),
-      timeoutMs: parseDurationMs(flags.timeout, '--timeout'),
-      env: parseAssignments(flags.env, '--env'),
-      pty: flags.pty,
-      ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
-    },
+  const rollout = {
     ...(flags.concurrency === undefined ? {} : { concurrency: parseRolloutLimit(flags.concurrency, '--concurrency') }),
     ...(flags.maxFailures === undefined ? {} : { maxFailures: parseRolloutLimit(flags.maxFailures, '--max-failures') }),
     ...(flags.deadline === undefined ? {} : { offlineDeadlineMs: parseDurationMs(flags.deadline, '--deadline') }),
   };
+  const job: JobCreate =
+    flags.library === undefined
+      ? { target: parseTarget(flags), spec: buildSpec(flags), ...rollout }
+      : {
+          target: parseTarget(flags),
+          script: { name: flags.library.name, version: flags.library.version },
+          params: flags.library.params,
+          ...(flags.timeout === undefined ? {} : { timeoutMs: parseDurationMs(flags.timeout, '--timeout') }),
+          ...rollout,
+        };
   const checked = jobCreateSchema.safeParse(job);
   if (!checked.success) throw usageError(describeIssues(checked.error));
   return job;
+}
+
+/** A library script runs as saved: what would change it belongs in a parameter. */
+export function refuseWithLibraryScript(flags: RunFlags): void {
+  const given = [
+    flags.command.length > 0 ? 'words after --' : '',
+    flags.script === undefined ? '' : '--file',
+    flags.env.length > 0 ? '--env' : '',
+    flags.cwd === undefined ? '' : '--cwd',
+    flags.pty ? '--pty' : '',
+  ].filter((what) => what !== '');
+  if (given.length > 0) {
+    throw usageError(`--script runs the library script as saved, with --param values only: drop ${given.join(', ')}`);
+  }
+}
+
+function buildSpec(flags: RunFlags): NonNullable<JobCreate['spec']> {
+  const command = flags.command.join(' ').trim();
+  if (flags.script === undefined && command.length === 0) {
+    throw usageError(
+      'give the command after --, e.g. edgestelle run --all -- uptime (or a local --file, or a library --script)',
+    );
+  }
+  return {
+    ...(flags.script === undefined ? { command } : { script: flags.script, args: [...flags.command] }),
+    timeoutMs: parseDurationMs(flags.timeout ?? DEFAULT_TIMEOUT, '--timeout'),
+    env: parseAssignments(flags.env, '--env'),
+    pty: flags.pty,
+    ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
+  };
+}
+
+/**
+ * `--since`/`--until`: a duration ago (`30m`, `2d`), or a date or time (`2026-11-24`,
+ * `2026-11-24T10:00:00Z`), or epoch milliseconds. Returns epoch milliseconds.
+ */
+export function parseTimeFlag(text: string, flag: string, nowMs: number): number {
+  const trimmed = text.trim();
+  if (/^\d{10,}$/.test(trimmed)) return Number(trimmed);
+  if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
+    const at = Date.parse(trimmed);
+    if (Number.isFinite(at)) return at;
+    throw usageError(`${flag}: '${text}' is not a date (try 2026-11-24 or 2026-11-24T10:00:00Z)`);
+  }
+  try {
+    return nowMs - parseDurationMs(trimmed, flag);
+  } catch (err) {
+    throw usageError(`${flag}: '${text}' is neither a time ago (30m, 2d) nor a date (2026-11-24T10:00:00Z)`, {
+      cause: err,
+    });
+  }
 }

@@ -1,25 +1,40 @@
-import { jobDtoSchema, pageSchema, runDtoSchema, type JobDto } from '@edgestelle/protocol';
+import {
+  jobDtoSchema,
+  jobHistoryPageSchema,
+  jobStates,
+  runDtoSchema,
+  type JobDto,
+  type JobHistoryPage,
+} from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import { z } from 'zod';
+import type { Query } from '../api-client.ts';
 import { usageError } from '../cli-error.ts';
 import { connect } from '../credentials.ts';
 import {
   formatCounts,
   formatJobRow,
+  formatJobWhat,
   formatLimit,
   formatRunSummary,
-  formatSpec,
   formatTable,
   formatTarget,
   formatTime,
 } from '../format.ts';
+import { parseNodeId, parseTimeFlag } from '../parse-args.ts';
 import { printJson, type Terminal } from '../terminal.ts';
-import { examples } from './help.ts';
+import { collect, examples } from './help.ts';
+import { parseScriptName } from './scripts.ts';
 
-const jobPageSchema = pageSchema(jobDtoSchema);
 const runsListSchema = z.object({ items: z.array(runDtoSchema) });
 
 interface JobsFlags {
+  state?: string[];
+  user?: string;
+  node?: string;
+  script?: string;
+  since?: string;
+  until?: string;
   limit: string;
   cursor?: string;
   json?: boolean;
@@ -30,12 +45,28 @@ export function addJobsVerb(program: Command, terminal: Terminal): void {
     .command('jobs')
     .description('list recent jobs, newest first, or show one job with its runs')
     .argument('[jobId]', 'show this job and a summary of its runs')
+    .option('--state <state>', `only jobs in this state: ${jobStates.join(', ')} (repeatable or a,b)`, collect)
+    .option('--user <name>', 'only jobs this user started')
+    .option('--node <nodeId>', 'only jobs with a run on this node')
+    .option('--script <name>', 'only jobs of this library script')
+    .option('--since <time>', 'only jobs created since: a time ago (30m, 2d) or a date (2026-11-24T10:00:00Z)')
+    .option('--until <time>', 'only jobs created before this (same forms as --since)')
     .option('--limit <n>', 'how many jobs (1-200)', '20')
     .option('--cursor <cursor>', 'continue a listing where the last page ended')
     .option('--json', 'print the API’s JobDto (and RunDto) as JSON')
     .addHelpText(
       'after',
-      examples('edgestelle jobs', 'edgestelle jobs --limit 100 --json', 'edgestelle jobs 01jd3v7k2m9q8r5t4w6x8y0z2a'),
+      `
+Prints the jobs, then on stderr the count of every job matching the filters by state
+(the --state filter aside), e.g. "running 1 · finished 40 · cancelled 2 · stopped 0".
+${examples(
+  'edgestelle jobs',
+  'edgestelle jobs --state running',
+  'edgestelle jobs --state cancelled,stopped --since 7d --user alice',
+  'edgestelle jobs --node edge-01 --script restart-unit --since 2026-11-01 --until 2026-11-08',
+  'edgestelle jobs --limit 100 --json',
+  'edgestelle jobs 01jd3v7k2m9q8r5t4w6x8y0z2a',
+)}`,
     )
     .action(async (jobId: string | undefined, flags: JobsFlags) => {
       const limit = Number(flags.limit);
@@ -51,7 +82,11 @@ export function addJobsVerb(program: Command, terminal: Terminal): void {
         else terminal.stdout.write(`${formatJobDetail(job)}\n\n${formatRunSummary(runs.items)}\n`);
         return;
       }
-      const page = await api.get('/api/v1/jobs', jobPageSchema, { limit, cursor: flags.cursor });
+      const page = await api.get('/api/v1/jobs', jobHistoryPageSchema, {
+        ...jobFilters(flags, Date.now()),
+        limit,
+        cursor: flags.cursor,
+      });
       if (flags.json === true) {
         printJson(terminal, page);
         return;
@@ -65,8 +100,34 @@ export function addJobsVerb(program: Command, terminal: Terminal): void {
               page.items.map((job) => formatJobRow(job, now)),
             )}\n`,
       );
-      if (page.nextCursor !== null) terminal.stderr.write(`More: edgestelle jobs --cursor ${page.nextCursor}\n`);
+      terminal.stderr.write(`${formatJobCounts(page.counts)}\n`);
+      if (page.nextCursor !== null) {
+        terminal.stderr.write(`More: add --cursor ${page.nextCursor} to the same command\n`);
+      }
     });
+}
+
+/** The `GET /api/v1/jobs` query for the filter flags (docs/API.md, JobListQuery). */
+export function jobFilters(flags: JobsFlags, nowMs: number): Query {
+  const states = (flags.state ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  for (const state of states) {
+    if (!(jobStates as readonly string[]).includes(state)) {
+      throw usageError(`--state: '${state}' is not a job state (${jobStates.join(', ')})`);
+    }
+  }
+  return {
+    state: states.length === 0 ? undefined : states.join(','),
+    createdBy: flags.user,
+    nodeId: flags.node === undefined ? undefined : parseNodeId(flags.node),
+    scriptName: flags.script === undefined ? undefined : parseScriptName(flags.script, '--script'),
+    from: flags.since === undefined ? undefined : parseTimeFlag(flags.since, '--since', nowMs),
+    to: flags.until === undefined ? undefined : parseTimeFlag(flags.until, '--until', nowMs),
+  };
+}
+
+/** `running 1 · finished 40 · cancelled 2 · stopped 0`, in the order of jobStates. */
+export function formatJobCounts(counts: JobHistoryPage['counts']): string {
+  return jobStates.map((state) => `${state} ${counts[state] ?? 0}`).join(' · ');
 }
 
 export function formatJobDetail(job: JobDto): string {
@@ -74,7 +135,7 @@ export function formatJobDetail(job: JobDto): string {
     ['JOB', job.jobId],
     [
       ['state', job.state],
-      ['command', formatSpec(job.spec, 200)],
+      ['command', formatJobWhat(job, 200)],
       ['target', formatTarget(job.target)],
       ['created', `${formatTime(job.createdAt)} by ${job.createdBy}`],
       ['finished', formatTime(job.finishedAt)],

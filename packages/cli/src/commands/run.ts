@@ -7,15 +7,17 @@ import { ExitCode } from '../exit-codes.ts';
 import { followOutput, type Following } from '../follow-output.ts';
 import { CliError, usageError } from '../cli-error.ts';
 import { countRunStates, formatCounts, formatRunSummary, formatTarget, jobExitCode } from '../format.ts';
-import { buildJobCreate, interpreterFromShebang } from '../parse-args.ts';
+import { buildJobCreate, interpreterFromShebang, refuseWithLibraryScript, type RunFlags } from '../parse-args.ts';
+import { bindParamFlags } from '../script-params.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
+import { fetchScript, parseScriptName, parseVersion } from './scripts.ts';
 
 interface RunCliFlags {
   node?: string[];
   tag?: string[];
   all?: boolean;
-  timeout: string;
+  timeout?: string;
   deadline?: string;
   concurrency?: string;
   maxFailures?: string;
@@ -23,6 +25,9 @@ interface RunCliFlags {
   cwd?: string;
   file?: string;
   interpreter?: string;
+  script?: string;
+  version?: string;
+  param?: string[];
   pty?: boolean;
   json?: boolean;
   raw?: boolean;
@@ -36,7 +41,10 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     .option('-n, --node <nodeId>', 'run on this node (repeatable)', collect)
     .option('-t, --tag <key=value>', 'run on nodes with this tag (repeatable: all must match)', collect)
     .option('-a, --all', 'run on every node')
-    .option('--timeout <duration>', 'kill a run that lasts longer (TERM, then KILL)', '10m')
+    .option(
+      '--timeout <duration>',
+      'kill a run that lasts longer (TERM, then KILL; default 10m, a library script’s own timeout)',
+    )
     .option('--deadline <duration>', 'how long to wait for an offline node before its run expires (default 10m)')
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
@@ -45,6 +53,13 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     .option(
       '--interpreter <name>',
       'run --file with sh, bash, python3, node or an absolute path (default: its #! line)',
+    )
+    .option('-s, --script <name>', 'run this script from the master’s library (see edgestelle scripts list)')
+    .option('--version <n>', 'with --script: this version (default: the newest)')
+    .option(
+      '-p, --param <name=value>',
+      'with --script: a parameter value, checked against its type (repeatable)',
+      collect,
     )
     .option('--cwd <dir>', 'working directory on the node (absolute)')
     .option('--pty', 'run in a pseudo-terminal, for programs that want one')
@@ -65,6 +80,8 @@ ${examples(
   "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
   'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
   'edgestelle run --tag role=db --file ./backup.sh -- --full',
+  'edgestelle run --tag site=berlin --script restart-unit --param unit=collector --param lines=50',
+  'edgestelle run --node edge-01 --script restart-unit --version 3 --param unit=ntp',
   'edgestelle run --all --json -- cat /etc/machine-id | jq -r ".runs[] | .nodeId + \\" \\" + .state"',
 )}`,
     )
@@ -75,7 +92,10 @@ ${examples(
 
 async function runCommand(terminal: Terminal, command: string[], flags: RunCliFlags): Promise<number> {
   if (flags.interpreter !== undefined && flags.file === undefined) throw usageError('--interpreter goes with --file');
-  const request = buildJobCreate({
+  if (flags.script === undefined && (flags.version !== undefined || flags.param !== undefined)) {
+    throw usageError('--version and --param go with --script');
+  }
+  const runFlags: RunFlags = {
     script: flags.file === undefined ? undefined : await readScript(flags.file, flags.interpreter),
     node: flags.node ?? [],
     tag: flags.tag ?? [],
@@ -88,8 +108,25 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     env: flags.env ?? [],
     cwd: flags.cwd,
     pty: flags.pty === true,
-  });
-  const connection = await connect(terminal.env);
+  };
+  let connection: Connection | undefined;
+  if (flags.script !== undefined) {
+    refuseWithLibraryScript(runFlags);
+    const name = parseScriptName(flags.script, '--script');
+    const version = parseVersion(flags.version);
+    // Check the target and durations before asking the master for the script.
+    buildJobCreate({ ...runFlags, library: { name, version: version ?? 1, params: {} } });
+    connection = await connect(terminal.env);
+    const script = await fetchScript(connection.api, name, version);
+    // Pin the version the values were checked against, even if a newer one is saved meanwhile.
+    runFlags.library = {
+      name,
+      version: script.version,
+      params: bindParamFlags(name, script.parameters, flags.param ?? []),
+    };
+  }
+  const request = buildJobCreate(runFlags);
+  connection ??= await connect(terminal.env);
   // A Ctrl-C while the job is being created must not leave it running unseen: remember it,
   // and cancel the job as soon as it exists.
   let interruptedEarly = false;
