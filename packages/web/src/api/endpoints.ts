@@ -1,24 +1,47 @@
 import {
   apiTokenCreatedSchema,
   apiTokenDtoSchema,
+  auditPageSchema,
   jobDtoSchema,
+  jobHistoryPageSchema,
   joinTokenCreatedSchema,
   joinTokenDtoSchema,
   nodeDtoSchema,
   pageSchema,
   runDtoSchema,
+  runHistoryPageSchema,
+  scriptDtoSchema,
+  scriptSummaryDtoSchema,
+  scriptVersionDtoSchema,
+  searchPageSchema,
   sessionDtoSchema,
+  sessionInfoDtoSchema,
+  userAccountDtoSchema,
   type ApiTokenCreate,
+  type AuditQuery,
   type JobCreate,
+  type JobListQuery,
   type JoinTokenCreate,
   type LoginRequest,
   type NodeUpdate,
+  type RunListQuery,
+  type ScriptSave,
+  type SearchQuery,
+  type UserCreate,
+  type UserUpdate,
 } from '@edgestelle/protocol';
 import { z } from 'zod';
 import type { HttpClient } from './http.ts';
 
 const items = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
-const jobPageSchema = pageSchema(jobDtoSchema);
+/**
+ * A query type of the protocol as the console sends it: zod's coerced fields (times, limits)
+ * accept `unknown`; over the wire they are numbers or strings.
+ */
+export type QueryOf<T> = { [K in keyof T]: unknown extends T[K] ? number | string | undefined : T[K] };
+
+const scriptPageSchema = pageSchema(scriptSummaryDtoSchema);
+const enc = encodeURIComponent;
 
 /** One typed function per route of docs/API.md that the console uses. */
 export function createApi(http: HttpClient) {
@@ -34,8 +57,9 @@ export function createApi(http: HttpClient) {
       http.request('PATCH', `/nodes/${encodeURIComponent(nodeId)}`, nodeDtoSchema, { body }),
 
     createJob: (body: JobCreate) => http.request('POST', '/jobs', jobDtoSchema, { body }),
-    listJobs: (cursor: string | null, limit = 50) =>
-      http.request('GET', '/jobs', jobPageSchema, { query: { cursor: cursor ?? undefined, limit } }),
+    /** Newest first, filtered on the server; `counts` are by job state over every filter but `state`. */
+    listJobs: (query: QueryOf<JobListQuery>) => http.request('GET', '/jobs', jobHistoryPageSchema, { query }),
+    listRuns: (query: QueryOf<RunListQuery>) => http.request('GET', '/runs', runHistoryPageSchema, { query }),
     getJob: (jobId: string) => http.request('GET', `/jobs/${encodeURIComponent(jobId)}`, jobDtoSchema),
     listJobRuns: (jobId: string) =>
       http.request('GET', `/jobs/${encodeURIComponent(jobId)}/runs`, items(runDtoSchema)).then((r) => r.items),
@@ -48,6 +72,30 @@ export function createApi(http: HttpClient) {
     listApiTokens: () => http.request('GET', '/tokens', items(apiTokenDtoSchema)).then((r) => r.items),
     createApiToken: (body: ApiTokenCreate) => http.request('POST', '/tokens', apiTokenCreatedSchema, { body }),
     revokeApiToken: (tokenId: string) => http.command('DELETE', `/tokens/${encodeURIComponent(tokenId)}`),
+    listUsers: () => http.request('GET', '/users', items(userAccountDtoSchema)).then((r) => r.items),
+    createUser: (body: UserCreate) => http.request('POST', '/users', userAccountDtoSchema, { body }),
+    updateUser: (userId: string, body: UserUpdate) =>
+      http.request('PATCH', `/users/${enc(userId)}`, userAccountDtoSchema, { body }),
+    resetPassword: (userId: string, password: string) =>
+      http.command('POST', `/users/${enc(userId)}/password`, { body: { password } }),
+    listSessions: (all: boolean) =>
+      http
+        .request('GET', '/sessions', items(sessionInfoDtoSchema), { query: { all: all ? true : undefined } })
+        .then((r) => r.items),
+    revokeSession: (sessionId: string) => http.command('DELETE', `/sessions/${enc(sessionId)}`),
+    listAudit: (query: QueryOf<AuditQuery>) => http.request('GET', '/audit', auditPageSchema, { query }),
+
+    listScripts: (q: string | undefined, cursor: string | null) =>
+      http.request('GET', '/scripts', scriptPageSchema, { query: { q, cursor: cursor ?? undefined, limit: 200 } }),
+    getScript: (name: string, version?: number) =>
+      http.request('GET', `/scripts/${enc(name)}`, scriptDtoSchema, { query: { version } }),
+    saveScript: (name: string, body: ScriptSave) =>
+      http.request('PUT', `/scripts/${enc(name)}`, scriptDtoSchema, { body }),
+    listScriptVersions: (name: string) =>
+      http.request('GET', `/scripts/${enc(name)}/versions`, items(scriptVersionDtoSchema)).then((r) => r.items),
+
+    search: (query: QueryOf<SearchQuery>) => http.request('GET', '/search', searchPageSchema, { query }),
+
     listJoinTokens: () => http.request('GET', '/join-tokens', items(joinTokenDtoSchema)).then((r) => r.items),
     createJoinToken: (body: JoinTokenCreate) => http.request('POST', '/join-tokens', joinTokenCreatedSchema, { body }),
     revokeJoinToken: (tokenId: string) => http.command('DELETE', `/join-tokens/${encodeURIComponent(tokenId)}`),

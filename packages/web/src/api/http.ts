@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { WebError, WebErrorCode } from '../errors.ts';
 import { messages } from '../i18n/index.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
 export interface RequestOptions {

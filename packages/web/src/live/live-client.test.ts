@@ -161,6 +161,26 @@ describe('LiveClient', () => {
     expect(statuses.slice(0, 5)).toEqual(['idle', 'connecting', 'open', 'closed', 'connecting']);
   });
 
+  it('stops and reports a foreign origin apart from an ended session', async () => {
+    const hub = await startHub((_send, _message, _connection, ws) => ws.close(4403, 'origin not allowed'));
+    let unauthenticated = 0;
+    let forbidden = 0;
+    const client = new LiveClient({
+      url: hub.url,
+      connect,
+      backoff: { baseMs: 10, maxMs: 10 },
+      onUnauthenticated: () => (unauthenticated += 1),
+      onForbiddenOrigin: () => (forbidden += 1),
+    });
+    track(hub, client);
+    client.subscribeNodes(() => undefined);
+    await waitFor(() => forbidden === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(hub.subscriptions).toHaveLength(1);
+    expect(unauthenticated).toBe(0);
+    expect(client.status).toBe('closed');
+  });
+
   it('stops and reports when the hub refuses the session', async () => {
     const hub = await startHub((_send, _message, _connection, ws) => ws.close(4401, 'unauthenticated'));
     let unauthenticated = 0;

@@ -65,6 +65,11 @@ export interface LiveClientOptions {
   /** The hub refused our credentials (4401): the session is gone. */
   onUnauthenticated?(): void;
   /**
+   * The hub refused this page's Origin (4403): signing in again cannot help; the master's
+   * EDGESTELLE_ALLOWED_ORIGINS (or the address the console is opened at) must change.
+   */
+  onForbiddenOrigin?(): void;
+  /**
    * A socket closed without ever opening. A browser cannot see why an upgrade was refused
    * (HTTP 401 and a dead network look the same), so the owner may ask the REST API.
    */
@@ -201,9 +206,15 @@ export class LiveClient {
 
   private closed(code: number): void {
     if (this.stopped) return;
-    if (code === liveCloseCodes.unauthenticated || code === liveCloseCodes.forbiddenOrigin) {
+    // Neither heals by retrying: stop until a new subscription (e.g. after the next login).
+    if (code === liveCloseCodes.unauthenticated) {
       this.setStatus('closed');
       this.options.onUnauthenticated?.();
+      return;
+    }
+    if (code === liveCloseCodes.forbiddenOrigin) {
+      this.setStatus('closed');
+      this.options.onForbiddenOrigin?.();
       return;
     }
     if (!this.hasSubscriptions()) {

@@ -25,7 +25,15 @@ export interface LogTerminal {
   findPrevious(term: string): boolean;
   /** The whole buffer as plain text, one line per row, trailing blank rows dropped. */
   text(): string;
+  /**
+   * Once everything written so far is on screen, scrolls so output line `lineNo` (1-based,
+   * wrapped rows counted with their line) is near the top, and selects it.
+   */
+  revealLine(lineNo: number): void;
 }
+
+/** Rows of context shown above a revealed line. */
+const REVEAL_CONTEXT_ROWS = 3;
 
 const openLink = (_event: MouseEvent, uri: string): void => {
   openExternalLink(uri, (url, target, features) => window.open(url, target, features));
@@ -128,8 +136,28 @@ export function useLogTerminal(container: Ref<HTMLElement | null>): LogTerminal 
     return lines.join('\n');
   }
 
+  function revealLine(lineNo: number): void {
+    const term = terminal;
+    // An empty write calls back after every earlier write is parsed.
+    term?.write('', () => {
+      const buffer = term.buffer.active;
+      let line = 0;
+      for (let row = 0; row < buffer.length; row += 1) {
+        if (buffer.getLine(row)?.isWrapped === true) continue;
+        line += 1;
+        if (line < lineNo) continue;
+        let end = row;
+        while (buffer.getLine(end + 1)?.isWrapped === true) end += 1;
+        term.scrollToLine(Math.max(0, row - REVEAL_CONTEXT_ROWS));
+        term.selectLines(row, end);
+        return;
+      }
+    });
+  }
+
   return {
     write,
+    revealLine,
     following,
     pending,
     setFollowing,
