@@ -52,4 +52,17 @@ describe('master config', () => {
   it('answers --help', () => {
     expect(load(['--help']).kind).toBe('help');
   });
+
+  it('reads retention settings: days, a size with a unit, a cron schedule checked at start', () => {
+    const result = load([], { EDGESTELLE_RETENTION_DAYS: '30', EDGESTELLE_RETENTION_MAX_BYTES: '20G' });
+    if (result.kind !== 'config') throw new Error('expected a config');
+    expect(result.config.retentionDays).toBe(30);
+    expect(result.config.retentionMaxBytes).toBe(20 * 1024 ** 3);
+    expect(result.config.retentionSchedule).toBe('0 3 * * *');
+    expect(() =>
+      load([], { EDGESTELLE_RETENTION_SCHEDULE: 'every night', EDGESTELLE_RETENTION_MAX_BYTES: 'lots' }),
+    ).toThrow(
+      /EDGESTELLE_RETENTION_SCHEDULE.*EDGESTELLE_RETENTION_MAX_BYTES|EDGESTELLE_RETENTION_MAX_BYTES.*EDGESTELLE_RETENTION_SCHEDULE/,
+    );
+  });
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, parseEnv } from 'node:util';
 import { DEFAULT_TOPIC_PREFIX, Topics, describeIssues } from '@edgestelle/protocol';
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { MasterError, MasterErrorCode } from './errors.ts';
 
@@ -72,6 +73,28 @@ const configSchema = z
         }
       }, "must be up to 4 '/'-separated segments of A-Z, a-z, 0-9, '_' and '-'"),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Take client addresses (audit, login throttling) from X-Forwarded-For: only behind a proxy you run. */
+    trustProxy: bool.default(false),
+    /** Finished jobs older than this many days are deleted with their output; unset keeps them. */
+    retentionDays: z.coerce.number().positive().max(36_500).optional(),
+    /** Oldest finished jobs are deleted until stored output is under this many bytes (suffixes k, M, G). */
+    retentionMaxBytes: z
+      .string()
+      .regex(/^\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?)?$/, 'a size like 500000000, 800M or 20G')
+      .transform(parseSize)
+      .optional(),
+    /** When retention runs: a cron expression (UTC). */
+    retentionSchedule: z
+      .string()
+      .default('0 3 * * *')
+      .refine((pattern) => {
+        try {
+          new Cron(pattern, { paused: true }).stop();
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be a cron expression such as "0 3 * * *"'),
     demo: bool.default(false),
   })
   .strict()
@@ -142,11 +165,15 @@ const keys = {
   adminPassword: ['EDGESTELLE_ADMIN_PASSWORD', undefined],
   topicPrefix: ['EDGESTELLE_TOPIC_PREFIX', 'topic-prefix'],
   logLevel: ['EDGESTELLE_LOG_LEVEL', 'log-level'],
+  trustProxy: ['EDGESTELLE_TRUST_PROXY', 'trust-proxy'],
+  retentionDays: ['EDGESTELLE_RETENTION_DAYS', 'retention-days'],
+  retentionMaxBytes: ['EDGESTELLE_RETENTION_MAX_BYTES', 'retention-max-bytes'],
+  retentionSchedule: ['EDGESTELLE_RETENTION_SCHEDULE', 'retention-schedule'],
   demo: ['EDGESTELLE_DEMO', undefined],
 } as const satisfies Record<keyof ParsedConfig, readonly [string, string | undefined]>;
 
 /** Flags that are switches (`--mqtt-shared`); their variables take 1/0, true/false, yes/no. */
-const booleanKeys = new Set<string>(['mqttShared', 'mqttDynsec']);
+const booleanKeys = new Set<string>(['mqttShared', 'mqttDynsec', 'trustProxy']);
 
 export const configHelp = `Usage: edgestelle master [flags]
 
@@ -223,6 +250,14 @@ export function loadConfig(source: ConfigSource): ConfigResult {
         parsed.data.mqttDynsec ?? (parsed.data.mqttUrl !== undefined && urlUsername(parsed.data.mqttUrl).includes(':')),
     }),
   };
+}
+
+const sizeUnits: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** `800M` → bytes (binary units; `k`, `KiB` and `KB` all mean 1024). */
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)/i.exec(text.trim());
+  return Math.floor(Number(match?.[1] ?? 0) * (sizeUnits[(match?.[2] ?? '').toLowerCase()] ?? 1));
 }
 
 function urlUsername(url: string): string {

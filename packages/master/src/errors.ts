@@ -3,6 +3,7 @@ import { AppError } from '@edgestelle/protocol';
 /** The master's one error catalogue. Codes are API surface (docs/API.md): never rename one. */
 export const MasterErrorCode = {
   invalidRequest: 'invalid_request',
+  invalidParams: 'invalid_params',
   unknownNodes: 'unknown_nodes',
   noMatchingNodes: 'no_matching_nodes',
   unauthenticated: 'unauthenticated',
@@ -12,6 +13,7 @@ export const MasterErrorCode = {
   notFound: 'not_found',
   conflict: 'conflict',
   payloadTooLarge: 'payload_too_large',
+  tooManyRequests: 'too_many_requests',
   internal: 'internal',
   unavailable: 'unavailable',
   configInvalid: 'config_invalid',
@@ -22,6 +24,7 @@ export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorC
 /** A code without a status fails to compile. Startup codes never reach HTTP; 500 is their honest answer. */
 export const httpStatusByCode: Record<MasterErrorCode, number> = {
   invalid_request: 400,
+  invalid_params: 400,
   unknown_nodes: 400,
   no_matching_nodes: 400,
   unauthenticated: 401,
@@ -31,6 +34,7 @@ export const httpStatusByCode: Record<MasterErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  too_many_requests: 429,
   internal: 500,
   unavailable: 503,
   config_invalid: 500,
@@ -40,10 +44,17 @@ export const httpStatusByCode: Record<MasterErrorCode, number> = {
 export class MasterError extends AppError<MasterErrorCode> {
   override readonly name = 'MasterError';
   readonly field: string | undefined;
+  /** Sent as the Retry-After header (seconds) with a 429. */
+  readonly retryAfterSec: number | undefined;
 
-  constructor(code: MasterErrorCode, message: string, options?: { cause?: unknown; field?: string }) {
+  constructor(
+    code: MasterErrorCode,
+    message: string,
+    options?: { cause?: unknown; field?: string; retryAfterSec?: number },
+  ) {
     super(code, message, options);
     this.field = options?.field;
+    this.retryAfterSec = options?.retryAfterSec;
   }
 }
 

@@ -2,8 +2,9 @@ import { fileURLToPath } from 'node:url';
 import { Topics, type Command } from '@edgestelle/protocol';
 import { sealMessage } from '@edgestelle/protocol/envelope';
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { buildApi } from './api/app.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import { AuthService, type AdminBootstrap } from './auth/auth-service.ts';
 import { MASTER_MQTT_USERNAME, startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.ts';
 import { connectMqttLink, type MqttLink } from './broker/mqtt-link.ts';
@@ -21,10 +22,19 @@ import { Enrollment } from './nodes/enrollment.ts';
 import { NodeService } from './nodes/node-service.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
 import { Ingest } from './runs/ingest.ts';
+import { History } from './runs/history.ts';
+import { MasterMetrics } from './metrics/metrics.ts';
+import { Retention } from './retention/retention.ts';
+import { ScriptLibrary } from './scripts/script-library.ts';
+import { LineIndexer } from './search/line-indexer.ts';
+import { LogSearch } from './search/log-search.ts';
 
 export interface MasterDeps {
   clock?: Clock;
+  /** A ready logger (used as it is); otherwise one is built with the master's redaction rules. */
   logger?: Logger;
+  /** Where the master's own logger writes (default stdout): tests capture log lines here. */
+  logDestination?: DestinationStream;
   /** The console's static files; default packages/master/public. */
   publicDir?: string;
   onRoute?: (route: { method: string | string[]; url: string }) => void;
@@ -35,7 +45,32 @@ export interface MasterDeps {
   cancelGraceMs?: number;
   liveMaxBufferedBytes?: number;
   liveReplayStallMs?: number;
+  /** How long the search indexer lets changes gather (ms). */
+  indexDelayMs?: number;
 }
+
+/**
+ * Log fields that may carry a secret, censored wherever they appear: credentials in requests,
+ * enrollment answers (node key, broker password), tokens and passwords in any object logged.
+ */
+const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.currentPassword',
+  '*.newPassword',
+  '*.token',
+  '*.nodeKey',
+  '*.masterSecret',
+  '*.sessionToken',
+  '*.passwordHash',
+  '*.password_hash',
+  '*.token_hash',
+  'password',
+  'token',
+  'nodeKey',
+];
 
 export interface Master {
   readonly config: MasterConfig;
@@ -55,6 +90,11 @@ export interface Master {
   readonly enrollment: Enrollment;
   readonly nodes: NodeService;
   readonly auth: AuthService;
+  readonly audit: AuditLog;
+  readonly scripts: ScriptLibrary;
+  readonly indexer: LineIndexer;
+  readonly retention: Retention;
+  readonly metrics: MasterMetrics;
   readonly hub: LiveHub;
   readonly app: FastifyInstance;
   sweep(): Promise<number>;
@@ -71,7 +111,16 @@ const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
  */
 export async function createMaster(config: MasterConfig, deps: MasterDeps = {}): Promise<Master> {
   const clock = deps.clock ?? systemClock;
-  const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'edgestelle-master' } });
+  const logger =
+    deps.logger ??
+    pino(
+      {
+        level: config.logLevel,
+        base: { service: 'edgestelle-master' },
+        redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      },
+      deps.logDestination ?? pino.destination(1),
+    );
   const topics = new Topics(config.topicPrefix);
   const dataDir = await openDataDir(config.dataDir, config.masterKeyFile);
   const cleanups: Array<[step: string, cleanup: () => Promise<void>]> = [];
@@ -89,7 +138,9 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
     const store = await openStore(config.databaseUrl, logger.child({ component: 'db' }));
     cleanups.push(['database', () => store.close()]);
     logger.info({ database: redactUrl(config.databaseUrl), dialect: store.dialect }, 'database ready');
-    const auth = new AuthService(store, dataDir.masterSecret, clock);
+    const audit = new AuditLog(store.db, clock);
+    const auth = new AuthService(store, dataDir.masterSecret, clock, audit);
+    const scripts = new ScriptLibrary(store.db, clock, audit);
     const admin = await auth.bootstrapAdmin(dataDir.path, config.adminPassword);
     const events = new MasterEvents();
     const keys = new NodeKeys(store, dataDir.masterSecret);
@@ -121,6 +172,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       events,
       disconnectNode,
       removeBrokerCredentials: (nodeId) => brokerSecurity('remove the node', (sync) => sync.removeNode(nodeId)),
+      audit,
     });
 
     if (config.mqttUrl === undefined) {
@@ -169,6 +221,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       clock,
       logger: logger.child({ component: 'dispatcher' }),
       sendCommand,
+      audit,
+      scripts,
       ...(deps.lostRunGraceMs === undefined ? {} : { lostRunGraceMs: deps.lostRunGraceMs }),
       ...(deps.cancelGraceMs === undefined ? {} : { cancelGraceMs: deps.cancelGraceMs }),
     });
@@ -242,6 +296,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       disconnectNode,
       setBrokerCredentials: (nodeId, password) =>
         brokerSecurity("accept the node's credentials", (sync) => sync.upsertNode(nodeId, password)),
+      audit,
     });
     if (store.dialect === 'postgres') {
       const relay = await startPgRelay({
@@ -263,6 +318,27 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       ...(deps.liveMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.liveMaxBufferedBytes }),
       ...(deps.liveReplayStallMs === undefined ? {} : { replayStallMs: deps.liveReplayStallMs }),
     });
+    const indexer = new LineIndexer({
+      store,
+      events,
+      logger: logger.child({ component: 'search-index' }),
+      ...(deps.indexDelayMs === undefined ? {} : { delayMs: deps.indexDelayMs }),
+    });
+    cleanups.push(['search index', () => Promise.resolve(indexer.close())]);
+    await indexer.scan();
+    const retention = new Retention({
+      store,
+      audit,
+      clock,
+      logger: logger.child({ component: 'retention' }),
+      maxAgeDays: config.retentionDays ?? null,
+      maxOutputBytes: config.retentionMaxBytes ?? null,
+      schedule: config.retentionSchedule,
+      sqlitePath: store.sqlitePath,
+    });
+    retention.start();
+    cleanups.push(['retention', () => retention.close()]);
+    const metrics = new MasterMetrics({ store, ingest, hub, indexer, retention });
     let httpPort = config.httpPort;
     const allowedOrigins = (): readonly string[] => {
       const local = [
@@ -280,11 +356,18 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       logger: logger.child({ component: 'http' }),
       store,
       auth,
+      audit,
+      scripts,
+      history: new History(store.db, dispatcher),
+      search: new LogSearch(store.db, store.dialect),
+      retention,
+      metrics,
       dispatcher,
       nodes,
       enrollment,
       hub,
       brokerReady: () => connectedLink.connected(),
+      trustProxy: config.trustProxy,
       allowedOrigins,
       publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
       secureCookies: config.publicUrl?.startsWith('https:') ?? false,
@@ -325,6 +408,11 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       enrollment,
       nodes,
       auth,
+      audit,
+      scripts,
+      indexer,
+      retention,
+      metrics,
       hub,
       app,
       sweep: () => dispatcher.sweep(),

@@ -172,13 +172,7 @@ export type ApiTokenCreated = z.infer<typeof apiTokenCreatedSchema>;
 
 // ---- health -------------------------------------------------------------------------------
 
-export const readinessSchema = z.object({
-  ready: z.boolean(),
-  database: z.boolean(),
-  broker: z.boolean(),
-  /** Bytes of stored run output (what retention by size counts). */
-  outputBytes: z.number().int().min(0).optional(),
-});
+export const readinessSchema = z.object({ ready: z.boolean(), database: z.boolean(), broker: z.boolean() });
 export type Readiness = z.infer<typeof readinessSchema>;
 
 // ---- query helpers ------------------------------------------------------------------------

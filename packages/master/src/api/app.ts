@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import fastifyCookie from '@fastify/cookie';
@@ -18,6 +19,9 @@ import {
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
+import { liveCloseCodes, readinessSchema } from '@edgestelle/protocol';
+import { z } from 'zod';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { SESSION_COOKIE, hasRole, type AuthService, type Principal } from '../auth/auth-service.ts';
 import { MasterError, MasterErrorCode, httpStatusByCode } from '../errors.ts';
 import type { LiveHub } from '../live/live-hub.ts';
@@ -25,15 +29,29 @@ import type { Enrollment } from '../nodes/enrollment.ts';
 import type { NodeService } from '../nodes/node-service.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { Store } from '../db/connect.ts';
+import type { MasterMetrics } from '../metrics/metrics.ts';
+import type { Retention } from '../retention/retention.ts';
+import type { History } from '../runs/history.ts';
+import type { ScriptLibrary } from '../scripts/script-library.ts';
+import type { LogSearch } from '../search/log-search.ts';
 import './access.ts';
+import { registerAdminRoutes } from './routes-admin.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
+import { registerScriptRoutes } from './routes-scripts.ts';
+import { registerUserRoutes } from './routes-users.ts';
 
 export interface ApiDeps {
   logger: FastifyBaseLogger;
   store: Store;
   auth: AuthService;
+  audit: AuditLog;
+  scripts: ScriptLibrary;
+  history: History;
+  search: LogSearch;
+  retention: Retention;
+  metrics: MasterMetrics;
   dispatcher: Dispatcher;
   nodes: NodeService;
   enrollment: Enrollment;
@@ -44,6 +62,8 @@ export interface ApiDeps {
   publicDir: string | undefined;
   /** Mark the session cookie Secure even on plain HTTP: the console is served over https by a proxy. */
   secureCookies: boolean;
+  /** Take the client address from X-Forwarded-For (the master is behind a proxy). */
+  trustProxy: boolean;
   /** Every route as registered, for the test that checks each refuses the unauthenticated. */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
 }
@@ -56,7 +76,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // Request lines at info would drown the log of a busy fleet; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+    trustProxy: deps.trustProxy,
+    // Every log line of a request carries its id; the client sees it in X-Request-Id.
+    genReqId: () => randomUUID(),
+    requestIdLogLabel: 'reqId',
     // Shutdown must not wait on a browser's keep-alive or a refused WebSocket upgrade.
     forceCloseConnections: true,
   });
@@ -67,6 +90,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     app.addHook('onRoute', (route) => onRoute({ method: route.method, url: route.url }));
   }
   app.decorateRequest('principal', null);
+  app.decorateRequest('liveRefusal', null);
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
   // A refused WebSocket upgrade leaves its socket outside the HTTP server's bookkeeping, where
   // forceCloseConnections cannot reach it; end those at shutdown so close() does not hang.
   const upgradeSockets = new Set<Duplex>();
@@ -123,6 +150,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         .send({ code: MasterErrorCode.invalidRequest, message: `invalid ${where}: ${issues.join('; ')}`, field });
     }
     if (error instanceof MasterError) {
+      if (error.retryAfterSec !== undefined) void reply.header('retry-after', String(error.retryAfterSec));
       return reply.status(httpStatusByCode[error.code]).send({
         code: error.code,
         message: error.message,
@@ -160,37 +188,69 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
 
-  app.get('/healthz', { config: { access: 'public' }, schema: { hide: true } }, () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { access: 'public' }, schema: { hide: true } }, async (_request, reply) => {
-    const database = await deps.store.ping();
-    const broker = deps.brokerReady();
-    const ready = database && broker;
-    return reply.status(ready ? 200 : 503).send({ ready, database, broker });
-  });
+  app.get(
+    '/healthz',
+    {
+      config: { access: 'public' },
+      schema: { tags: ['health'], response: { 200: z.object({ status: z.literal('ok') }) } },
+    },
+    () => ({ status: 'ok' as const }),
+  );
+  app.get(
+    '/readyz',
+    {
+      config: { access: 'public' },
+      schema: { tags: ['health'], response: { 200: readinessSchema, 503: readinessSchema } },
+    },
+    async (_request, reply) => {
+      const database = await deps.store.ping();
+      const broker = deps.brokerReady();
+      const ready = database && broker;
+      return reply.status(ready ? 200 : 503).send({ ready, database, broker });
+    },
+  );
 
   registerAuthRoutes(app, deps);
+  registerUserRoutes(app, deps);
   registerNodeRoutes(app, deps);
   registerJobRoutes(app, deps);
+  registerScriptRoutes(app, deps);
+  registerAdminRoutes(app, deps);
 
+  // The upgrade is accepted and then closed with 4401/4403 when credentials or Origin are wrong:
+  // a browser cannot read the HTTP status of a refused upgrade, but it can read a close code.
   app.get(
     '/api/v1/live',
     {
       websocket: true,
-      config: { access: 'viewer' },
-      schema: { hide: true },
+      config: { access: 'public' },
+      schema: { summary: 'The live hub (WebSocket); see docs/API.md', tags: ['live'] },
       onRequest: async (request) => {
-        // A browser sends its cookie to any page's WebSocket: the origin must be ours.
-        const principal = request.principal ?? (await authenticate(deps.auth, request));
-        const origin = request.headers.origin;
-        if (principal?.via === 'session' && (origin === undefined || !deps.allowedOrigins().includes(origin))) {
-          throw new MasterError(
-            MasterErrorCode.forbidden,
-            `origin ${origin ?? '(none)'} may not open the live hub with a session cookie`,
-          );
+        const principal = await authenticate(deps.auth, request);
+        const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket';
+        if (principal === null) {
+          if (!upgrade) throw new MasterError(MasterErrorCode.unauthenticated, 'sign in or send an API token');
+          request.liveRefusal = { code: liveCloseCodes.unauthenticated, reason: 'sign in or send an API token' };
+          return;
         }
+        // A browser sends its cookie to any page's WebSocket: the origin must be ours.
+        const origin = request.headers.origin;
+        if (principal.via === 'session' && (origin === undefined || !deps.allowedOrigins().includes(origin))) {
+          const reason = `origin ${origin ?? '(none)'} may not open the live hub with a session cookie`;
+          if (!upgrade) throw new MasterError(MasterErrorCode.forbidden, reason);
+          request.liveRefusal = { code: liveCloseCodes.forbiddenOrigin, reason: reason.slice(0, 120) };
+          return;
+        }
+        request.principal = principal;
       },
     },
-    (socket) => deps.hub.attach(socket),
+    (socket, request) => {
+      if (request.liveRefusal !== null) {
+        socket.close(request.liveRefusal.code, request.liveRefusal.reason);
+        return;
+      }
+      deps.hub.attach(socket);
+    },
   );
 
   if (deps.publicDir !== undefined && existsSync(deps.publicDir)) {

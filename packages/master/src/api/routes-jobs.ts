@@ -5,8 +5,11 @@ import {
   idSchema,
   jobCreateSchema,
   jobDtoSchema,
+  jobHistoryPageSchema,
+  jobListQuerySchema,
   outputPageSchema,
-  pageSchema,
+  runHistoryPageSchema,
+  runListQuerySchema,
   runDtoSchema,
   seqSchema,
 } from '@edgestelle/protocol';
@@ -14,7 +17,7 @@ import { z } from 'zod';
 import { notFound } from '../errors.ts';
 import { chunkDto, isRunComplete, runDto } from '../runs/dto.ts';
 import type { ApiDeps } from './app.ts';
-import { requirePrincipal } from './access.ts';
+import { actorOf, requirePrincipal } from './access.ts';
 
 export function registerJobRoutes(base: FastifyInstance, deps: ApiDeps): void {
   const app = base.withTypeProvider<ZodTypeProvider>();
@@ -31,34 +34,31 @@ export function registerJobRoutes(base: FastifyInstance, deps: ApiDeps): void {
     async (request, reply) =>
       reply
         .status(201)
-        .send(await deps.dispatcher.createJob(request.body, requirePrincipal(request.principal).user.username)),
+        .send(
+          await deps.dispatcher.createJob(
+            request.body,
+            requirePrincipal(request.principal).user.username,
+            actorOf(request),
+          ),
+        ),
   );
 
   app.get(
     '/api/v1/jobs',
     {
       config: { access: 'viewer' },
-      schema: {
-        tags: ['jobs'],
-        querystring: z
-          .object({ cursor: idSchema.optional(), limit: z.coerce.number().int().min(1).max(200).default(50) })
-          .strict(),
-        response: { 200: pageSchema(jobDtoSchema) },
-      },
+      schema: { tags: ['jobs'], querystring: jobListQuerySchema, response: { 200: jobHistoryPageSchema } },
     },
-    async (request) => {
-      const { cursor, limit } = request.query;
-      let query = db
-        .selectFrom('jobs')
-        .select('job_id')
-        .orderBy('job_id', 'desc')
-        .limit(limit + 1);
-      if (cursor !== undefined) query = query.where('job_id', '<', cursor);
-      const rows = await query.execute();
-      const page = rows.slice(0, limit);
-      const items = await Promise.all(page.map((r) => deps.dispatcher.job(r.job_id)));
-      return { items, nextCursor: rows.length > limit ? (page.at(-1)?.job_id ?? null) : null };
+    (request) => deps.history.jobs(request.query),
+  );
+
+  app.get(
+    '/api/v1/runs',
+    {
+      config: { access: 'viewer' },
+      schema: { tags: ['runs'], querystring: runListQuerySchema, response: { 200: runHistoryPageSchema } },
     },
+    (request) => deps.history.runs(request.query),
   );
 
   app.get(
@@ -88,7 +88,7 @@ export function registerJobRoutes(base: FastifyInstance, deps: ApiDeps): void {
   app.post(
     '/api/v1/jobs/:jobId/cancel',
     { config: { access: 'operator' }, schema: { tags: ['jobs'], params: jobParams, response: { 200: jobDtoSchema } } },
-    (request) => deps.dispatcher.cancelJob(request.params.jobId),
+    (request) => deps.dispatcher.cancelJob(request.params.jobId, actorOf(request)),
   );
 
   app.get(
@@ -100,7 +100,7 @@ export function registerJobRoutes(base: FastifyInstance, deps: ApiDeps): void {
   app.post(
     '/api/v1/runs/:runId/cancel',
     { config: { access: 'operator' }, schema: { tags: ['runs'], params: runParams, response: { 200: runDtoSchema } } },
-    (request) => deps.dispatcher.cancelRun(request.params.runId),
+    (request) => deps.dispatcher.cancelRun(request.params.runId, actorOf(request)),
   );
 
   app.get(

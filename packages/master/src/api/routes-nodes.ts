@@ -14,7 +14,7 @@ import {
 } from '@edgestelle/protocol';
 import { z } from 'zod';
 import type { ApiDeps } from './app.ts';
-import { requirePrincipal } from './access.ts';
+import { actorOf, requirePrincipal } from './access.ts';
 
 const tagFilter = z
   .string()
@@ -66,13 +66,13 @@ export function registerNodeRoutes(base: FastifyInstance, deps: ApiDeps): void {
       config: { access: 'admin' },
       schema: { tags: ['nodes'], params: nodeParams, body: nodeUpdateSchema, response: { 200: nodeDtoSchema } },
     },
-    (request) => deps.nodes.update(request.params.nodeId, request.body),
+    (request) => deps.nodes.update(request.params.nodeId, request.body, actorOf(request)),
   );
 
   app.post(
     '/api/v1/nodes/:nodeId/revoke',
     { config: { access: 'admin' }, schema: { tags: ['nodes'], params: nodeParams, response: { 200: nodeDtoSchema } } },
-    (request) => deps.nodes.revoke(request.params.nodeId),
+    (request) => deps.nodes.revoke(request.params.nodeId, actorOf(request)),
   );
 
   app.get(
@@ -102,7 +102,13 @@ export function registerNodeRoutes(base: FastifyInstance, deps: ApiDeps): void {
     async (request, reply) =>
       reply
         .status(201)
-        .send(await deps.enrollment.createJoinToken(request.body, requirePrincipal(request.principal).user.username)),
+        .send(
+          await deps.enrollment.createJoinToken(
+            request.body,
+            requirePrincipal(request.principal).user.username,
+            actorOf(request),
+          ),
+        ),
   );
 
   app.delete(
@@ -112,7 +118,7 @@ export function registerNodeRoutes(base: FastifyInstance, deps: ApiDeps): void {
       schema: { tags: ['enrollment'], params: z.object({ tokenId: idSchema }), response: { 204: z.null() } },
     },
     async (request, reply) => {
-      await deps.enrollment.revokeJoinToken(request.params.tokenId);
+      await deps.enrollment.revokeJoinToken(request.params.tokenId, actorOf(request));
       return reply.status(204).send(null);
     },
   );
@@ -123,6 +129,6 @@ export function registerNodeRoutes(base: FastifyInstance, deps: ApiDeps): void {
       config: { access: 'public' },
       schema: { tags: ['enrollment'], body: enrollRequestSchema, response: { 200: enrollResponseSchema } },
     },
-    (request) => deps.enrollment.enroll(request.body, request.hostname),
+    (request) => deps.enrollment.enroll(request.body, request.hostname, request.ip),
   );
 }

@@ -15,6 +15,8 @@ export interface Store {
   readonly dialect: Dialect;
   /** For LISTEN/NOTIFY (PostgreSQL only). */
   readonly postgresUrl: string | undefined;
+  /** The SQLite file (its size is shown to admins), unless PostgreSQL. */
+  readonly sqlitePath: string | undefined;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -25,6 +27,7 @@ const INT8_OID = 20;
 export async function openStore(databaseUrl: string, logger?: Logger): Promise<Store> {
   const isPostgres = /^postgres(ql)?:\/\//.test(databaseUrl);
   let db: Kysely<Database>;
+  let sqlitePath: string | undefined;
   if (isPostgres) {
     const pool = new pg.Pool({
       connectionString: databaseUrl,
@@ -36,16 +39,20 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     const path = databaseUrl.replace(/^(sqlite|file):(\/\/)?/, '');
+    sqlitePath = path;
     mkdirSync(dirname(path), { recursive: true });
     const database = new SQLite(path);
     database.pragma('journal_mode = WAL');
-    database.pragma('synchronous = NORMAL');
+    // FULL: the master acknowledges chunks after COMMIT and the agent then deletes them, so a
+    // commit must survive a power cut (NORMAL in WAL mode may lose the last transactions).
+    database.pragma('synchronous = FULL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   }
   const dialect: Dialect = isPostgres ? 'postgres' : 'sqlite';
   try {
+    if (isPostgres) await ensureTrigram(db, logger);
     const { error, results } = await new Migrator({ db, provider: migrationProvider(dialect) }).migrateToLatest();
     const failed = results?.find((r) => r.status === 'Error');
     if (error !== undefined || failed !== undefined) {
@@ -68,6 +75,7 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     db,
     dialect,
     postgresUrl: isPostgres ? databaseUrl : undefined,
+    sqlitePath,
     async ping() {
       try {
         await sql`SELECT 1`.execute(db);
@@ -78,6 +86,21 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Log search wants pg_trgm (a trusted extension: any user with CREATE on the database may add
+ * it). Without it search still works, by scanning; the operator is told how to fix that.
+ */
+async function ensureTrigram(db: Kysely<Database>, logger: Logger | undefined): Promise<void> {
+  try {
+    await sql`CREATE EXTENSION IF NOT EXISTS pg_trgm`.execute(db);
+  } catch (err) {
+    logger?.warn(
+      { err },
+      'cannot create the pg_trgm extension: log search will scan instead of using an index (run CREATE EXTENSION pg_trgm as a superuser, then restart)',
+    );
+  }
 }
 
 /** Epoch milliseconds live in BIGINT columns (int8, a string by default in pg) and fit a double exactly. */

@@ -117,6 +117,103 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
           .execute();
       },
     },
+    '0002_team': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
+        await db.schema.alterTable('users').addColumn('last_login_at', 'bigint').execute();
+        // Sessions gain a public id (to list and revoke them); sessions from before have none: sign in again.
+        await sql`DELETE FROM sessions`.execute(db);
+        await db.schema.alterTable('sessions').addColumn('session_id', 'text').execute();
+        await db.schema.alterTable('sessions').addColumn('ip', 'text').execute();
+        await db.schema.alterTable('sessions').addColumn('user_agent', 'text').execute();
+        await db.schema.alterTable('sessions').addColumn('last_seen_at', 'bigint').execute();
+        await db.schema.createIndex('sessions_id').on('sessions').column('session_id').unique().execute();
+        await db.schema.alterTable('api_tokens').addColumn('role', 'text').execute();
+        await sql`UPDATE api_tokens SET role = (SELECT role FROM users WHERE users.user_id = api_tokens.user_id)`.execute(
+          db,
+        );
+
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('event_id', 'text', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('details', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+        await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'at']).execute();
+        await db.schema.createIndex('audit_events_target').on('audit_events').column('target').execute();
+
+        await db.schema
+          .createTable('scripts')
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('interpreter', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('parameters', 'text', (c) => c.notNull())
+          .addColumn('timeout_ms', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('scripts_pk', ['name', 'version'])
+          .execute();
+
+        await db.schema.alterTable('jobs').addColumn('script_name', 'text').execute();
+        await db.schema.alterTable('jobs').addColumn('script_version', 'integer').execute();
+        await db.schema.alterTable('jobs').addColumn('params', 'text').execute();
+        await db.schema.createIndex('jobs_created_at').on('jobs').column('created_at').execute();
+        await db.schema.createIndex('jobs_script').on('jobs').columns(['script_name', 'job_id']).execute();
+        await db.schema.createIndex('jobs_created_by').on('jobs').columns(['created_by', 'job_id']).execute();
+        await db.schema.createIndex('runs_node_run').on('runs').columns(['node_id', 'run_id']).execute();
+
+        // The search index: output cut into lines once the run's chunks are stored without a gap.
+        await db.schema
+          .alterTable('runs')
+          .addColumn('index_seq', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .alterTable('runs')
+          .addColumn('index_line', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        /** The unfinished line of each stream (JSON), carried to the next chunk. */
+        await db.schema.alterTable('runs').addColumn('index_carry', 'text').execute();
+        await db.schema
+          .createTable('output_lines')
+          .addColumn('line_id', 'integer', (c) =>
+            dialect === 'postgres' ? c.generatedAlwaysAsIdentity().primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('run_id', 'text', (c) => c.notNull().references('runs.run_id').onDelete('cascade'))
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('line_no', 'integer', (c) => c.notNull())
+          .addColumn('stream', 'text', (c) => c.notNull())
+          .addColumn('line', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('output_lines_run').on('output_lines').columns(['run_id', 'line_no']).execute();
+        if (dialect === 'sqlite') {
+          // External-content FTS5 with the trigram tokenizer: substring matches, as pg_trgm gives.
+          await sql`CREATE VIRTUAL TABLE output_lines_fts USING fts5(line, content='output_lines', content_rowid='line_id', tokenize='trigram')`.execute(
+            db,
+          );
+          await sql`CREATE TRIGGER output_lines_ai AFTER INSERT ON output_lines BEGIN
+            INSERT INTO output_lines_fts(rowid, line) VALUES (new.line_id, new.line); END`.execute(db);
+          await sql`CREATE TRIGGER output_lines_ad AFTER DELETE ON output_lines BEGIN
+            INSERT INTO output_lines_fts(output_lines_fts, rowid, line) VALUES ('delete', old.line_id, old.line); END`.execute(
+            db,
+          );
+        } else {
+          const trgm = await sql<{
+            n: number;
+          }>`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_trgm'`.execute(db);
+          if ((trgm.rows[0]?.n ?? 0) > 0) {
+            await sql`CREATE INDEX output_lines_trgm ON output_lines USING gin (line gin_trgm_ops)`.execute(db);
+          }
+        }
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -13,6 +13,9 @@ export interface Database {
   jobs: JobsTable;
   runs: RunsTable;
   run_chunks: RunChunksTable;
+  audit_events: AuditEventsTable;
+  scripts: ScriptsTable;
+  output_lines: OutputLinesTable;
 }
 
 export interface UsersTable {
@@ -21,14 +24,21 @@ export interface UsersTable {
   password_hash: string;
   role: string;
   created_at: number;
+  disabled_at: number | null;
+  last_login_at: number | null;
 }
 
 export interface SessionsTable {
   /** SHA-256 of the cookie value: a stolen database holds no usable session. */
   session_hash: string;
+  /** The public id (lists and revocation); the hash never leaves the database. */
+  session_id: string;
   user_id: string;
   created_at: number;
   expires_at: number;
+  ip: string | null;
+  user_agent: string | null;
+  last_seen_at: number | null;
 }
 
 export interface ApiTokensTable {
@@ -36,6 +46,8 @@ export interface ApiTokensTable {
   user_id: string;
   name: string;
   token_hash: string;
+  /** The most the token may do; its owner's current role caps it. */
+  role: string;
   created_at: number;
   expires_at: number | null;
   last_used_at: number | null;
@@ -86,6 +98,10 @@ export interface JobsTable {
   node_count: number;
   finished_at: number | null;
   stop_reason: string | null;
+  script_name: string | null;
+  script_version: number | null;
+  /** JSON of the params after defaults (library scripts only). */
+  params: string | null;
 }
 
 export interface RunsTable {
@@ -108,6 +124,11 @@ export interface RunsTable {
   exited_seq: number | null;
   cancel_requested_at: number | null;
   updated_at: number;
+  /** Chunks below this seq are cut into output_lines. */
+  index_seq: Generated<number>;
+  /** Lines indexed so far (the next line's number minus one). */
+  index_line: Generated<number>;
+  index_carry: string | null;
 }
 
 export interface RunChunksTable {
@@ -115,5 +136,40 @@ export interface RunChunksTable {
   seq: number;
   stream: string;
   data: Uint8Array;
+  created_at: number;
+}
+
+export interface AuditEventsTable {
+  event_id: string;
+  at: number;
+  actor: string;
+  ip: string | null;
+  action: string;
+  target: string | null;
+  /** JSON object of scalar facts. */
+  details: string;
+}
+
+export interface ScriptsTable {
+  name: string;
+  version: number;
+  interpreter: string;
+  body: string;
+  description: string;
+  /** JSON array of parameter definitions. */
+  parameters: string;
+  timeout_ms: number;
+  created_at: number;
+  created_by: string;
+}
+
+export interface OutputLinesTable {
+  line_id: Generated<number>;
+  run_id: string;
+  /** The chunk the line starts in. */
+  seq: number;
+  line_no: number;
+  stream: string;
+  line: string;
   created_at: number;
 }

@@ -10,6 +10,7 @@ import {
 import { deriveNodeKey } from '@edgestelle/protocol/envelope';
 import type { Selectable } from 'kysely';
 import type { z } from 'zod';
+import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import { hashSecret, newSecret } from '../auth/secrets.ts';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/connect.ts';
@@ -32,6 +33,7 @@ export interface EnrollmentOptions {
   disconnectNode: (nodeId: string) => void;
   /** Gives an external broker the node's new credentials (Mosquitto dynamic security). */
   setBrokerCredentials?: (nodeId: string, password: string) => Promise<void>;
+  audit: AuditLog;
 }
 
 /**
@@ -46,7 +48,11 @@ export class Enrollment {
     return this.options.store.db;
   }
 
-  async createJoinToken(input: z.output<typeof joinTokenCreateSchema>, createdBy: string): Promise<JoinTokenCreated> {
+  async createJoinToken(
+    input: z.output<typeof joinTokenCreateSchema>,
+    createdBy: string,
+    actor?: Actor,
+  ): Promise<JoinTokenCreated> {
     const nowMs = this.options.clock.now();
     const token = newSecret('esj');
     const row = {
@@ -61,7 +67,15 @@ export class Enrollment {
       revoked_at: null,
       created_by: createdBy,
     };
-    await this.db.insertInto('join_tokens').values(row).execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto('join_tokens').values(row).execute();
+      await this.options.audit.record(trx, {
+        actor: actor ?? { name: createdBy, ip: null },
+        action: 'join_token.create',
+        target: `join_token:${row.token_id}`,
+        details: { maxUses: input.maxUses, expiresAt: row.expires_at, description: input.description },
+      });
+    });
     return { ...joinTokenDto(row), token };
   }
 
@@ -70,17 +84,25 @@ export class Enrollment {
     return rows.map(joinTokenDto);
   }
 
-  async revokeJoinToken(tokenId: string): Promise<void> {
-    const result = await this.db
-      .updateTable('join_tokens')
-      .set({ revoked_at: this.options.clock.now() })
-      .where('token_id', '=', tokenId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw notFound(`join token ${tokenId}`);
+  async revokeJoinToken(tokenId: string, actor: Actor = systemActor): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('join_tokens')
+        .set({ revoked_at: this.options.clock.now() })
+        .where('token_id', '=', tokenId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) throw notFound(`join token ${tokenId}`);
+      await this.options.audit.record(trx, { actor, action: 'join_token.revoke', target: `join_token:${tokenId}` });
+    });
   }
 
-  async enroll(request: EnrollRequest, requestHost: string | undefined): Promise<EnrollResponse> {
+  /** `ip`: where the request came from, for the audit event (the actor is the node). */
+  async enroll(
+    request: EnrollRequest,
+    requestHost: string | undefined,
+    ip: string | null = null,
+  ): Promise<EnrollResponse> {
     const nowMs = this.options.clock.now();
     const invalid = (): MasterError =>
       new MasterError(
@@ -137,6 +159,12 @@ export class Enrollment {
       } else {
         await trx.updateTable('nodes').set(values).where('node_id', '=', request.nodeId).execute();
       }
+      await this.options.audit.record(trx, {
+        actor: { name: `node:${request.nodeId}`, ip },
+        action: 'node.enroll',
+        target: `node:${request.nodeId}`,
+        details: { joinToken: token.token_id, keyEpoch: epoch, name: request.name },
+      });
       return { epoch, tags: baseTags, reenrolled: existing !== undefined };
     });
     this.options.keys.set(request.nodeId, result.epoch, false);

@@ -1,4 +1,5 @@
 import { nodeFactsSchema, type NodeDto, type NodeUpdate, type TagDto } from '@edgestelle/protocol';
+import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import { secretMatches } from '../auth/secrets.ts';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/connect.ts';
@@ -16,6 +17,7 @@ export interface NodeServiceOptions {
   disconnectNode: (nodeId: string) => void;
   /** Removes the node from an external broker's users (Mosquitto dynamic security). */
   removeBrokerCredentials?: (nodeId: string) => Promise<void>;
+  audit: AuditLog;
 }
 
 /** Reading, tagging and revoking nodes, and checking their broker credentials. */
@@ -40,39 +42,59 @@ export class NodeService {
     return nodeDto(row);
   }
 
-  async update(nodeId: string, update: NodeUpdate): Promise<NodeDto> {
-    const row = await this.db.selectFrom('nodes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
-    if (row === undefined) throw notFound(`node ${nodeId}`);
-    const reported = row.facts === null ? {} : nodeFactsSchema.parse(JSON.parse(row.facts)).tags;
-    const base = update.tags ?? parseTags(row.base_tags);
-    await this.db
-      .updateTable('nodes')
-      .set({
-        name: update.name ?? row.name,
-        base_tags: JSON.stringify(base),
-        tags: JSON.stringify(mergeTags(base, reported)),
-      })
-      .where('node_id', '=', nodeId)
-      .execute();
+  async update(nodeId: string, update: NodeUpdate, actor: Actor = systemActor): Promise<NodeDto> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('nodes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+      if (row === undefined) throw notFound(`node ${nodeId}`);
+      const reported = row.facts === null ? {} : nodeFactsSchema.parse(JSON.parse(row.facts)).tags;
+      const base = update.tags ?? parseTags(row.base_tags);
+      await trx
+        .updateTable('nodes')
+        .set({
+          name: update.name ?? row.name,
+          base_tags: JSON.stringify(base),
+          tags: JSON.stringify(mergeTags(base, reported)),
+        })
+        .where('node_id', '=', nodeId)
+        .execute();
+      await this.options.audit.record(trx, {
+        actor,
+        action: 'node.update',
+        target: `node:${nodeId}`,
+        details: {
+          ...(update.name === undefined ? {} : { name: update.name }),
+          ...(update.tags === undefined ? {} : { tags: JSON.stringify(update.tags) }),
+        },
+      });
+    });
     this.options.events.emit('node', nodeId);
     return this.get(nodeId);
   }
 
   /** Ends the node's access at once: its key and broker password stop working, its connection is closed. */
-  async revoke(nodeId: string): Promise<NodeDto> {
-    const row = await this.db
-      .selectFrom('nodes')
-      .select(['key_epoch', 'revoked_at'])
-      .where('node_id', '=', nodeId)
-      .executeTakeFirst();
-    if (row === undefined) throw notFound(`node ${nodeId}`);
-    if (row.revoked_at === null) {
-      await this.db
-        .updateTable('nodes')
-        .set({ revoked_at: this.options.clock.now(), online: 0 })
+  async revoke(nodeId: string, actor: Actor = systemActor): Promise<NodeDto> {
+    const row = await this.db.transaction().execute(async (trx) => {
+      const found = await trx
+        .selectFrom('nodes')
+        .select(['key_epoch', 'revoked_at'])
         .where('node_id', '=', nodeId)
-        .execute();
-    }
+        .executeTakeFirst();
+      if (found === undefined) throw notFound(`node ${nodeId}`);
+      if (found.revoked_at === null) {
+        await trx
+          .updateTable('nodes')
+          .set({ revoked_at: this.options.clock.now(), online: 0 })
+          .where('node_id', '=', nodeId)
+          .execute();
+      }
+      await this.options.audit.record(trx, {
+        actor,
+        action: 'node.revoke',
+        target: `node:${nodeId}`,
+        details: { again: found.revoked_at !== null },
+      });
+      return found;
+    });
     this.options.keys.set(nodeId, row.key_epoch, true);
     this.options.disconnectNode(nodeId);
     // Idempotent: revoking again retries a broker that was unreachable the first time.

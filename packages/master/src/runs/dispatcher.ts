@@ -7,9 +7,14 @@ import {
   type JobDto,
   type RolloutLimit,
   type RunDto,
+  type RunSpec,
   type RunState,
+  type ScriptParams,
+  type ScriptRef,
   type jobCreateSchema,
 } from '@edgestelle/protocol';
+import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
+import type { ScriptLibrary } from '../scripts/script-library.ts';
 import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -21,7 +26,7 @@ import type { MasterEvents } from '../events.ts';
 import { parseTags, tagsMatch } from '../nodes/tags.ts';
 import { jobDto, runDto, runState } from './dto.ts';
 import { slices } from './ingest.ts';
-import { activeStates, failureStates, isTerminalRunState } from './run-state.ts';
+import { activeStates, failureStates, isTerminalRunState, zeroRunCounts } from './run-state.ts';
 
 export type JobCreateInput = z.output<typeof jobCreateSchema>;
 
@@ -31,6 +36,8 @@ export interface DispatcherOptions {
   clock: Clock;
   logger: Logger;
   sendCommand: (nodeId: string, command: Command) => Promise<void>;
+  audit: AuditLog;
+  scripts: ScriptLibrary;
   /** How long a started run may go without an exit report past its own timeout before it is given up. */
   lostRunGraceMs?: number;
   /** How long a delivered cancel may go unconfirmed (past the kill grace) before the run is called cancelled. */
@@ -61,8 +68,10 @@ export class Dispatcher {
     return this.options.store.db;
   }
 
-  async createJob(input: JobCreateInput, createdBy: string): Promise<JobDto> {
+  /** Stores the job and its queued runs (and the audit event) in one transaction, then starts what may start. */
+  async createJob(input: JobCreateInput, createdBy: string, actor?: Actor): Promise<JobDto> {
     const nowMs = this.options.clock.now();
+    const resolved = await this.resolveSpec(input);
     const nodeIds = await this.resolveTargets(input.target);
     const jobId = newId(nowMs);
     await this.db.transaction().execute(async (trx) => {
@@ -73,7 +82,10 @@ export class Dispatcher {
           created_at: nowMs,
           created_by: createdBy,
           state: 'running',
-          spec: JSON.stringify(input.spec),
+          spec: JSON.stringify(resolved.spec),
+          script_name: resolved.script?.name ?? null,
+          script_version: resolved.script?.version ?? null,
+          params: resolved.script === null ? null : JSON.stringify(resolved.params),
           target: JSON.stringify(input.target),
           concurrency: input.concurrency === undefined ? null : JSON.stringify(input.concurrency),
           max_failures: input.maxFailures === undefined ? null : JSON.stringify(input.maxFailures),
@@ -106,10 +118,31 @@ export class Dispatcher {
           )
           .execute();
       }
+      await this.options.audit.record(trx, {
+        actor: actor ?? { name: createdBy, ip: null },
+        action: 'job.create',
+        target: `job:${jobId}`,
+        details: {
+          nodeCount: nodeIds.length,
+          ...(resolved.script === null ? {} : { script: `${resolved.script.name}@${resolved.script.version}` }),
+        },
+      });
     });
     this.options.logger.info({ jobId, nodes: nodeIds.length, createdBy }, 'job created');
     await this.pump(jobId);
     return this.job(jobId);
+  }
+
+  private async resolveSpec(
+    input: JobCreateInput,
+  ): Promise<{ spec: RunSpec; script: ScriptRef | null; params: ScriptParams }> {
+    if (input.script !== undefined) {
+      return this.options.scripts.resolve(input.script, input.params ?? {}, input.timeoutMs);
+    }
+    if (input.spec === undefined) {
+      throw new MasterError(MasterErrorCode.invalidRequest, 'give exactly one of spec and script', { field: 'spec' });
+    }
+    return { spec: input.spec, script: null, params: {} };
   }
 
   private async resolveTargets(target: JobCreateInput['target']): Promise<string[]> {
@@ -157,19 +190,7 @@ export class Dispatcher {
       .where('job_id', '=', jobId)
       .groupBy('state')
       .execute();
-    const counts: Record<RunState, number> = {
-      queued: 0,
-      sent: 0,
-      accepted: 0,
-      running: 0,
-      succeeded: 0,
-      failed: 0,
-      timed_out: 0,
-      cancelled: 0,
-      interrupted: 0,
-      rejected: 0,
-      expired: 0,
-    };
+    const counts = zeroRunCounts();
     for (const row of rows) counts[runState(row.state)] = Number(row.n);
     return counts;
   }
@@ -341,9 +362,15 @@ export class Dispatcher {
     for (const { job_id } of waiting) await this.pump(job_id);
   }
 
-  async cancelRun(runId: string): Promise<RunDto> {
+  async cancelRun(runId: string, actor: Actor = systemActor): Promise<RunDto> {
     const row = await this.db.selectFrom('runs').selectAll().where('run_id', '=', runId).executeTakeFirst();
     if (row === undefined) throw notFound(`run ${runId}`);
+    await this.options.audit.record(this.db, {
+      actor,
+      action: 'run.cancel',
+      target: `run:${runId}`,
+      details: { jobId: row.job_id, nodeId: row.node_id, state: row.state },
+    });
     await this.cancelOne(row.run_id, row.job_id, row.node_id, runState(row.state));
     await this.pump(row.job_id);
     return this.run(runId);
@@ -371,15 +398,27 @@ export class Dispatcher {
     this.options.events.emit('job', jobId);
   }
 
-  async cancelJob(jobId: string): Promise<JobDto> {
-    const job = await this.db.selectFrom('jobs').select('job_id').where('job_id', '=', jobId).executeTakeFirst();
-    if (job === undefined) throw notFound(`job ${jobId}`);
-    await this.db
-      .updateTable('jobs')
-      .set({ state: 'cancelled', stop_reason: 'cancelled' })
-      .where('job_id', '=', jobId)
-      .where('state', '=', 'running')
-      .execute();
+  async cancelJob(jobId: string, actor: Actor = systemActor): Promise<JobDto> {
+    await this.db.transaction().execute(async (trx) => {
+      const job = await trx
+        .selectFrom('jobs')
+        .select(['job_id', 'state'])
+        .where('job_id', '=', jobId)
+        .executeTakeFirst();
+      if (job === undefined) throw notFound(`job ${jobId}`);
+      await trx
+        .updateTable('jobs')
+        .set({ state: 'cancelled', stop_reason: 'cancelled' })
+        .where('job_id', '=', jobId)
+        .where('state', '=', 'running')
+        .execute();
+      await this.options.audit.record(trx, {
+        actor,
+        action: 'job.cancel',
+        target: `job:${jobId}`,
+        details: { state: job.state },
+      });
+    });
     const open = await this.db
       .selectFrom('runs')
       .select(['run_id', 'node_id', 'state'])

@@ -3,6 +3,7 @@ import {
   rolloutLimitSchema,
   runSpecSchema,
   runStateSchema,
+  scriptParamsSchema,
   tagsSchema,
   targetSchema,
   jobStateSchema,
@@ -76,8 +77,11 @@ export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, numb
     createdBy: row.created_by,
     state: jobStateSchema.parse(row.state),
     spec: json(runSpecSchema, row.spec),
-    script: null,
-    params: {},
+    script:
+      row.script_name === null || row.script_version === null
+        ? null
+        : { name: row.script_name, version: row.script_version },
+    params: row.params === null ? {} : json(scriptParamsSchema, row.params),
     target: json(targetSchema, row.target),
     concurrency: row.concurrency === null ? null : json(rolloutLimitSchema, row.concurrency),
     maxFailures: row.max_failures === null ? null : json(rolloutLimitSchema, row.max_failures),

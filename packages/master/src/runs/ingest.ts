@@ -65,6 +65,9 @@ const SCAN_LIMIT = 1000;
 export class Ingest {
   /** Refused messages by reason (protocol error codes and ingest's own). */
   readonly rejects = new Map<string, number>();
+  /** Totals since start, for metrics. `acksPending`: messages received and not yet acknowledged. */
+  readonly stats = { chunksStored: 0, bytesStored: 0, acksPending: 0 };
+  private readonly commitListeners: Array<(seconds: number) => void> = [];
   private buffer: Incoming[] = [];
   private bufferedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -79,8 +82,14 @@ export class Ingest {
     this.maxBatchBytes = options.maxBatchBytes ?? 16 * 1024 * 1024;
   }
 
+  /** Called with each batch's transaction time (metrics). */
+  onCommit(listener: (seconds: number) => void): void {
+    this.commitListeners.push(listener);
+  }
+
   /** Takes one MQTT message; resolves at once unless the batch is full, which holds the broker back. */
   async accept(topic: string, payload: Buffer): Promise<void> {
+    this.stats.acksPending += 1;
     this.buffer.push({ topic, payload });
     this.bufferedBytes += payload.byteLength;
     if (this.buffer.length >= this.maxBatchMessages || this.bufferedBytes >= this.maxBatchBytes) {
@@ -99,7 +108,11 @@ export class Ingest {
     const batch = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
-    const next = this.chain.then(() => this.process(batch));
+    const next = this.chain
+      .then(() => this.process(batch))
+      .finally(() => {
+        this.stats.acksPending -= batch.length;
+      });
     // A failed batch must not stop later ones; the caller of this flush sees the failure.
     this.chain = next.catch(() => undefined);
     return next;
@@ -160,11 +173,18 @@ export class Ingest {
       else this.countReject('unexpected_channel');
     }
 
+    const started = performance.now();
     const result = await this.options.store.db.transaction().execute(async (trx) => {
       const nodes = await this.applyStates(trx, states, nowMs);
       const runs = await this.applyEvents(trx, evts, nowMs);
       return { nodes, ...runs };
     });
+    const seconds = (performance.now() - started) / 1000;
+    for (const listener of this.commitListeners) listener(seconds);
+    for (const chunks of result.chunks.values()) {
+      this.stats.chunksStored += chunks.length;
+      for (const chunk of chunks) this.stats.bytesStored += chunk.data.byteLength;
+    }
 
     const acks = new Map<string, Array<{ runId: string; seq: number }>>();
     const jobsChanged = new Set<string>();
@@ -182,6 +202,13 @@ export class Ingest {
         jobsChanged.add(row.job_id);
         this.options.events.emit('run', row.run_id, row.job_id);
       }
+    }
+    // Output of a run the database no longer has (retention deleted it): acknowledged, so the
+    // agent drops it from its spool instead of re-sending it forever.
+    for (const [nodeId, gone] of result.goneRuns) {
+      const list = acks.get(nodeId) ?? [];
+      for (const [runId, seq] of gone) list.push({ runId, seq });
+      acks.set(nodeId, list);
     }
     for (const [runId, chunks] of result.chunks) this.options.events.emit('chunks', runId, chunks);
     for (const nodeId of result.nodes.changed) this.options.events.emit('node', nodeId);
@@ -270,10 +297,19 @@ export class Ingest {
     }
     const pending = new Map<string, { runId: string; seq: number; stream: OutputStream; data: Uint8Array }>();
     const seenNodes = new Set<string>();
+    const goneRuns = new Map<string, Map<string, number>>();
     for (const { nodeId, message } of evts) {
       seenNodes.add(nodeId);
       if (message.kind === 'pong') continue;
       const work = runs.get(message.runId);
+      if (work === undefined && (message.kind === 'output' || message.kind === 'exited')) {
+        // Runs are stored before they are sent, so a run that is not there was deleted.
+        const gone = goneRuns.get(nodeId) ?? new Map<string, number>();
+        gone.set(message.runId, Math.max(gone.get(message.runId) ?? -1, message.seq));
+        goneRuns.set(nodeId, gone);
+        this.countReject('run_deleted');
+        continue;
+      }
       if (work === undefined || work.row.node_id !== nodeId) {
         this.countReject('run_unknown');
         this.options.logger.warn(
@@ -383,7 +419,7 @@ export class Ingest {
         .where('node_id', 'in', [...seenNodes])
         .execute();
     }
-    return { runs, chunks: inserted };
+    return { runs, chunks: inserted, goneRuns };
   }
 }
 

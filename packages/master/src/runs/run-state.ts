@@ -29,3 +29,20 @@ export const failureStates: readonly RunState[] = ['failed', 'timed_out', 'inter
 export const activeStates: readonly RunState[] = ['sent', 'accepted', 'running'];
 
 export { isTerminalRunState };
+
+/** Every run state with 0: counts start here so each state is a key. */
+export function zeroRunCounts(): Record<RunState, number> {
+  return {
+    queued: 0,
+    sent: 0,
+    accepted: 0,
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    timed_out: 0,
+    cancelled: 0,
+    interrupted: 0,
+    rejected: 0,
+    expired: 0,
+  };
+}

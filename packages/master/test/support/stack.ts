@@ -313,6 +313,18 @@ export async function openLive(url: string, headers: Record<string, string>): Pr
   };
 }
 
+/** Opens the live hub and waits for the server to close it: the close code (4401, 4403, …). */
+export async function liveCloseCode(url: string, headers: Record<string, string>): Promise<number> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/api/v1/live`, { headers });
+  return new Promise<number>((resolve, reject) => {
+    socket.once('close', (code) => resolve(code));
+    socket.once('error', reject);
+    socket.once('unexpected-response', (_req, res) =>
+      reject(new Error(`live upgrade refused: HTTP ${res.statusCode}`)),
+    );
+  });
+}
+
 /** `line 1` … `line n`, as the scripts in these tests print them. */
 export function expectedLines(n: number, label: string): string {
   let text = '';

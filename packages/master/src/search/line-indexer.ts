@@ -1,0 +1,186 @@
+import { terminalRunStates } from '@edgestelle/protocol';
+import type { Logger } from 'pino';
+import type { Store } from '../db/connect.ts';
+import type { MasterEvents } from '../events.ts';
+import { isRunComplete } from '../runs/dto.ts';
+import { slices } from '../runs/ingest.ts';
+import { LineSplitter, parseCarry, serializeCarry } from './line-splitter.ts';
+
+export interface LineIndexerOptions {
+  store: Store;
+  events: MasterEvents;
+  logger: Logger;
+  /** How long changes gather before a pass. */
+  delayMs?: number;
+  /** How often runs are looked for that no event announced (another master stored them). */
+  scanIntervalMs?: number;
+}
+
+/** Bytes of chunks cut into lines per transaction: short transactions leave room for ingest. */
+const BATCH_BYTES = 1024 * 1024;
+const BATCH_CHUNKS = 256;
+const INSERT_SLICE = 200;
+
+class IndexRace extends Error {}
+
+/**
+ * Feeds the search index. Lines are cut from a run's stored chunks once they are contiguous
+ * (`index_seq` up to the run's `next_seq`), off the ingest path: ingest commits and acks at
+ * full speed, the index follows. Each pass over a run is one transaction guarded on the
+ * `index_seq` it started from, so two masters never index the same chunk twice. The indexer
+ * spends at most about half of the time busy, leaving the database to ingest.
+ */
+export class LineIndexer {
+  private readonly dirty = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private scanTimer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+  private readonly onChunks = (runId: string): void => this.mark(runId);
+  private readonly onRun = (runId: string): void => this.mark(runId);
+  /** Lines indexed since start (metrics). */
+  linesIndexed = 0;
+
+  constructor(private readonly options: LineIndexerOptions) {
+    options.events.on('chunks', this.onChunks);
+    options.events.on('run', this.onRun);
+    const scanMs = options.scanIntervalMs ?? 60_000;
+    if (scanMs > 0) {
+      this.scanTimer = setInterval(() => {
+        this.scan().catch((err: unknown) => options.logger.warn({ err }, 'looking for runs to index failed'));
+      }, scanMs);
+      this.scanTimer.unref();
+    }
+  }
+
+  /** Runs with output not yet indexed (catch-up after a restart, or stored by another master). */
+  async scan(): Promise<void> {
+    const rows = await this.options.store.db
+      .selectFrom('runs')
+      .select('run_id')
+      .where((eb) =>
+        eb.or([
+          eb('index_seq', '<', eb.ref('next_seq')),
+          eb.and([eb('index_carry', 'is not', null), eb('state', 'in', terminalRunStates)]),
+        ]),
+      )
+      .execute();
+    for (const { run_id } of rows) this.mark(run_id);
+  }
+
+  private mark(runId: string): void {
+    if (this.closed) return;
+    this.dirty.add(runId);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed || this.timer !== undefined || this.running !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.work()
+        .catch((err: unknown) => this.options.logger.error({ err }, 'indexing output failed'))
+        .finally(() => {
+          this.running = undefined;
+          if (this.dirty.size > 0) this.schedule();
+        });
+    }, this.options.delayMs ?? 200);
+    this.timer.unref();
+  }
+
+  /** Indexes everything marked so far (tests, shutdown). */
+  async drain(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await this.work(false);
+  }
+
+  private async work(pace = true): Promise<void> {
+    while (this.dirty.size > 0 && !this.closed) {
+      const runId = this.dirty.values().next().value;
+      if (runId === undefined) return;
+      this.dirty.delete(runId);
+      const started = performance.now();
+      let more = false;
+      try {
+        more = await this.indexRun(runId);
+      } catch (err) {
+        if (!(err instanceof IndexRace)) throw err;
+        // Another master indexed these chunks first; look again for what is left.
+        more = true;
+      }
+      if (more) this.dirty.add(runId);
+      if (pace) await new Promise((resolve) => setTimeout(resolve, Math.min(200, performance.now() - started)));
+    }
+  }
+
+  /** One bounded pass over a run; true if more is left. */
+  async indexRun(runId: string): Promise<boolean> {
+    return this.options.store.db.transaction().execute(async (trx) => {
+      const run = await trx
+        .selectFrom('runs')
+        .select(['run_id', 'state', 'next_seq', 'exited_seq', 'index_seq', 'index_line', 'index_carry'])
+        .where('run_id', '=', runId)
+        .executeTakeFirst();
+      if (run === undefined) return false;
+      const complete = isRunComplete(run);
+      if (run.index_seq >= run.next_seq && !(complete && run.index_carry !== null)) return false;
+      const chunks = await trx
+        .selectFrom('run_chunks')
+        .select(['seq', 'stream', 'data', 'created_at'])
+        .where('run_id', '=', runId)
+        .where('seq', '>=', run.index_seq)
+        .where('seq', '<', run.next_seq)
+        .orderBy('seq')
+        .limit(BATCH_CHUNKS)
+        .execute();
+      const splitter = new LineSplitter(parseCarry(run.index_carry), run.index_line);
+      let indexSeq = run.index_seq;
+      let bytes = 0;
+      for (const chunk of chunks) {
+        // Contiguous below next_seq by construction; stop rather than skip if not.
+        if (chunk.seq !== indexSeq || bytes >= BATCH_BYTES) break;
+        splitter.push({ seq: chunk.seq, stream: chunk.stream, data: chunk.data, createdAt: chunk.created_at });
+        bytes += chunk.data.byteLength;
+        indexSeq += 1;
+      }
+      const done = indexSeq >= run.next_seq;
+      if (done && complete) splitter.finish();
+      const { carry, lineNo } = splitter.state();
+      for (const part of slices(splitter.lines, INSERT_SLICE)) {
+        await trx
+          .insertInto('output_lines')
+          .values(
+            part.map((l) => ({
+              run_id: runId,
+              seq: l.seq,
+              line_no: l.lineNo,
+              stream: l.stream,
+              line: l.line,
+              created_at: l.createdAt,
+            })),
+          )
+          .execute();
+      }
+      const moved = await trx
+        .updateTable('runs')
+        .set({ index_seq: indexSeq, index_line: lineNo, index_carry: serializeCarry(carry) })
+        .where('run_id', '=', runId)
+        .where('index_seq', '=', run.index_seq)
+        .where('index_line', '=', run.index_line)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) === 0) throw new IndexRace('another master indexed this run');
+      this.linesIndexed += splitter.lines.length;
+      return !done;
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    clearInterval(this.scanTimer);
+    this.options.events.off('chunks', this.onChunks);
+    this.options.events.off('run', this.onRun);
+  }
+}

@@ -1,0 +1,135 @@
+import { outputStreamSchema, type SearchHit, type SearchPage, type searchQuerySchema } from '@edgestelle/protocol';
+import { sql, type Kysely } from 'kysely';
+import type { z } from 'zod';
+import type { Dialect } from '../db/connect.ts';
+import { cursorNumber, cursorString, decodeCursor, encodeCursor } from '../db/cursor.ts';
+import type { Database } from '../db/schema.ts';
+import { MasterError, MasterErrorCode } from '../errors.ts';
+import { runState } from '../runs/dto.ts';
+
+export type SearchQuery = z.output<typeof searchQuerySchema>;
+
+/** Fewer characters than a trigram cannot be looked up in either index. */
+const MIN_TERM_CHARS = 3;
+
+/** `q` into terms: words split on spaces, `"quoted phrases"` kept whole. */
+export function parseTerms(q: string): string[] {
+  const terms: string[] = [];
+  for (const match of q.matchAll(/"([^"]*)"|(\S+)/g)) {
+    const term = (match[1] ?? match[2] ?? '').trim();
+    if (term !== '') terms.push(term);
+  }
+  const short = terms.find((t) => [...t].length < MIN_TERM_CHARS);
+  if (terms.length === 0 || short !== undefined) {
+    throw new MasterError(
+      MasterErrorCode.invalidRequest,
+      `search words need ${MIN_TERM_CHARS} or more characters${short === undefined ? '' : ` ("${short}" is too short)`}`,
+      { field: 'q' },
+    );
+  }
+  return terms.slice(0, 16);
+}
+
+/** Where the terms occur in a line: merged, ordered UTF-16 ranges. */
+export function highlights(line: string, terms: readonly string[]): Array<{ start: number; end: number }> {
+  const ranges: Array<{ start: number; end: number }> = [];
+  for (const term of terms) {
+    const pattern = new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'giu');
+    for (const m of line.matchAll(pattern)) ranges.push({ start: m.index, end: m.index + m[0].length });
+  }
+  ranges.sort((a, b) => a.start - b.start || b.end - a.end);
+  const merged: Array<{ start: number; end: number }> = [];
+  for (const range of ranges) {
+    const last = merged.at(-1);
+    if (last !== undefined && range.start <= last.end) last.end = Math.max(last.end, range.end);
+    else merged.push({ ...range });
+  }
+  return merged;
+}
+
+/**
+ * Full-text search over indexed output lines: every term as a case-insensitive substring.
+ * SQLite answers from an FTS5 trigram index, PostgreSQL from a pg_trgm GIN index (ILIKE);
+ * the same contract test runs on both. Hits come newest run first, then in line order.
+ */
+export class LogSearch {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async search(query: SearchQuery): Promise<SearchPage> {
+    const terms = parseTerms(query.q);
+    let q = this.db
+      .selectFrom('output_lines as l')
+      .innerJoin('runs as r', 'r.run_id', 'l.run_id')
+      .innerJoin('jobs as j', 'j.job_id', 'r.job_id')
+      .select([
+        'l.run_id',
+        'l.seq',
+        'l.line_no',
+        'l.stream',
+        'l.line',
+        'l.created_at',
+        'r.job_id',
+        'r.node_id',
+        'r.state',
+        'j.created_by',
+        'j.script_name',
+        'j.script_version',
+      ])
+      .orderBy('l.run_id', 'desc')
+      .orderBy('l.line_no', 'asc')
+      .limit(query.limit + 1);
+    if (this.dialect === 'sqlite') {
+      const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ');
+      q = q.where(
+        sql<boolean>`l.line_id IN (SELECT rowid FROM output_lines_fts WHERE output_lines_fts MATCH ${match})`,
+      );
+    } else {
+      for (const term of terms) {
+        const pattern = `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        q = q.where(sql<boolean>`l.line ILIKE ${pattern}`);
+      }
+    }
+    if (query.nodeId !== undefined) q = q.where('r.node_id', '=', query.nodeId);
+    if (query.jobId !== undefined) q = q.where('r.job_id', '=', query.jobId);
+    if (query.scriptName !== undefined) q = q.where('j.script_name', '=', query.scriptName);
+    if (query.user !== undefined) q = q.where('j.created_by', '=', query.user);
+    if (query.state !== undefined) q = q.where('r.state', 'in', query.state);
+    if (query.from !== undefined) q = q.where('l.created_at', '>=', query.from);
+    if (query.to !== undefined) q = q.where('l.created_at', '<', query.to);
+    if (query.cursor !== undefined) {
+      const [runPart, linePart] = decodeCursor(query.cursor, 2);
+      const runId = cursorString(runPart);
+      const lineNo = cursorNumber(linePart);
+      q = q.where((eb) =>
+        eb.or([eb('l.run_id', '<', runId), eb.and([eb('l.run_id', '=', runId), eb('l.line_no', '>', lineNo)])]),
+      );
+    }
+    const rows = await q.execute();
+    const page = rows.slice(0, query.limit);
+    const items: SearchHit[] = page.map((row) => ({
+      runId: row.run_id,
+      jobId: row.job_id,
+      nodeId: row.node_id,
+      seq: row.seq,
+      stream: outputStreamSchema.parse(row.stream),
+      lineNo: row.line_no,
+      line: row.line,
+      highlights: highlights(row.line, terms),
+      at: row.created_at,
+      runState: runState(row.state),
+      createdBy: row.created_by,
+      script:
+        row.script_name === null || row.script_version === null
+          ? null
+          : { name: row.script_name, version: row.script_version },
+    }));
+    const last = page.at(-1);
+    return {
+      items,
+      nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor([last.run_id, last.line_no]) : null,
+    };
+  }
+}
