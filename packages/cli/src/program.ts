@@ -11,6 +11,8 @@ export function buildProgram(): Command {
   const program = new Command('edgestelle')
     .description('Run scripts on a fleet of Linux edge nodes and watch every node’s output live.')
     .version(CLI_VERSION, '-V, --version')
+    // `edgestelle -V` is the CLI's version; after a verb, `--version N` is a script version.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)');
   addDaemonVerbs(program);
   addClientVerbs(program);
