@@ -77,9 +77,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     // Request lines at info would drown the log of a busy fleet; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy,
-    // Every log line of a request carries its id; the client sees it in X-Request-Id.
+    // Every log line of a request carries its id (as reqId); the client sees it in X-Request-Id.
     genReqId: () => randomUUID(),
-    requestIdLogLabel: 'reqId',
     // Shutdown must not wait on a browser's keep-alive or a refused WebSocket upgrade.
     forceCloseConnections: true,
   });

@@ -16,8 +16,13 @@ export interface LineIndexerOptions {
   scanIntervalMs?: number;
 }
 
-/** Bytes of chunks cut into lines per transaction: short transactions leave room for ingest. */
-const BATCH_BYTES = 1024 * 1024;
+/**
+ * Bytes of chunks cut into lines per transaction. better-sqlite3 runs on the event loop, so a
+ * batch holds up ingest while it runs: small batches (tens of ms) and a rest after each.
+ */
+const BATCH_BYTES = 256 * 1024;
+/** Rest after a batch, as a multiple of its time: the indexer takes at most a third of the time. */
+const REST_FACTOR = 2;
 const BATCH_CHUNKS = 256;
 const INSERT_SLICE = 200;
 
@@ -28,7 +33,8 @@ class IndexRace extends Error {}
  * (`index_seq` up to the run's `next_seq`), off the ingest path: ingest commits and acks at
  * full speed, the index follows. Each pass over a run is one transaction guarded on the
  * `index_seq` it started from, so two masters never index the same chunk twice. The indexer
- * spends at most about half of the time busy, leaving the database to ingest.
+ * spends at most about a third of the time busy, leaving the rest to ingest; under a flood of
+ * output the index lags and catches up when the flood ends.
  */
 export class LineIndexer {
   private readonly dirty = new Set<string>();
@@ -111,7 +117,10 @@ export class LineIndexer {
         more = true;
       }
       if (more) this.dirty.add(runId);
-      if (pace) await new Promise((resolve) => setTimeout(resolve, Math.min(200, performance.now() - started)));
+      if (pace) {
+        const restMs = Math.min(500, (performance.now() - started) * REST_FACTOR);
+        await new Promise((resolve) => setTimeout(resolve, restMs));
+      }
     }
   }
 
