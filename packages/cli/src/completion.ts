@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 /**
  * Shell completion scripts generated from the command tree itself, so a new verb or option
  * completes without anyone remembering to edit a script. Node ids after --node come from
- * `edgestelle nodes -q` at completion time.
+ * `edgestelle nodes -q` at completion time, script names after --script and `scripts
+ * show|pull` from `edgestelle scripts list -q`.
  */
 
 export interface CompletionOption {
@@ -54,15 +55,20 @@ function quote(text: string): string {
 }
 
 const NODE_FLAGS = ['--node', '-n'];
+const SCRIPT_FLAGS = ['--script', '-s'];
+/** Verbs whose argument is a library script's name, completed from the master. */
+const SCRIPT_ARG_PATHS = ['scripts show', 'scripts pull'];
+const DYNAMIC_FLAGS = [...NODE_FLAGS, ...SCRIPT_FLAGS];
 
 export function bashCompletion(root: CompletionSpec): string {
   const all = levels(root);
   const paths = all.filter((level) => level.path !== '').map((level) => quote(level.path));
+  const scripts = `$(${root.name} scripts list -q 2>/dev/null)`;
   const words = all.map(
     (level) =>
       `    ${quote(level.path)}) words=${quote(
         [...level.spec.subcommands.map((sub) => sub.name), ...level.spec.options.flatMap((o) => o.flags)].join(' '),
-      )} ;;`,
+      )}${SCRIPT_ARG_PATHS.includes(level.path) ? `" ${scripts}"` : ''} ;;`,
   );
   const choices = all
     .flatMap((level) => level.spec.options)
@@ -77,7 +83,7 @@ export function bashCompletion(root: CompletionSpec): string {
         level.spec.options.filter((o) => o.takesValue && o.choices.length === 0).flatMap((o) => o.flags),
       ),
     ),
-  ].filter((flag) => !NODE_FLAGS.includes(flag));
+  ].filter((flag) => !DYNAMIC_FLAGS.includes(flag));
   return `# bash completion for ${root.name}; load it with: source <(${root.name} completion bash)
 _${root.name}() {
   local cur prev cmdpath next w i words
@@ -93,6 +99,7 @@ _${root.name}() {
   done
   case "$prev" in
     ${NODE_FLAGS.join('|')}) COMPREPLY=($(compgen -W "$(${root.name} nodes -q 2>/dev/null)" -- "$cur")); return ;;
+    ${SCRIPT_FLAGS.join('|')}) COMPREPLY=($(compgen -W "${scripts}" -- "$cur")); return ;;
 ${choices.join('\n')}
     ${valued.length === 0 ? '--no-such-flag' : valued.join('|')}) return ;;
   esac
@@ -118,7 +125,10 @@ export function zshCompletion(root: CompletionSpec): string {
       ...level.spec.subcommands.map((sub) => describeEntry(sub.name, sub.description)),
       ...level.spec.options.flatMap((option) => option.flags.map((flag) => describeEntry(flag, option.description))),
     ];
-    return `    ${quote(level.path)}) candidates=(${items.join(' ')}) ;;`;
+    const scripts = SCRIPT_ARG_PATHS.includes(level.path)
+      ? ` \${(f)"$(${root.name} scripts list -q 2>/dev/null)"}`
+      : '';
+    return `    ${quote(level.path)}) candidates=(${items.join(' ')}${scripts}) ;;`;
   });
   const choices = all
     .flatMap((level) => level.spec.options)
@@ -130,7 +140,7 @@ export function zshCompletion(root: CompletionSpec): string {
         level.spec.options.filter((o) => o.takesValue && o.choices.length === 0).flatMap((o) => o.flags),
       ),
     ),
-  ].filter((flag) => !NODE_FLAGS.includes(flag));
+  ].filter((flag) => !DYNAMIC_FLAGS.includes(flag));
   // `path` is zsh's PATH array: never use it as a variable name here.
   return `#compdef ${root.name}
 # zsh completion for ${root.name}; load it with: source <(${root.name} completion zsh)  (after compinit)
@@ -146,6 +156,7 @@ _${root.name}() {
   done
   case \${words[CURRENT-1]} in
     ${NODE_FLAGS.join('|')}) candidates=(\${(f)"$(${root.name} nodes -q 2>/dev/null)"}); compadd -a candidates; return ;;
+    ${SCRIPT_FLAGS.join('|')}) candidates=(\${(f)"$(${root.name} scripts list -q 2>/dev/null)"}); compadd -a candidates; return ;;
 ${choices.join('\n')}
     ${valued.length === 0 ? '--no-such-flag' : valued.join('|')}) _files; return ;;
   esac

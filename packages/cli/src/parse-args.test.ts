@@ -170,6 +170,8 @@ describe('parseTimeFlag', () => {
     expect(parseTimeFlag('2d', '--since', now)).toBe(now - 172_800_000);
     expect(parseTimeFlag('2026-11-24', '--since', now)).toBe(Date.parse('2026-11-24T00:00:00Z'));
     expect(parseTimeFlag('2026-11-24T10:00:00Z', '--until', now)).toBe(Date.parse('2026-11-24T10:00:00Z'));
+    expect(parseTimeFlag('2026-11-24T10:00', '--until', now)).toBe(Date.parse('2026-11-24T10:00:00Z'));
+    expect(parseTimeFlag('2026-11-24T10:00:00+02:00', '--until', now)).toBe(Date.parse('2026-11-24T08:00:00Z'));
     expect(parseTimeFlag('1764000000000', '--since', now)).toBe(1_764_000_000_000);
   });
   it('names the flag for anything else', () => {

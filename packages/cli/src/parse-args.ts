@@ -212,7 +212,9 @@ export function parseTimeFlag(text: string, flag: string, nowMs: number): number
   const trimmed = text.trim();
   if (/^\d{10,}$/.test(trimmed)) return Number(trimmed);
   if (/^\d{4}-\d{2}-\d{2}/.test(trimmed)) {
-    const at = Date.parse(trimmed);
+    // UTC like every time the CLI prints; JavaScript would read a date-time without offset as local.
+    const noOffset = /T[\d:.]+$/.test(trimmed);
+    const at = Date.parse(noOffset ? `${trimmed}Z` : trimmed);
     if (Number.isFinite(at)) return at;
     throw usageError(`${flag}: '${text}' is not a date (try 2026-11-24 or 2026-11-24T10:00:00Z)`);
   }

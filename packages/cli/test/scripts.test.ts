@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   jobDtoSchema,
   jobHistoryPageSchema,
@@ -160,6 +163,35 @@ describe('scripts and script jobs', () => {
     expect(unknown.stderr).toContain("no script 'no-such' in the library");
     const after = jobHistoryPageSchema.parse(JSON.parse((await fleet.cli(['jobs', '--json'])).stdout)).items.length;
     expect(after).toBe(before);
+  });
+});
+
+describe('completion of script names', () => {
+  it('completes --script and scripts pull from the master’s library', async () => {
+    const script = join(fleet.dir, 'completion.bash');
+    await writeFile(script, (await fleet.cli(['completion', 'bash'])).stdout);
+    const bin = join(fleet.dir, 'bin');
+    await promisify(execFile)('mkdir', ['-p', bin]);
+    const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+    await writeFile(
+      join(bin, 'edgestelle'),
+      `#!/bin/sh\nexec "${process.execPath}" --import tsx --conditions=source "${main}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    const complete = async (words: string): Promise<string> => {
+      // Asynchronously: the master lives in this process and must answer while bash waits.
+      const { stdout } = await promisify(execFile)(
+        'bash',
+        [
+          '-c',
+          `source ${script}; COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _edgestelle; echo "\${COMPREPLY[@]}"`,
+        ],
+        { env: fleet.cliEnv({ PATH: `${bin}:${process.env.PATH ?? ''}` }) },
+      );
+      return stdout.trim();
+    };
+    expect(await complete('edgestelle run --script ec')).toBe('echo-msg');
+    expect(await complete('edgestelle scripts pull ec')).toBe('echo-msg');
   });
 });
 
