@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, type IPty } from '@lydell/node-pty';
-import { jobDtoSchema, pageSchema } from '@edgestelle/protocol';
+import { jobDtoSchema, pageSchema, searchPageSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_PASSWORD, startFleet, waitFor, type Fleet } from './fleet.ts';
 
@@ -53,6 +53,24 @@ describe('on a terminal', () => {
     expect(output).not.toContain('\x1b]52');
     expect(output).toMatch(new RegExp(String.raw`\u001b\[\d+mtty-1\u001b\[0m \| a`));
     expect(output).toContain('2 runs: 2 succeeded');
+  });
+
+  it('search escapes control characters in found lines, unless --raw', async () => {
+    await fleet.api('POST', '/api/v1/jobs', jobDtoSchema, {
+      target: { nodeIds: ['tty-2'] },
+      spec: { command: String.raw`printf 'found-it \033]0;title\007 here\n'`, timeoutMs: 10_000 },
+    });
+    await waitFor(
+      async () => (await fleet.api('GET', '/api/v1/search?q=found-it', searchPageSchema)).items.length === 1,
+      'the line indexed',
+    );
+    const session = onTerminal(['search', 'found-it']);
+    expect(await session.exit).toBe(0);
+    expect(session.output()).toContain(String.raw`\x1b]0;title\x07 here`);
+    expect(session.output()).not.toContain('\x1b]0;title\x07');
+    const raw = onTerminal(['search', 'found-it', '--raw']);
+    expect(await raw.exit).toBe(0);
+    expect(raw.output()).toContain('\x1b]0;title\x07 here');
   });
 
   it('--raw writes the exact bytes even to a terminal', async () => {
