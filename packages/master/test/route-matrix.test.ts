@@ -371,7 +371,9 @@ describe('route matrix', () => {
             cookie: `edgestelle_session=${expired.sessionToken}`,
             'x-csrf-token': expired.principal.csrfToken ?? '',
           };
-        default:
+        case 'viewer':
+        case 'operator':
+        case 'admin':
           return { authorization: `Bearer ${users[caller].token}` };
       }
     };

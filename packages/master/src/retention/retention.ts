@@ -76,16 +76,30 @@ export class Retention {
       let stored = await this.outputBytes();
       let after: string | undefined;
       while (stored > maxOutputBytes) {
-        let query = finished().orderBy('job_id').limit(10);
-        if (after !== undefined) query = query.where('job_id', '>', after);
-        const batch = await query.execute();
-        if (batch.length === 0) break;
-        const freed = await this.deleteJobs(
-          batch.map((j) => j.job_id),
-          totals,
-        );
-        stored -= freed;
-        after = batch.at(-1)?.job_id;
+        let query = db
+          .selectFrom('jobs')
+          .leftJoin('runs', 'runs.job_id', 'jobs.job_id')
+          .select([
+            'jobs.job_id',
+            (eb) => eb.fn.coalesce(eb.fn.sum<number>('runs.output_bytes'), eb.lit(0)).as('bytes'),
+          ])
+          .where('jobs.state', '!=', 'running')
+          .groupBy('jobs.job_id')
+          .orderBy('jobs.job_id')
+          .limit(DELETE_BATCH);
+        if (after !== undefined) query = query.where('jobs.job_id', '>', after);
+        const candidates = await query.execute();
+        if (candidates.length === 0) break;
+        // Just enough of the oldest to get under the cap, not the whole batch.
+        const chosen: string[] = [];
+        let freeing = 0;
+        for (const candidate of candidates) {
+          if (stored - freeing <= maxOutputBytes) break;
+          chosen.push(candidate.job_id);
+          freeing += Number(candidate.bytes);
+        }
+        stored -= await this.deleteJobs(chosen, totals);
+        after = chosen.at(-1);
       }
     }
     const result: RetentionResult = { startedAt, finishedAt: clock.now(), ...totals };
