@@ -164,7 +164,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
     };
     note(
       kind,
-      `ingest: ${sizes.ingestAgents} agents × ${sizes.ingestSeconds} s; stored ${(ingest.storedBytesPerSec / 1e6).toFixed(1)} MB/s, pushed ${(ingest.pushedBytesPerSec / 1e6).toFixed(1)} MB/s, ceiling ${(ingest.ceilingBytesPerSec / 1e6).toFixed(1)} MB/s (${ingest.envelopeBytes}-byte envelopes)`,
+      `ingest: ${sizes.ingestAgents} agents × ${sizes.ingestSeconds} s; stored ${(ingest.storedBytesPerSec / 1e6).toFixed(1)} MB/s, pushed ${(ingest.pushedBytesPerSec / 1e6).toFixed(1)} MB/s, ceiling ${(ingest.ceilingBytesPerSec / 1e6).toFixed(1)} MB/s (${ingest.envelopeBytes}-byte envelopes, ${(ingest.ceilingDeliveredRatio * 100).toFixed(1)} % of the ceiling's messages delivered)`,
     );
   }
 

@@ -50,6 +50,8 @@ export interface IngestResult {
   linesPerSec: number;
   ratioToCeiling: number;
   envelopeBytes: number;
+  /** Of the ceiling's bytes published, the part delivered: < 1 when the broker dropped for its subscriber. */
+  ceilingDeliveredRatio: number;
   storedBytes: number;
   pushedBytes: number;
   wsCloseCode: number | null;
@@ -304,6 +306,7 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
       linesPerSec: bytesPerSec / LINE_BYTES,
       ratioToCeiling: bytesPerSec / rawRate,
       envelopeBytes,
+      ceilingDeliveredRatio: rawBytes / rawSent,
       storedBytes,
       pushedBytes,
       wsCloseCode: closeCode,
