@@ -137,6 +137,8 @@ describe('scripts and script jobs', () => {
     const job = page.items[0];
     expect(job).toMatchObject({ script: { name: 'echo-msg', version: 1 }, params: { msg: HOSTILE, times: 2 } });
     jobId = job?.jobId ?? '';
+    const detail = await fleet.cli(['jobs', jobId]);
+    expect(detail.stdout).toMatch(/^command\s+echo-msg@1 msg=it's "\$\(touch PWNED\)" .* times=2$/m);
   });
 
   it('checks --param values against the script before creating a job (exit 64)', async () => {
