@@ -1,0 +1,91 @@
+import { outputPageSchema, searchPageSchema } from '@edgestelle/protocol';
+import { describe, expect, it } from 'vitest';
+import { startStack, type DbKind } from './support/stack.ts';
+
+const NEEDLE = 'kernel: EXT4-fs error (device sda7): checksum mismatch in block 881';
+const LINES_PER_NODE = 33_333;
+const NEEDLE_LINE = 20_000;
+
+/** A script printing n numbered lines, one of them (at `at`) the needle, through awk (fast, no shell loop). */
+function noise(node: string, n: number, at?: number): string {
+  const needle = at === undefined ? '' : `if (i == ${at}) { print "${NEEDLE}"; continue } `;
+  return `awk 'BEGIN { for (i = 1; i <= ${n}; i++) { ${needle}printf "%s service heartbeat %06d ok\\n", "${node}", i } }'`;
+}
+
+describe.each<DbKind>(['sqlite', 'postgres'])('log search (%s)', (db) => {
+  it('finds the one line one of 3 nodes printed among 100,000 and points at its run and chunk', async () => {
+    await using stack = await startStack(db, 'embedded');
+    const nodes = await Promise.all(['edge-1', 'edge-2', 'edge-3'].map((name) => stack.agent(name)));
+    const [one, two, three] = nodes.map((n) => n.nodeId);
+    if (one === undefined || two === undefined || three === undefined) throw new Error('three agents');
+    const quiet = await stack.createJob({
+      target: { nodeIds: [one, three] },
+      spec: { command: noise('quiet', LINES_PER_NODE), timeoutMs: 120_000 },
+    });
+    const loud = await stack.createJob({
+      target: { nodeIds: [two] },
+      spec: { command: noise('edge-2', LINES_PER_NODE + 1, NEEDLE_LINE), timeoutMs: 120_000 },
+    });
+    for (const job of [quiet, loud]) {
+      await stack.waitJob(job.jobId, (j) => j.state === 'finished' && j.counts.succeeded === j.nodeCount, 120_000);
+      for (const run of await stack.runs(job.jobId)) await stack.waitRun(run.runId, (r) => r.complete, 60_000);
+    }
+    await stack.master.indexer.drain();
+    const indexed = await stack.master.store.db
+      .selectFrom('output_lines')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    expect(Number(indexed.n)).toBe(3 * LINES_PER_NODE + 1);
+
+    const [loudRun] = await stack.runs(loud.jobId);
+    const page = await stack.api(
+      'GET',
+      `/api/v1/search?q=${encodeURIComponent('"checksum mismatch" sda7')}`,
+      searchPageSchema,
+    );
+    expect(page.items).toHaveLength(1);
+    const hit = page.items[0];
+    expect(hit).toMatchObject({
+      runId: loudRun?.runId,
+      jobId: loud.jobId,
+      nodeId: two,
+      lineNo: NEEDLE_LINE,
+      line: NEEDLE,
+      stream: 'stdout',
+      runState: 'succeeded',
+      createdBy: 'admin',
+    });
+    expect(hit?.highlights.map((h) => NEEDLE.slice(h.start, h.end))).toEqual(['sda7', 'checksum mismatch']);
+    // The seq points at the chunk the line starts in: reading from there shows the line.
+    const output = await stack.api(
+      'GET',
+      `/api/v1/runs/${hit?.runId ?? ''}/output?fromSeq=${hit?.seq ?? 0}&limit=2`,
+      outputPageSchema,
+    );
+    const text = Buffer.concat(output.chunks.map((c) => Buffer.from(c.data, 'base64'))).toString('utf8');
+    expect(text).toContain(NEEDLE);
+    expect(Buffer.from(output.chunks[0]?.data ?? '', 'base64').toString('utf8')).toContain(NEEDLE.slice(0, 4));
+
+    // Case does not matter; filters narrow; nothing matches on the other nodes.
+    const upper = await stack.api('GET', `/api/v1/search?q=CHECKSUM`, searchPageSchema);
+    expect(upper.items.map((h) => h.lineNo)).toEqual([NEEDLE_LINE]);
+    for (const nodeId of [one, three]) {
+      expect((await stack.api('GET', `/api/v1/search?q=checksum&nodeId=${nodeId}`, searchPageSchema)).items).toEqual(
+        [],
+      );
+    }
+    expect((await stack.api('GET', `/api/v1/search?q=checksum&state=failed`, searchPageSchema)).items).toEqual([]);
+    expect((await stack.api('GET', `/api/v1/search?q=checksum&user=nobody`, searchPageSchema)).items).toEqual([]);
+
+    // A common word pages by cursor, newest run first and in line order, without repeats.
+    const first = await stack.api('GET', `/api/v1/search?q=heartbeat&nodeId=${one}&limit=100`, searchPageSchema);
+    expect(first.items.map((h) => h.lineNo)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const second = await stack.api(
+      'GET',
+      `/api/v1/search?q=heartbeat&nodeId=${one}&limit=100&cursor=${first.nextCursor ?? ''}`,
+      searchPageSchema,
+    );
+    expect(second.items[0]?.lineNo).toBe(101);
+    expect((await stack.request('GET', '/api/v1/search?q=ok')).status).toBe(400);
+  });
+});
