@@ -43,6 +43,10 @@ describe('searchQuery', () => {
     );
   });
 
+  it('takes one argument with spaces as a phrase', () => {
+    expect(searchQuery(['out of memory', 'oom'], { limit: '50' }, 0)).toMatchObject({ q: '"out of memory" oom' });
+  });
+
   it('refuses words under 3 characters and unknown states', () => {
     expect(() => searchQuery(['ab', 'disk'], { limit: '50' }, 0)).toThrow(/'ab' is shorter/);
     expect(() => searchQuery(['disk'], { limit: '50', state: ['broken'] }, 0)).toThrow(/not a run state/);

@@ -30,7 +30,10 @@ export function addSearchVerb(program: Command, terminal: Terminal): void {
   program
     .command('search')
     .description('find lines in stored run output: node, run, seq and the line, newest run first')
-    .argument('<query...>', 'words a line must all contain (any case, 3+ characters each); "quote" a phrase')
+    .argument(
+      '<query...>',
+      'words a line must all contain (any case, 3+ characters each); one argument with spaces is a phrase',
+    )
     .option('--node <nodeId>', 'only output of this node')
     .option('--job <jobId>', 'only output of this job')
     .option('--script <name>', 'only output of runs of this library script')
@@ -73,7 +76,12 @@ ${examples(
 
 /** The `GET /api/v1/search` query (docs/API.md, SearchQuery), checked before it is sent. */
 export function searchQuery(words: readonly string[], flags: SearchFlags, nowMs: number): Query {
-  const q = words.join(' ').trim();
+  // One shell argument with spaces (`search "out of memory"`) is meant as a phrase.
+  const q = words
+    .map((word) => word.trim())
+    .map((word) => (/\s/.test(word) && !word.includes('"') ? `"${word}"` : word))
+    .join(' ')
+    .trim();
   const terms = [...q.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2] ?? '').trim()).filter((t) => t !== '');
   const short = terms.find((term) => term.length < 3);
   if (terms.length === 0 || short !== undefined) {
