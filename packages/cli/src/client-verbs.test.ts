@@ -34,6 +34,7 @@ describe('client verbs', () => {
       'scripts',
       'scripts list',
       'scripts show',
+      'scripts versions',
       'scripts push',
       'scripts pull',
       'tokens',

@@ -91,6 +91,10 @@ describe('scripts and script jobs', () => {
     await writeFile(join(fleet.dir, 'echo-msg.sh'), `${BODY}\n# version 2\n`);
     const second = await fleet.cli(['scripts', 'push', join(fleet.dir, 'echo-msg.sh')]);
     expect(second.stderr).toContain('Saved echo-msg version 2');
+    const versions = await fleet.cli(['scripts', 'versions', 'echo-msg']);
+    expect(versions.stdout).toMatch(
+      /^VERSION\s+SAVED\s+BY\s+DESCRIPTION\n2\s+\S+Z\s+admin\s+Print a message on every node\n1\s/,
+    );
     const newest = await fleet.cli(['scripts', 'pull', 'echo-msg']);
     expect(newest.stdout).toBe(`${BODY}\n# version 2\n`);
     const out = join(fleet.dir, 'pulled.sh');

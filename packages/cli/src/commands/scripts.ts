@@ -7,11 +7,13 @@ import {
   scriptDtoSchema,
   scriptNameSchema,
   scriptSummaryDtoSchema,
+  scriptVersionDtoSchema,
   type ScriptDto,
   type ScriptParameter,
   type ScriptSave,
 } from '@edgestelle/protocol';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import type { ApiClient } from '../api-client.ts';
 import { CliError, CliErrorCode, usageError } from '../cli-error.ts';
 import { connect } from '../credentials.ts';
@@ -24,6 +26,7 @@ import { printJson, type Terminal } from '../terminal.ts';
 import { examples } from './help.ts';
 
 const scriptPageSchema = pageSchema(scriptSummaryDtoSchema);
+const versionListSchema = z.object({ items: z.array(scriptVersionDtoSchema) });
 
 export function parseScriptName(text: string, what = 'script name'): string {
   const parsed = scriptNameSchema.safeParse(text);
@@ -154,6 +157,30 @@ ${examples('edgestelle scripts list', 'edgestelle scripts push ./restart-unit.sh
       }
       const body = terminal.stdoutIsTty && flags.raw !== true ? escapeControl(script.body) : script.body;
       terminal.stdout.write(`${formatScript(script)}\n\n${body}${body.endsWith('\n') ? '' : '\n'}`);
+    });
+
+  scripts
+    .command('versions')
+    .description('list the saved versions of a script, newest first')
+    .argument('<name>', 'the script')
+    .option('--json', 'print the API’s ScriptVersionDto list as JSON')
+    .addHelpText('after', examples('edgestelle scripts versions restart-unit'))
+    .action(async (name: string, flags: { json?: boolean }) => {
+      const { api } = await connect(terminal.env);
+      const scriptName = parseScriptName(name);
+      // The newest version first: a clear "no script" instead of an empty list.
+      await fetchScript(api, scriptName);
+      const { items } = await api.get(`/api/v1/scripts/${encodeURIComponent(scriptName)}/versions`, versionListSchema);
+      if (flags.json === true) {
+        printJson(terminal, items);
+        return;
+      }
+      terminal.stdout.write(
+        `${formatTable(
+          ['VERSION', 'SAVED', 'BY', 'DESCRIPTION'],
+          items.map((v) => [String(v.version), formatTime(v.createdAt), v.createdBy, v.description]),
+        )}\n`,
+      );
     });
 
   scripts
