@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { apiErrorSchema, apiTokenCreatedSchema, liveCloseCodes, sessionDtoSchema } from '@edgestelle/protocol';
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ADMIN_PASSWORD, liveCloseCode, openLive, startStack, waitFor } from './support/stack.ts';
 
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/v1/auth/login', 'POST /api/v1/enroll']);
@@ -58,6 +59,35 @@ describe('REST API', () => {
     // A bad bearer token is no better than none.
     const bad = await fetch(`${stack.master.url}/api/v1/nodes`, { headers: { authorization: 'Bearer est_nope' } });
     expect(bad.status).toBe(401);
+  });
+
+  it('documents every API route in the OpenAPI description, with its method and a success response', async () => {
+    const routes = new Set<string>();
+    await using stack = await startStack('sqlite', 'embedded', {
+      onRoute: (route) => {
+        for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(`${method} ${route.url}`);
+      },
+    });
+    const openapi = z
+      .object({
+        paths: z.record(z.string(), z.record(z.string(), z.object({ responses: z.record(z.string(), z.unknown()) }))),
+      })
+      .parse(await (await stack.request('GET', '/api/docs/json')).json());
+    const documented = new Set<string>();
+    for (const [path, operations] of Object.entries(openapi.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        documented.add(`${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`);
+        expect(
+          Object.keys(operation.responses).some((code) => /^(2\d\d|101)$/.test(code)),
+          `${method} ${path}`,
+        ).toBe(true);
+      }
+    }
+    // The API is everything under /api/v1 plus health and metrics; the docs and console files are not.
+    const api = [...routes].filter((r) => /^\w+ (\/api\/v1\/|\/healthz$|\/readyz$|\/metrics$)/.test(r));
+    expect(api.length).toBeGreaterThan(45);
+    expect(api.filter((r) => !documented.has(r))).toEqual([]);
+    expect([...documented].filter((r) => !routes.has(r))).toEqual([]);
   });
 
   it('sets an HttpOnly SameSite=Strict session cookie and needs the CSRF token for cookie writes', async () => {

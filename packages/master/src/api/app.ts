@@ -182,6 +182,22 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         },
       },
       security: [{ bearer: [] }, { session: [] }],
+      // @fastify/websocket hides WebSocket routes from the generated description: this one by hand.
+      paths: {
+        '/api/v1/live': {
+          get: {
+            tags: ['live'],
+            summary: 'The live hub: a WebSocket of JSON frames (liveClientMessageSchema / liveServerMessageSchema)',
+            description:
+              'Send Upgrade: websocket. Refused credentials or a foreign Origin: the upgrade succeeds and the socket is closed with 4401 or 4403. A plain GET answers 404 (401 without credentials).',
+            responses: {
+              '101': { description: 'Switching Protocols: the live hub' },
+              '401': { description: 'A plain GET without credentials' },
+              '404': { description: 'A plain GET (no Upgrade header)' },
+            },
+          },
+        },
+      },
     },
     transform: jsonSchemaTransform,
   });
