@@ -282,6 +282,7 @@ export const en = {
     actor: 'Who',
     action: 'Action',
     target: 'Target (prefix)',
+    targetColumn: 'Target',
     details: 'Details',
     apply: 'Apply',
     none: 'No event matches.',

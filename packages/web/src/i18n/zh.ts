@@ -279,6 +279,7 @@ export const zh = {
     actor: '操作人',
     action: '操作',
     target: '对象（前缀）',
+    targetColumn: '对象',
     details: '详情',
     apply: '应用',
     none: '没有匹配的事件。',

@@ -184,13 +184,11 @@ describe('LiveClient', () => {
   it('stops and reports when the hub refuses the session', async () => {
     const hub = await startHub((_send, _message, _connection, ws) => ws.close(4401, 'unauthenticated'));
     let unauthenticated = 0;
-    let connectFailures = 0;
     const client = new LiveClient({
       url: hub.url,
       connect,
       backoff: { baseMs: 10, maxMs: 10 },
       onUnauthenticated: () => (unauthenticated += 1),
-      onConnectFailed: () => (connectFailures += 1),
     });
     track(hub, client);
     client.subscribeNodes(() => undefined);
@@ -200,10 +198,11 @@ describe('LiveClient', () => {
     expect(hub.server.clients.size).toBe(0);
     expect(hub.subscriptions).toHaveLength(1);
     expect(client.status).toBe('closed');
-    expect(connectFailures).toBe(0);
   });
 
-  it('reports a refused upgrade, which a browser cannot tell from a dead network, and retries', async () => {
+  // The hub itself accepts and then closes with 4401/4403; an HTTP refusal comes from a proxy
+  // or a network in between, and may heal.
+  it('keeps retrying with backoff when an upgrade is refused on the way', async () => {
     const server = createServer((_request, response) => response.writeHead(404).end());
     let refused = 0;
     server.on('upgrade', (_request, socket) => {
@@ -213,17 +212,15 @@ describe('LiveClient', () => {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
-    let connectFailures = 0;
     const client = new LiveClient({
       url: `ws://127.0.0.1:${port}/api/v1/live`,
       connect,
       backoff: { baseMs: 10, maxMs: 20 },
-      onConnectFailed: () => (connectFailures += 1),
     });
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     cleanups.push(() => client.close());
     client.subscribeNodes(() => undefined);
-    await waitFor(() => connectFailures >= 2 && refused >= 2);
+    await waitFor(() => refused >= 3);
     expect(client.status).not.toBe('open');
   });
 });

@@ -69,11 +69,6 @@ export interface LiveClientOptions {
    * EDGESTELLE_ALLOWED_ORIGINS (or the address the console is opened at) must change.
    */
   onForbiddenOrigin?(): void;
-  /**
-   * A socket closed without ever opening. A browser cannot see why an upgrade was refused
-   * (HTTP 401 and a dead network look the same), so the owner may ask the REST API.
-   */
-  onConnectFailed?(): void;
   /** The hub answered a message of ours with an error frame. */
   onServerError?(code: string, message: string): void;
 }
@@ -185,9 +180,7 @@ export class LiveClient {
     this.setStatus('connecting');
     const socket = this.connect(this.options.url);
     this.socket = socket;
-    let opened = false;
     socket.onopen = () => {
-      opened = true;
       this.setStatus('open');
       this.resubscribe();
     };
@@ -199,7 +192,6 @@ export class LiveClient {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      if (!opened && !this.stopped) this.options.onConnectFailed?.();
       this.closed(event.code);
     };
   }
