@@ -441,9 +441,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     const { spool, ledger, outbox } = requireOpen();
     const run = spool.get(runId);
     if (run === undefined) return;
+    const before = run.ackedThrough;
     const delivered = spool.ack(run, seq);
     if (delivered && ledger.get(runId) !== undefined) ledger.update(runId, { state: 'delivered' });
-    outbox.acked(runId);
+    outbox.acked(runId, delivered || run.ackedThrough > before);
   }
 
   function scheduleSync(): void {

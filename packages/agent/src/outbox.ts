@@ -65,10 +65,14 @@ export class Outbox {
     this.pump();
   }
 
-  /** The master acknowledged part of a run: progress, and room for what follows. */
-  acked(runId: string): void {
+  /**
+   * The master acknowledged part of a run: room for what follows, and progress only if the ack
+   * moved. A master missing a chunk acks the same seq for every later one; counting that as
+   * progress kept the gap open until the run ended (found by the fault suite).
+   */
+  acked(runId: string, advanced: boolean): void {
     const cursor = this.cursors.get(runId);
-    if (cursor !== undefined) cursor.lastProgressAt = this.now();
+    if (cursor !== undefined && advanced) cursor.lastProgressAt = this.now();
     this.pump();
   }
 
