@@ -282,6 +282,12 @@ describe('console on the issue 5 API', () => {
       expect(finished).toBe('2');
       expect(await page.locator('.job-row').count()).toBe(2);
       await screenshot(page, '28-history-filtered');
+      // The same filter over runs, counted by run state.
+      await page.getByTestId('history-runs').click();
+      await page.waitForURL((url) => url.searchParams.get('view') === 'runs');
+      await until('two runs of edge-2', async () => ((await page.locator('.job-row').count()) === 2 ? true : null));
+      expect(await page.locator('[data-testid=history-counts] [data-state=succeeded] strong').textContent()).toBe('2');
+      await screenshot(page, '29-history-runs');
       expect(browser.errors).toEqual([]);
     },
     TEST_TIMEOUT_MS,

@@ -223,6 +223,8 @@ export const en = {
   history: {
     title: 'History',
     all: 'All',
+    jobs: 'Jobs',
+    runs: 'Runs',
     state: 'State',
     when: 'Started',
     what: 'What',

@@ -220,6 +220,8 @@ export const zh = {
   history: {
     title: '历史',
     all: '全部',
+    jobs: '任务',
+    runs: '运行',
     state: '状态',
     when: '开始时间',
     what: '内容',
