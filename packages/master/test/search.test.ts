@@ -76,6 +76,8 @@ describe.each<DbKind>(['sqlite', 'postgres'])('log search (%s)', (db) => {
     }
     expect((await stack.api('GET', `/api/v1/search?q=checksum&state=failed`, searchPageSchema)).items).toEqual([]);
     expect((await stack.api('GET', `/api/v1/search?q=checksum&user=nobody`, searchPageSchema)).items).toEqual([]);
+    // LIKE wildcards in a term are plain characters: "e_h" is not "e h" ("service heartbeat").
+    expect((await stack.api('GET', `/api/v1/search?q=e_h&limit=1`, searchPageSchema)).items).toEqual([]);
 
     // A common word pages by cursor, newest run first and in line order, without repeats.
     const first = await stack.api('GET', `/api/v1/search?q=heartbeat&nodeId=${one}&limit=100`, searchPageSchema);

@@ -81,14 +81,15 @@ export class LogSearch {
       .orderBy('l.run_id', 'desc')
       .orderBy('l.line_no', 'asc')
       .limit(query.limit + 1);
-    if (this.dialect === 'sqlite') {
-      const match = terms.map((t) => `"${t.replaceAll('"', '""')}"`).join(' AND ');
-      q = q.where(
-        sql<boolean>`l.line_id IN (SELECT rowid FROM output_lines_fts WHERE output_lines_fts MATCH ${match})`,
-      );
-    } else {
-      for (const term of terms) {
-        const pattern = `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    for (const term of terms) {
+      const wildcards = /[\\%_]/.test(term);
+      const pattern = `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      if (this.dialect === 'sqlite') {
+        // FTS5's trigram LIKE takes no ESCAPE: a term with % or _ matches a superset there, and
+        // the exact check on the line narrows it again.
+        q = q.where(sql<boolean>`l.line_id IN (SELECT rowid FROM output_lines_fts WHERE line LIKE ${`%${term}%`})`);
+        if (wildcards) q = q.where(sql<boolean>`instr(lower(l.line), ${term.toLowerCase()}) > 0`);
+      } else {
         q = q.where(sql<boolean>`l.line ILIKE ${pattern}`);
       }
     }
