@@ -113,6 +113,10 @@ describe('console on the issue 5 API', () => {
         expect(pane.text.split('\n')).toEqual([`who=${hostile}`, 'count=4']);
       }
       expect(await page.getByTestId('job-what').textContent()).toContain('PARAM_WHO');
+      // The job names the script version it ran and the values it was given, as text.
+      expect(await page.getByTestId('job-script').textContent()).toContain('greet@1');
+      expect(await page.getByTestId('job-script').textContent()).toContain(`who=${hostile}`);
+      await screenshot(page, '21b-job-library');
     },
     TEST_TIMEOUT_MS,
   );
