@@ -445,7 +445,22 @@ describe('route matrix', () => {
       secrets.add(token_hash);
     }
     const metrics = await (await stack.request('GET', '/metrics')).text();
-    expect(metrics).toMatch(/edgestelle_nodes_online \d/);
+    for (const family of [
+      'edgestelle_nodes_online',
+      'edgestelle_runs{state="queued"}',
+      'edgestelle_ingest_chunks_total',
+      'edgestelle_ingest_bytes_total',
+      'edgestelle_ingest_acks_pending',
+      'edgestelle_websocket_clients',
+      'edgestelle_master_nodejs_eventloop_lag_seconds',
+      'edgestelle_db_ping_seconds',
+      'edgestelle_ingest_commit_seconds_count',
+      'edgestelle_store_output_bytes',
+      'edgestelle_store_database_bytes',
+    ]) {
+      expect(metrics, family).toContain(`${family} `);
+    }
+    expect(metrics).toContain('# TYPE edgestelle_envelopes_rejected_total counter');
     expect(logLines.length).toBeGreaterThan(0);
     const leaks: string[] = [];
     for (const secret of secrets) {
