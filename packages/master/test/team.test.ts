@@ -231,5 +231,13 @@ describe('script library', () => {
       (await stack.api('GET', `/api/v1/runs?nodeId=${agent.nodeId}&state=failed`, runHistoryPageSchema)).items,
     ).toEqual([]);
     expect((await stack.request('GET', '/api/v1/runs?cursor=garbage')).status).toBe(400);
+    // Time bounds take epoch ms or ISO 8601.
+    const tomorrow = new Date(stack.clock.now() + 86_400_000).toISOString();
+    expect((await stack.api('GET', `/api/v1/jobs?from=${tomorrow}`, jobHistoryPageSchema)).items).toEqual([]);
+    expect(
+      (await stack.api('GET', `/api/v1/jobs?to=${tomorrow}&scriptName=greet`, jobHistoryPageSchema)).items,
+    ).toHaveLength(2);
+    expect((await stack.api('GET', `/api/v1/runs?to=${created.createdAt}`, runHistoryPageSchema)).items).toEqual([]);
+    expect((await stack.request('GET', '/api/v1/runs?from=yesterday')).status).toBe(400);
   });
 });
