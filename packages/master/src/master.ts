@@ -234,14 +234,12 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       clock,
       logger: logger.child({ component: 'ingest' }),
       sendCommand,
-      onNodeOnline: (nodeId) => {
-        dispatcher
-          .onNodeOnline(nodeId)
-          .catch((err: unknown) => logger.error({ err, nodeId }, 're-sending runs failed'));
-      },
+      onNodeOnline: (nodeId) => dispatcher.background(dispatcher.onNodeOnline(nodeId), `re-sending to ${nodeId}`),
       onJobsChanged: (jobIds) => dispatcher.pumpInBackground(jobIds),
       ...(deps.ingestFlushIntervalMs === undefined ? {} : { flushIntervalMs: deps.ingestFlushIntervalMs }),
     });
+    // Runs after the MQTT link closed (cleanups run in reverse) and before the database does.
+    cleanups.push(['dispatcher', () => dispatcher.close()]);
     const connectedLink = await connectMqttLink({
       url: brokerUrl,
       ...(broker === undefined ? {} : { username: MASTER_MQTT_USERNAME, password: dataDir.masterMqttPassword }),

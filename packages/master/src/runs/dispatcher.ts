@@ -55,6 +55,8 @@ const nonTerminal: readonly RunState[] = ['queued', 'sent', 'accepted', 'running
  */
 export class Dispatcher {
   private readonly pumping = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private closed = false;
   private readonly again = new Set<string>();
   private readonly lostRunGraceMs: number;
   private readonly cancelGraceMs: number;
@@ -223,8 +225,23 @@ export class Dispatcher {
 
   pumpInBackground(jobIds: Iterable<string>): void {
     for (const jobId of jobIds) {
-      this.pump(jobId).catch((err: unknown) => this.options.logger.error({ err, jobId }, 'dispatching failed'));
+      this.background(this.pump(jobId), jobId);
     }
+  }
+
+  /** Work nobody awaits (pumps after ingest, re-sends to a node back online), tracked for close(). */
+  background(work: Promise<void>, what: string): void {
+    if (this.closed) return;
+    const tracked = work
+      .catch((err: unknown) => this.options.logger.error({ err, what }, 'dispatching failed'))
+      .finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  /** Stops taking background work and waits for what runs, so nothing touches a closed database. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.inFlight);
   }
 
   private async pumpOnce(jobId: string): Promise<void> {
