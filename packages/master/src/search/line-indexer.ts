@@ -20,7 +20,7 @@ export interface LineIndexerOptions {
  * Bytes of chunks cut into lines per transaction. better-sqlite3 runs on the event loop, so a
  * batch holds up ingest while it runs: small batches (tens of ms) and a rest after each.
  */
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = 64 * 1024;
 /** Rest after a batch, as a multiple of its time: the indexer takes at most a third of the time. */
 const REST_FACTOR = 2;
 const BATCH_CHUNKS = 256;
