@@ -47,6 +47,8 @@ export interface MasterDeps {
   liveReplayStallMs?: number;
   /** How long the search indexer lets changes gather (ms). */
   indexDelayMs?: number;
+  /** How often open live connections have their credentials checked again (ms). */
+  liveRecheckIntervalMs?: number;
 }
 
 /**
@@ -316,6 +318,14 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       ...(deps.liveMaxBufferedBytes === undefined ? {} : { maxBufferedBytes: deps.liveMaxBufferedBytes }),
       ...(deps.liveReplayStallMs === undefined ? {} : { replayStallMs: deps.liveReplayStallMs }),
     });
+    const recheck = (): void => {
+      hub.recheckCredentials().catch((err: unknown) => logger.warn({ err }, 'live: checking credentials failed'));
+    };
+    auth.onRevocation(recheck);
+    // Another master's revocations reach this one's open connections within this interval.
+    const recheckTimer = setInterval(recheck, deps.liveRecheckIntervalMs ?? 30_000);
+    recheckTimer.unref();
+    cleanups.push(['live credentials', () => Promise.resolve(clearInterval(recheckTimer))]);
     const indexer = new LineIndexer({
       store,
       events,

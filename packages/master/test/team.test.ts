@@ -3,6 +3,7 @@ import {
   apiTokenCreatedSchema,
   auditPageSchema,
   jobHistoryPageSchema,
+  liveCloseCodes,
   outputPageSchema,
   runHistoryPageSchema,
   scriptDtoSchema,
@@ -12,7 +13,8 @@ import {
 } from '@edgestelle/protocol';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ADMIN_PASSWORD, startStack, type Stack } from './support/stack.ts';
+import WebSocket from 'ws';
+import { ADMIN_PASSWORD, openLive, startStack, type Stack } from './support/stack.ts';
 
 async function login(stack: Stack, username: string, password: string) {
   const response = await fetch(`${stack.master.url}/api/v1/auth/login`, {
@@ -140,6 +142,28 @@ describe('users, sessions and tokens', () => {
     expect((await as(stack, { cookie: third.cookie })('GET', '/api/v1/auth/me')).status).toBe(401);
     expect((await asFirst('GET', '/api/v1/auth/me')).status).toBe(200);
     expect((await login(stack, 'admin', 'a-new-password')).response.status).toBe(200);
+  });
+});
+
+describe('live connections and revocation', () => {
+  it('closes an open live connection with 4401 as soon as its token is revoked or its user disabled', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const admin = as(stack, { token: stack.token });
+    const user = await stack.master.auth.createUser('watcher', 'watcher-password', 'viewer');
+    const first = await stack.master.auth.createApiToken(user.userId, 'first', null);
+    const second = await stack.master.auth.createApiToken(user.userId, 'second', null);
+    const closeCode = (socket: WebSocket) =>
+      new Promise<number>((resolve) => socket.once('close', (code: number) => resolve(code)));
+    const a = await openLive(stack.master.url, { authorization: `Bearer ${first.token}` });
+    const b = await openLive(stack.master.url, { authorization: `Bearer ${second.token}` });
+    const aClosed = closeCode(a.socket);
+    expect((await admin('DELETE', `/api/v1/tokens/${first.tokenId}`)).status).toBe(204);
+    expect(await aClosed).toBe(liveCloseCodes.unauthenticated);
+    expect(b.socket.readyState).toBe(WebSocket.OPEN);
+    const bClosed = closeCode(b.socket);
+    expect((await admin('PATCH', `/api/v1/users/${user.userId}`, { disabled: true })).status).toBe(200);
+    expect(await bClosed).toBe(liveCloseCodes.unauthenticated);
+    expect(stack.master.hub.revokedClientsClosed).toBe(2);
   });
 });
 

@@ -264,7 +264,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         socket.close(request.liveRefusal.code, request.liveRefusal.reason);
         return;
       }
-      deps.hub.attach(socket);
+      deps.hub.attach(socket, async () => (await authenticate(deps.auth, request)) !== null);
     },
   );
 

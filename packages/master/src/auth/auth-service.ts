@@ -66,6 +66,7 @@ export interface LoginMeta {
  */
 export class AuthService {
   private readonly throttle: LoginThrottle;
+  private readonly revocationListeners: Array<() => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -79,6 +80,15 @@ export class AuthService {
 
   private get db(): Kysely<Database> {
     return this.store.db;
+  }
+
+  /** Called after a token, session or user stopped working or changed (open connections look again). */
+  onRevocation(listener: () => void): void {
+    this.revocationListeners.push(listener);
+  }
+
+  private revoked(): void {
+    for (const listener of this.revocationListeners) listener();
   }
 
   /** Creates the first admin unless a user exists. */
@@ -163,6 +173,7 @@ export class AuthService {
       });
       return { ...user, role, disabled_at: disabledAt };
     });
+    this.revoked();
     return userAccountDto(row);
   }
 
@@ -183,6 +194,7 @@ export class AuthService {
         details: { username: user.username },
       });
     });
+    this.revoked();
   }
 
   /** An admin sets a user's password: every session of that user ends. */
@@ -199,6 +211,7 @@ export class AuthService {
         details: { username: user.username },
       });
     });
+    this.revoked();
   }
 
   /** A user changes their own password: their other sessions end, this one stays. */
@@ -217,6 +230,7 @@ export class AuthService {
       await others.execute();
       await this.audit.record(trx, { actor, action: 'auth.password_change', target: `user:${user.user_id}` });
     });
+    this.revoked();
   }
 
   private async userRow(db: Kysely<Database>, userId: string): Promise<Selectable<UsersTable>> {
@@ -327,6 +341,7 @@ export class AuthService {
         details: { via: principal.via },
       });
     });
+    this.revoked();
   }
 
   async fromSession(sessionToken: string): Promise<Principal | null> {
@@ -441,6 +456,7 @@ export class AuthService {
       if (Number(result.numDeletedRows) === 0) throw notFound(`session ${sessionId}`);
       await this.audit.record(trx, { actor, action: 'session.revoke', target: `session:${sessionId}` });
     });
+    this.revoked();
   }
 
   /** A token with the given role (default: the owner's), never more than the owner's role. */
@@ -531,6 +547,7 @@ export class AuthService {
       if (Number(result.numUpdatedRows) === 0) throw notFound(`API token ${tokenId}`);
       await this.audit.record(trx, { actor, action: 'token.revoke', target: `token:${tokenId}` });
     });
+    this.revoked();
   }
 }
 

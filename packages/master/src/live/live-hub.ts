@@ -40,6 +40,9 @@ export class LiveHub {
   private readonly clients = new Set<LiveClient>();
   /** Clients closed for reading too slowly (4408), since start. */
   slowClientsClosed = 0;
+  /** Clients closed because their credentials were revoked (4401), since start. */
+  revokedClientsClosed = 0;
+  private readonly credentials = new Map<LiveClient, () => Promise<boolean>>();
   readonly runSubs = new Map<string, Set<LiveClient>>();
   readonly jobSubs = new Map<string, Set<LiveClient>>();
   readonly nodeSubs = new Set<LiveClient>();
@@ -112,13 +115,29 @@ export class LiveHub {
     return this.clients.size;
   }
 
-  attach(socket: WebSocket): void {
+  /** `stillAllowed` checks the connection's credentials again (they may be revoked while it is open). */
+  attach(socket: WebSocket, stillAllowed?: () => Promise<boolean>): void {
     const client = new LiveClient(this, socket);
     this.clients.add(client);
+    if (stillAllowed !== undefined) this.credentials.set(client, stillAllowed);
     socket.on('close', () => {
       this.clients.delete(client);
+      this.credentials.delete(client);
       client.dispose();
     });
+  }
+
+  /**
+   * Closes (4401) every connection whose token or session no longer works: called when this
+   * master revokes credentials, and on a timer for revocations made by another master.
+   */
+  async recheckCredentials(): Promise<void> {
+    for (const [client, stillAllowed] of [...this.credentials]) {
+      if (await stillAllowed()) continue;
+      this.credentials.delete(client);
+      this.revokedClientsClosed += 1;
+      client.close(liveCloseCodes.unauthenticated, 'your credentials were revoked: sign in again');
+    }
   }
 
   close(): void {
