@@ -22,3 +22,4 @@ export { startPostgresCluster } from './postgres-cluster.ts';
 export type { PostgresCluster } from './postgres-cluster.ts';
 export { startTcpProxy } from './tcp-proxy.ts';
 export type { ProxyDirection, TcpProxy } from './tcp-proxy.ts';
+export { metricSum } from './prometheus-text.ts';
