@@ -67,17 +67,22 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
   const filters = (['evt', 'state'] as const).map((channel) =>
     options.shared ? topics.sharedAllNodes(channel, 'edgestelle') : topics.allNodes(channel),
   );
+  let connectedOnce = false;
   client.on('connect', (connack) => {
     // Commands go out one PUBACK at a time while agents' events stream in on the same socket:
     // with Nagle's algorithm each small PUBLISH waited for a delayed TCP ACK (~28 ms a run in
     // the fan-out bench, 0.3 ms without).
     if (client.stream instanceof Socket) client.stream.setNoDelay(true);
     logger.info({ sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
-    if (!connack.sessionPresent) {
+    // Subscribe on every reconnect even when the broker kept a session: a session left under the
+    // same client id by a master with another topic prefix would otherwise leave this one deaf.
+    // The first connect is covered by the awaited subscription below.
+    if (connectedOnce) {
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) logger.error({ err }, 'subscribing to agent topics failed');
       });
     }
+    connectedOnce = true;
   });
   client.on('error', (err) => logger.warn({ err }, 'MQTT client error'));
   client.on('offline', () => logger.warn('MQTT broker unreachable; reconnecting'));
