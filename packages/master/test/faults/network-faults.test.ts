@@ -199,8 +199,4 @@ describe('infrastructure faults under a running job', () => {
     expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
     expect(restartedWhileRunning).toBe(restarts);
   }, 600_000);
-
-  // Pending, not skipped: the master supports shared subscriptions (scale-out.test.ts), but the
-  // kill-one-master-mid-ingest scenario of issue 10 is not written yet.
-  it.todo('two masters on one PostgreSQL with a shared subscription, one SIGKILLed mid-ingest: 0 lost, 0 doubled');
 });
