@@ -10,6 +10,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   countNumberedLines,
+  metricSum,
   numberedLinesScript,
   recordFault,
   sized,
@@ -18,7 +19,7 @@ import {
   startTcpProxy,
 } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import { startStack, waitFor } from '../support/stack.ts';
+import { startStack, waitFor, type Stack } from '../support/stack.ts';
 
 const MiB = 1024 * 1024;
 
@@ -39,6 +40,20 @@ function folderBytes(path: string): number {
     total += info.isDirectory() ? folderBytes(full) : info.size;
   }
   return total;
+}
+
+/**
+ * What the master's /metrics says once a run is complete: its ingest refusals (none expected:
+ * nothing forged was sent), and the commits it made, after every pending ack has gone out.
+ */
+async function ingestCounters(stack: Stack): Promise<{ rejected: number; chunksCommitted: number }> {
+  const scrape = async () => (await stack.request('GET', '/metrics')).text();
+  await waitFor(async () => metricSum(await scrape(), 'edgestelle_ingest_acks_pending') === 0, 20_000, 'acks to drain');
+  const text = await scrape();
+  return {
+    rejected: metricSum(text, 'edgestelle_envelopes_rejected_total'),
+    chunksCommitted: metricSum(text, 'edgestelle_ingest_chunks_total'),
+  };
 }
 
 describe('infrastructure faults under a running job', () => {
@@ -71,6 +86,7 @@ describe('infrastructure faults under a running job', () => {
       lines,
       'b',
     );
+    const counters = await ingestCounters(stack);
     recordFault({
       scenario: 'broker SIGKILL + restart during a job',
       load: `${lines} lines`,
@@ -78,10 +94,13 @@ describe('infrastructure faults under a running job', () => {
       badInputs: 0,
       lost: count.lost,
       doubled: count.doubled,
-      observed: { state: done.state, chunks: done.chunkCount, hashMatches: count.hashMatches },
+      observed: { state: done.state, chunks: done.chunkCount, hashMatches: count.hashMatches, ...counters },
     });
     expect(done.state).toBe('succeeded');
     expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
+    // Re-sent chunks may be committed again (idempotently); every stored one was committed.
+    expect(counters.chunksCommitted).toBeGreaterThanOrEqual(done.chunkCount);
+    expect(counters.rejected).toBe(0);
     expect(killedWhileRunning).toBe(kills);
   }, 300_000);
 
@@ -124,6 +143,7 @@ describe('infrastructure faults under a running job', () => {
       lines,
       'p',
     );
+    const counters = await ingestCounters(stack);
     recordFault({
       scenario: 'agent blackholed from the broker (TCP proxy)',
       load: `${lines} lines`,
@@ -136,10 +156,14 @@ describe('infrastructure faults under a running job', () => {
         spoolCapKiB: spoolMaxBytes / 1024,
         chunksStoredDuringCut: storedDuringCut,
         proxyConnections: proxy.stats.connections,
+        ...counters,
       },
     });
     expect(done.state).toBe('succeeded');
     expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
+    // Re-sent chunks may be committed again (idempotently); every stored one was committed.
+    expect(counters.chunksCommitted).toBeGreaterThanOrEqual(done.chunkCount);
+    expect(counters.rejected).toBe(0);
     // Nothing got through the blackhole (at most what was in flight when it began).
     expect(storedDuringCut).toBeLessThanOrEqual(2);
     expect(spoolPeak).toBeGreaterThan(0);
@@ -186,6 +210,7 @@ describe('infrastructure faults under a running job', () => {
       lines,
       'g',
     );
+    const counters = await ingestCounters(stack);
     recordFault({
       scenario: 'PostgreSQL restarted during ingest',
       load: `${lines} lines`,
@@ -193,10 +218,13 @@ describe('infrastructure faults under a running job', () => {
       badInputs: 0,
       lost: count.lost,
       doubled: count.doubled,
-      observed: { state: done.state, readyz: seen.join('→') },
+      observed: { state: done.state, readyz: seen.join('→'), ...counters },
     });
     expect(done.state).toBe('succeeded');
     expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
+    // Re-sent chunks may be committed again (idempotently); every stored one was committed.
+    expect(counters.chunksCommitted).toBeGreaterThanOrEqual(done.chunkCount);
+    expect(counters.rejected).toBe(0);
     expect(restartedWhileRunning).toBe(restarts);
   }, 600_000);
 });
