@@ -57,52 +57,59 @@ async function ingestCounters(stack: Stack): Promise<{ rejected: number; chunksC
 }
 
 describe('infrastructure faults under a running job', () => {
-  it('broker SIGKILLed and restarted during a job: every line stored once, one spawn', async () => {
-    await using broker = await startMosquitto();
-    await using stack = await startStack('sqlite', 'embedded', {}, { mqttUrl: broker.url, mqttPort: undefined });
-    const agent = await stack.agent('bk-1');
-    const lines = sized(10_000, 100_000);
-    const kills = sized(5, 20);
-    const job = await stack.createJob({
-      target: { nodeIds: [agent.nodeId] },
-      // ~40 s of printing (CI): long enough for every kill to land while the script runs.
-      spec: { command: numberedLinesScript(lines, 'b', Math.ceil(lines / 100), 0.4), timeoutMs: 600_000 },
-    });
-    const [run] = await stack.runs(job.jobId);
-    if (run === undefined) throw new Error('no run');
-    let killedWhileRunning = 0;
-    let stored = 0;
-    for (let k = 1; k <= kills; k += 1) {
-      // Each kill waits for new chunks to be stored: both the master and the agent are back.
-      const current = await stack.waitRun(run.runId, (r) => r.chunkCount >= stored + 2 || r.complete, 60_000);
-      stored = current.chunkCount;
-      if (!current.complete) killedWhileRunning += 1;
-      await broker.kill();
-      await broker.start();
-    }
-    const done = await stack.waitRun(run.runId, (r) => r.complete, 120_000);
-    const count = countNumberedLines(
-      Buffer.from(await (await stack.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
-      lines,
-      'b',
-    );
-    const counters = await ingestCounters(stack);
-    recordFault({
-      scenario: 'broker SIGKILL + restart during a job',
-      load: `${lines} lines`,
-      faults: `${kills} broker kills (${killedWhileRunning} while running)`,
-      badInputs: 0,
-      lost: count.lost,
-      doubled: count.doubled,
-      observed: { state: done.state, chunks: done.chunkCount, hashMatches: count.hashMatches, ...counters },
-    });
-    expect(done.state).toBe('succeeded');
-    expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
-    // Re-sent chunks may be committed again (idempotently); every stored one was committed.
-    expect(counters.chunksCommitted).toBeGreaterThanOrEqual(done.chunkCount);
-    expect(counters.rejected).toBe(0);
-    expect(killedWhileRunning).toBe(kills);
-  }, 300_000);
+  it(
+    'broker SIGKILLed and restarted during a job: every line stored once, one spawn',
+    async () => {
+      await using broker = await startMosquitto();
+      await using stack = await startStack('sqlite', 'embedded', {}, { mqttUrl: broker.url, mqttPort: undefined });
+      const agent = await stack.agent('bk-1');
+      const lines = sized(10_000, 100_000);
+      const kills = sized(5, 20);
+      const job = await stack.createJob({
+        target: { nodeIds: [agent.nodeId] },
+        // ~40 s of printing (CI), ~150 s (long, 20 kills): long enough for every kill to land while the script runs.
+        spec: {
+          command: numberedLinesScript(lines, 'b', Math.ceil(lines / 100), sized(0.4, 1.5)),
+          timeoutMs: 600_000,
+        },
+      });
+      const [run] = await stack.runs(job.jobId);
+      if (run === undefined) throw new Error('no run');
+      let killedWhileRunning = 0;
+      let stored = 0;
+      for (let k = 1; k <= kills; k += 1) {
+        // Each kill waits for new chunks to be stored: both the master and the agent are back.
+        const current = await stack.waitRun(run.runId, (r) => r.chunkCount >= stored + 2 || r.complete, 60_000);
+        stored = current.chunkCount;
+        if (!current.complete) killedWhileRunning += 1;
+        await broker.kill();
+        await broker.start();
+      }
+      const done = await stack.waitRun(run.runId, (r) => r.complete, 120_000);
+      const count = countNumberedLines(
+        Buffer.from(await (await stack.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
+        lines,
+        'b',
+      );
+      const counters = await ingestCounters(stack);
+      recordFault({
+        scenario: 'broker SIGKILL + restart during a job',
+        load: `${lines} lines`,
+        faults: `${kills} broker kills (${killedWhileRunning} while running)`,
+        badInputs: 0,
+        lost: count.lost,
+        doubled: count.doubled,
+        observed: { state: done.state, chunks: done.chunkCount, hashMatches: count.hashMatches, ...counters },
+      });
+      expect(done.state).toBe('succeeded');
+      expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
+      // Re-sent chunks may be committed again (idempotently); every stored one was committed.
+      expect(counters.chunksCommitted).toBeGreaterThanOrEqual(done.chunkCount);
+      expect(counters.rejected).toBe(0);
+      expect(killedWhileRunning).toBe(kills);
+    },
+    sized(300_000, 900_000),
+  );
 
   it('agent cut off from the broker by a blackhole while printing: all delivered after the cut, spool within its cap', async () => {
     await using broker = await startMosquitto();
