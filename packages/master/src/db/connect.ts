@@ -36,6 +36,12 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     });
     // An idle connection the server ends (restart, failover) must not take the process down.
     pool.on('error', (err) => logger?.warn({ err }, 'an idle PostgreSQL connection failed; the pool replaces it'));
+    // pg-pool drops its own 'error' listener from a client while it is checked out, so a server
+    // that goes away mid-transaction would emit an unhandled 'error' and end the process. The
+    // statement in flight still fails and its caller handles that (db-connection-loss.test.ts).
+    pool.on('connect', (client) => {
+      client.on('error', (err) => logger?.warn({ err }, 'a PostgreSQL connection in use failed'));
+    });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     const path = databaseUrl.replace(/^(sqlite|file):(\/\/)?/, '');
