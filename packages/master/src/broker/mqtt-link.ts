@@ -38,7 +38,12 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
   url.password = '';
   const clientOptions: IClientOptions = {
     protocolVersion: 4,
-    clean: false,
+    // A lone master keeps a persistent session so events queued while it restarts wait for it.
+    // Shared subscribers must not: Mosquitto keeps an offline persistent session in the share
+    // group and queues its turn of every message for it, so one dead master would hold back half
+    // of the fleet's output until it returned (faults/scale-out-kill.test.ts). Without a session
+    // the survivors get everything; agents re-send what was in flight from their spools.
+    clean: options.shared,
     // With shared subscriptions each master needs its own session; without, one fixed id.
     clientId: options.shared ? `edgestelle-master-${options.masterId}` : 'edgestelle-master',
     reconnectPeriod: 1000,

@@ -140,82 +140,73 @@ describe('two masters on one PostgreSQL', () => {
     await killOneOfTwoAndRestart(5_000, sized(120_000, 900_000));
   }, 900_000);
 
-  // A real gap in the master (not the test): it subscribes with a persistent session (clean:
-  // false, src/broker/mqtt-link.ts). Mosquitto 2.0.11 keeps an offline persistent session in
-  // its shared-subscription group and queues its turn of every message for it, so while master B
-  // is dead half of everything the agents send — re-sends included — waits in B's queue. Without
-  // B coming back a run can stay incomplete: in one run of the kill scenario above without the
-  // restart, a run was `succeeded` with 133 chunks stored and not `complete` after 180 s (another
-  // time the re-sends happened to land on A). Reproduced with plain clients: two
-  // `mosquitto_sub -c` on $share/g/t, one SIGKILLed, the other gets 5 of 10 messages; without
-  // -c, 10 of 10. A fix: shared subscribers connect with clean: true (a dead master's
-  // subscription leaves the group; what was in flight to it the agents re-send after their ack
-  // timeout). This probe is deterministic: forged messages, counted by the survivor's /metrics.
-  it.fails(
-    'after one master is SIGKILLed, every message on the shared subscription reaches the other',
-    async () => {
-      await using temp = await tempDir('edgestelle-scale-probe-');
-      await using database = await freshPostgresDatabase();
-      await using broker = await startMosquitto();
-      const masterKeyFile = join(temp.path, 'master.key');
-      await writeFile(masterKeyFile, Buffer.alloc(32, 7), { mode: 0o600 });
-      const env = (name: string) => ({
-        EDGESTELLE_DATA_DIR: join(temp.path, name),
-        EDGESTELLE_MQTT_URL: broker.url,
-        EDGESTELLE_MQTT_SHARED: 'true',
-        EDGESTELLE_DATABASE_URL: database.url,
-        EDGESTELLE_MASTER_KEY_FILE: masterKeyFile,
-      });
-      const survivor = new MasterProcess(await freePort(), env('master-a'));
-      const victim = new MasterProcess(await freePort(), env('master-b'));
-      const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: 'fault-probe' });
-      const agents: Agent[] = [];
-      try {
-        await survivor.start();
-        await victim.start();
-        agents.push(await survivor.agent('probe-1', join(temp.path, 'agents', 'probe-1')));
-        const topic = new Topics().node('probe-1', 'evt');
-        const probes = 20;
-        const rejected = async (m: MasterProcess) => metricSum(await metrics(m), 'edgestelle_envelopes_rejected_total');
-        const forge = async () => {
-          for (let i = 0; i < probes; i += 1) await client.publishAsync(topic, randomBytes(64), { qos: 1 });
-        };
-        // Control: with both alive, the two masters together count every forged message once.
-        await forge();
-        await waitFor(
-          async () => (await rejected(survivor)) + (await rejected(victim)) >= probes,
-          20_000,
-          'both masters to count the forged messages',
-        );
-        const split = { survivor: await rejected(survivor), victim: await rejected(victim) };
-        await victim.kill();
-        const before = await rejected(survivor);
-        await forge();
-        let reached = 0;
-        // Bounded: a healthy group hands all of them to the survivor within moments.
-        const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline && reached < probes) {
-          reached = (await rejected(survivor)) - before;
-          await new Promise((resolve) => setTimeout(resolve, 200));
-        }
-        recordFault({
-          scenario: 'two masters: forged messages after one is SIGKILLed (shared-subscription probe)',
-          load: `${probes} + ${probes} messages`,
-          faults: '1 master kill, not restarted',
-          badInputs: probes * 2,
-          lost: probes - reached,
-          doubled: 0,
-          observed: { splitWhileBothAlive: `${split.survivor}+${split.victim}`, reachedSurvivorAfterKill: reached },
-        });
-        expect(split.survivor + split.victim).toBe(probes);
-        expect(reached).toBe(probes);
-      } finally {
-        for (const agent of agents) await agent.stop();
-        await client.endAsync();
-        await victim.kill();
-        await survivor.kill();
+  // Regression: masters subscribed with a persistent session (clean: false) even when sharing,
+  // and Mosquitto 2.0.11 keeps an offline persistent session in its shared-subscription group,
+  // queueing its turn of every message for it: with master B dead, half of what agents sent —
+  // re-sends included — waited in B's queue (10 of 20 reached A), and a run could stay
+  // incomplete until B returned. Shared subscribers now connect with clean: true. Deterministic:
+  // forged messages, counted by the survivor's /metrics.
+  it('after one master is SIGKILLed, every message on the shared subscription reaches the other', async () => {
+    await using temp = await tempDir('edgestelle-scale-probe-');
+    await using database = await freshPostgresDatabase();
+    await using broker = await startMosquitto();
+    const masterKeyFile = join(temp.path, 'master.key');
+    await writeFile(masterKeyFile, Buffer.alloc(32, 7), { mode: 0o600 });
+    const env = (name: string) => ({
+      EDGESTELLE_DATA_DIR: join(temp.path, name),
+      EDGESTELLE_MQTT_URL: broker.url,
+      EDGESTELLE_MQTT_SHARED: 'true',
+      EDGESTELLE_DATABASE_URL: database.url,
+      EDGESTELLE_MASTER_KEY_FILE: masterKeyFile,
+    });
+    const survivor = new MasterProcess(await freePort(), env('master-a'));
+    const victim = new MasterProcess(await freePort(), env('master-b'));
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: 'fault-probe' });
+    const agents: Agent[] = [];
+    try {
+      await survivor.start();
+      await victim.start();
+      agents.push(await survivor.agent('probe-1', join(temp.path, 'agents', 'probe-1')));
+      const topic = new Topics().node('probe-1', 'evt');
+      const probes = 20;
+      const rejected = async (m: MasterProcess) => metricSum(await metrics(m), 'edgestelle_envelopes_rejected_total');
+      const forge = async () => {
+        for (let i = 0; i < probes; i += 1) await client.publishAsync(topic, randomBytes(64), { qos: 1 });
+      };
+      // Control: with both alive, the two masters together count every forged message once.
+      await forge();
+      await waitFor(
+        async () => (await rejected(survivor)) + (await rejected(victim)) >= probes,
+        20_000,
+        'both masters to count the forged messages',
+      );
+      const split = { survivor: await rejected(survivor), victim: await rejected(victim) };
+      await victim.kill();
+      const before = await rejected(survivor);
+      await forge();
+      let reached = 0;
+      // Bounded: a healthy group hands all of them to the survivor within moments.
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline && reached < probes) {
+        reached = (await rejected(survivor)) - before;
+        await new Promise((resolve) => setTimeout(resolve, 200));
       }
-    },
-    120_000,
-  );
+      recordFault({
+        scenario: 'two masters: forged messages after one is SIGKILLed (shared-subscription probe)',
+        load: `${probes} + ${probes} messages`,
+        faults: '1 master kill, not restarted',
+        badInputs: probes * 2,
+        lost: probes - reached,
+        doubled: 0,
+        observed: { splitWhileBothAlive: `${split.survivor}+${split.victim}`, reachedSurvivorAfterKill: reached },
+      });
+      expect(split.survivor + split.victim).toBe(probes);
+      expect(reached).toBe(probes);
+    } finally {
+      for (const agent of agents) await agent.stop();
+      await client.endAsync();
+      await victim.kill();
+      await survivor.kill();
+    }
+  }, 120_000);
 });
