@@ -83,7 +83,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     await gone;
   }
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    // A broker that never came up (a broken config, say) leaves nothing behind either.
+    await dir[Symbol.asyncDispose]();
+    throw err;
+  }
   return {
     port,
     url: `mqtt://127.0.0.1:${port}`,
