@@ -298,26 +298,38 @@ export class Dispatcher {
       .execute();
     if (ready.length === 0) return false;
     const spec = runSpecSchema.parse(JSON.parse(job.spec));
-    let changed = false;
-    for (const run of ready) {
+    const sends: Array<Promise<void>> = [];
+    for (const part of slices(ready, 500)) {
+      // One conditional update claims a slice; a run a cancel or another master took meanwhile
+      // is simply not returned. Node by node, claim-then-publish cost a round trip to the
+      // database and a PUBACK per node, one after another.
       const claimed = await this.db
         .updateTable('runs')
         .set({ state: 'sent', sent_at: nowMs, updated_at: nowMs })
-        .where('run_id', '=', run.run_id)
+        .where(
+          'run_id',
+          'in',
+          part.map((run) => run.run_id),
+        )
         .where('state', '=', 'queued')
-        .executeTakeFirst();
-      if (Number(claimed.numUpdatedRows) === 0) continue;
-      changed = true;
-      this.options.events.emit('run', run.run_id, job.job_id);
-      await this.send(run.node_id, {
-        kind: 'run',
-        runId: run.run_id,
-        jobId: job.job_id,
-        deadlineAt: job.deadline_at,
-        spec,
-      });
+        .returning(['run_id', 'node_id'])
+        .execute();
+      for (const run of claimed) {
+        this.options.events.emit('run', run.run_id, job.job_id);
+        // The publisher's window bounds what is in flight; the next slice is claimed meanwhile.
+        sends.push(
+          this.send(run.node_id, {
+            kind: 'run',
+            runId: run.run_id,
+            jobId: job.job_id,
+            deadlineAt: job.deadline_at,
+            spec,
+          }),
+        );
+      }
     }
-    return changed;
+    await Promise.all(sends);
+    return sends.length > 0;
   }
 
   private async send(nodeId: string, command: Command): Promise<void> {
