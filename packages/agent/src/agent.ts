@@ -212,7 +212,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       case 'cancel':
         return handleCancel(command.runId);
       case 'ack':
-        for (const { runId, seq } of command.runs) handleAck(runId, seq);
+        for (const { runId, seq } of command.runs) await handleAck(runId, seq);
         return;
       case 'ping':
         publishEvent({ kind: 'pong', pingId: command.pingId });
@@ -293,6 +293,18 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       receivedAt: now(),
       state: 'accepted',
     });
+    try {
+      // Commands wait in line meanwhile (commandChain), so nothing about this run can overtake it.
+      await ledger.durable();
+    } catch (err) {
+      logger.error({ err, runId: command.runId }, 'cannot make the run ledger durable: run refused');
+      rejectRun(
+        command,
+        'spawn_failed',
+        `the agent cannot write its run ledger to disk: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      return;
+    }
     publishEvent({ kind: 'accepted', runId: command.runId });
     let finish: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => {
@@ -437,10 +449,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     run.execution.stop('cancelled');
   }
 
-  function handleAck(runId: string, seq: number): void {
+  async function handleAck(runId: string, seq: number): Promise<void> {
     const { spool, ledger, outbox } = requireOpen();
     const run = spool.get(runId);
     if (run === undefined) return;
+    // The spool's copy of the run goes with this ack: its ledger `exited` must be on disk first,
+    // or a power cut could leave a ledger that still says `running` and no record of the exit.
+    if (run.exited !== undefined) await ledger.durable();
     const before = run.ackedThrough;
     const delivered = spool.ack(run, seq);
     if (delivered && ledger.get(runId) !== undefined) ledger.update(runId, { state: 'delivered' });

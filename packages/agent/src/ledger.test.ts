@@ -68,4 +68,45 @@ describe('Ledger', () => {
     expect(ledger.get(run.runId)?.state).toBe('delivered');
     ledger.close();
   });
+
+  it('writes each entry at once, syncs concurrent callers together, and keeps every entry through compactions', async () => {
+    await using dir = await tempDir();
+    const path = join(dir.path, 'ledger.jsonl');
+    const now = Date.now();
+    const ledger = new Ledger({ path, now: () => now, maxSkewMs: SKEW });
+    const first = entry(now, 'accepted');
+    ledger.put(first);
+    // In the file before any sync: an agent that dies now leaves it behind.
+    expect(readFileSync(path, 'utf8')).toContain(first.runId);
+    const sync = ledger.durable();
+    // Written before that fdatasync began: it rides along.
+    ledger.put(entry(now, 'accepted'));
+    expect(ledger.durable()).toBe(sync);
+    await Promise.resolve();
+    // Written while it is under way: the next one, shared by every caller until it begins.
+    ledger.put(entry(now, 'accepted'));
+    const next = ledger.durable();
+    expect(next).not.toBe(sync);
+    expect(ledger.durable()).toBe(next);
+    await Promise.all([sync, next]);
+    await expect(ledger.durable()).resolves.toBeUndefined();
+
+    // Past the compaction threshold with syncs under way: nothing is lost, nothing duplicated.
+    const runs = Array.from({ length: 1500 }, () => entry(now, 'accepted'));
+    const syncs: Promise<void>[] = [];
+    for (const [i, run] of runs.entries()) {
+      ledger.put(run);
+      ledger.update(run.runId, { state: 'running', pid: 100 + i, startedAt: now });
+      ledger.update(run.runId, { state: 'exited' });
+      if (i % 100 === 0) syncs.push(ledger.durable());
+    }
+    await Promise.all(syncs);
+    ledger.close();
+    const reopened = new Ledger({ path, now: () => now, maxSkewMs: SKEW });
+    expect([...reopened.list()]).toHaveLength(1503);
+    for (const [i, run] of runs.entries())
+      expect(reopened.get(run.runId)).toMatchObject({ state: 'exited', pid: 100 + i });
+    reopened.close();
+    expect(readFileSync(path, 'utf8').trim().split('\n')).toHaveLength(1503);
+  });
 });

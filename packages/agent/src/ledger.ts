@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '@edgestelle/protocol/envelope';
 import { epochMsSchema, exitedEventSchema, idSchema, rejectionCodeSchema } from '@edgestelle/protocol';
 import { z } from 'zod';
@@ -8,8 +8,13 @@ import { writeFileAtomic } from './state-dir.ts';
 
 /**
  * The persisted run ledger: one JSON line per change of a run, the last line of a run wins.
- * It is what makes "a run id is executed at most once per node, ever" hold across restarts: an
- * entry is written and fdatasync'ed before the process is spawned.
+ * It is what makes "a run id is executed at most once per node, ever" hold across restarts: the
+ * `accepted` entry is made durable ({@link Ledger.durable}) before the process is spawned.
+ *
+ * Every entry is written at once, so it survives the agent dying; only those whose loss in a
+ * power cut would matter are waited for on disk. That is two fdatasyncs a run instead of one per
+ * entry (flash storage on edge nodes wears with every one), and they run on libuv's thread pool:
+ * a slow SD card stalls the run that waits, not the agent's connection.
  *
  * An entry is kept until no copy of its command could pass the other checks any more: past
  * both its deadline and twice the freshness window after it arrived (a command may be dated up
@@ -61,6 +66,11 @@ export class Ledger {
   private fd: number;
   private lines = 0;
   private readonly maxSkewMs: number;
+  /** Entries written, and of those the ones known to be on disk. */
+  private written = 0;
+  private synced = 0;
+  private syncing: Promise<void> | undefined;
+  private nextSync: Promise<void> | undefined;
 
   constructor(private readonly options: LedgerOptions) {
     this.maxSkewMs = options.maxSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
@@ -77,17 +87,38 @@ export class Ledger {
     return this.entries.values();
   }
 
-  /** Records the entry durably before returning. */
+  /** Appends the entry (in the page cache at once; on disk with the next {@link durable}). */
   put(entry: LedgerEntry): void {
     this.entries.set(entry.runId, entry);
     writeSync(this.fd, `${JSON.stringify(entry)}\n`);
-    fdatasyncSync(this.fd);
+    this.written += 1;
     this.lines += 1;
-    if (this.lines >= COMPACT_MIN_LINES && this.lines > 2 * this.entries.size) {
-      closeSync(this.fd);
-      this.compact();
-      this.fd = openSync(this.options.path, 'a', 0o600);
-    }
+    this.compactIfDue();
+  }
+
+  /**
+   * Resolves once every entry put so far is on disk. Callers that arrive while an fdatasync is
+   * under way share the next one (group commit); with nothing new to sync it resolves at once.
+   */
+  durable(): Promise<void> {
+    if (this.synced === this.written) return Promise.resolve();
+    this.nextSync ??= (async () => {
+      await this.syncing?.catch(() => undefined);
+      this.nextSync = undefined;
+      const upTo = this.written;
+      const fd = this.fd;
+      this.syncing = new Promise<void>((resolve, reject) =>
+        fdatasync(fd, (err) => (err === null ? resolve() : reject(err))),
+      );
+      try {
+        await this.syncing;
+        this.synced = Math.max(this.synced, upTo);
+      } finally {
+        this.syncing = undefined;
+        this.compactIfDue();
+      }
+    })();
+    return this.nextSync;
   }
 
   update(runId: string, change: Partial<Omit<LedgerEntry, 'runId'>>): LedgerEntry {
@@ -108,8 +139,21 @@ export class Ledger {
     return next;
   }
 
+  /** Syncs what is not on disk yet and closes the file. */
   close(): void {
+    if (this.synced !== this.written) fdatasyncSync(this.fd);
+    this.synced = this.written;
     closeSync(this.fd);
+  }
+
+  /** Compaction replaces the file and its descriptor, so it waits while an fdatasync holds the old one. */
+  private compactIfDue(): void {
+    if (this.syncing !== undefined || this.lines < COMPACT_MIN_LINES || this.lines <= 2 * this.entries.size) return;
+    closeSync(this.fd);
+    this.compact();
+    this.fd = openSync(this.options.path, 'a', 0o600);
+    // The rewrite was synced before its rename (writeFileAtomic).
+    this.synced = this.written;
   }
 
   private keepUntil(entry: LedgerEntry): number {
