@@ -130,6 +130,10 @@ function emptyResults(): BrokerResults {
   };
 }
 
+/** Every round as created / all accepted / all exited, in ms from POST /jobs. */
+const roundsText = (f: FanoutResult): string =>
+  `rounds ${f.rounds.map((r) => [r.createdMs, r.acceptedMs, r.exitedMs].map(Math.round).join('/')).join(', ')} ms (created/accepted/exited)`;
+
 const fanoutFigures = (f: FanoutResult): { allAcceptedMs: number; allExitedMs: number } => ({
   allAcceptedMs: Math.round(f.allAcceptedMs),
   allExitedMs: Math.round(f.allExitedMs),
@@ -219,16 +223,10 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
       if (run('fanout')) {
         const small = await measureFanout(api, { tags: { group: 'a' } }, sizes.fanoutSmall, sizes.rounds);
         results.fanout.n1000 = fanoutFigures(small);
-        note(
-          kind,
-          `fan-out ${sizes.fanoutSmall}: rounds ${JSON.stringify(small.rounds.map((r) => Math.round(r.exitedMs)))} ms to all exited`,
-        );
+        note(kind, `fan-out ${sizes.fanoutSmall}: ${roundsText(small)}`);
         const large = await measureFanout(api, { all: true }, sizes.fanoutLarge, sizes.rounds);
         results.fanout.n10000 = fanoutFigures(large);
-        note(
-          kind,
-          `fan-out ${sizes.fanoutLarge}: rounds ${JSON.stringify(large.rounds.map((r) => Math.round(r.exitedMs)))} ms to all exited`,
-        );
+        note(kind, `fan-out ${sizes.fanoutLarge}: ${roundsText(large)}`);
       }
       await Promise.all(fleets.splice(0).map((fleet) => fleet.stop()));
     }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { BenchApi } from '../lib/api.ts';
-import { forkChild, type BenchChild } from '../lib/child.ts';
+import { forkChild, nodeFlagsFromEnv, type BenchChild } from '../lib/child.ts';
 import { until } from '../lib/stats.ts';
 import type { FleetSlice } from './fleet-process.ts';
 
@@ -58,7 +58,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
           [JSON.stringify(slice)],
           z.object({ type: z.literal('ready'), agents: z.number() }),
           600_000,
-          ['--max-old-space-size=4096'],
+          ['--max-old-space-size=4096', ...nodeFlagsFromEnv('EDGESTELLE_BENCH_FLEET_NODE_FLAGS')],
         );
         children.push(child);
       }),

@@ -17,6 +17,11 @@ export interface BenchChild {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Extra Node flags for a child from an environment variable, to profile it (`--cpu-prof --cpu-prof-dir=/tmp/prof`). */
+export function nodeFlagsFromEnv(variable: string): string[] {
+  return (process.env[variable] ?? '').split(' ').filter((flag) => flag !== '');
+}
+
 export async function forkChild<T>(
   entry: URL,
   args: readonly string[],

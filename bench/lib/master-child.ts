@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { forkChild, type BenchChild } from './child.ts';
+import { forkChild, nodeFlagsFromEnv, type BenchChild } from './child.ts';
 
 const readySchema = z.object({
   type: z.literal('ready'),
@@ -30,8 +30,7 @@ export async function startMasterChild(config: {
     [JSON.stringify(settings)],
     readySchema,
     120_000,
-    // To profile the master: EDGESTELLE_BENCH_MASTER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-    (process.env.EDGESTELLE_BENCH_MASTER_NODE_FLAGS ?? '').split(' ').filter((flag) => flag !== ''),
+    nodeFlagsFromEnv('EDGESTELLE_BENCH_MASTER_NODE_FLAGS'),
   );
   return { child, url: ready.url, agentMqttUrl: ready.agentMqttUrl, token: ready.token };
 }

@@ -8,7 +8,8 @@ export interface FanoutResult {
   allAcceptedMs: number;
   /** p50 over the rounds: from POST /jobs until every run ended. */
   allExitedMs: number;
-  rounds: { acceptedMs: number; exitedMs: number }[];
+  /** Per round; `createdMs`: until POST /jobs answered, which is after every command was published. */
+  rounds: { createdMs: number; acceptedMs: number; exitedMs: number }[];
 }
 
 const notYetAccepted = new Set(['queued', 'sent']);
@@ -53,6 +54,7 @@ export async function measureFanout(
     try {
       startedAt = performance.timeOrigin + performance.now();
       const job = await api.createJob({ target, spec: { command, timeoutMs: 120_000 }, offlineDeadlineMs: 60_000 });
+      const createdAt = performance.timeOrigin + performance.now();
       jobId = job.jobId;
       if (job.nodeCount !== count) {
         throw new BenchError(BenchErrorCode.apiFailed, `the job targets ${job.nodeCount} nodes, expected ${count}`);
@@ -65,7 +67,11 @@ export async function measureFanout(
         ).unref(),
       );
       const endedAt = await Promise.race([ended, timeout]);
-      results.push({ acceptedMs: (acceptedAt ?? endedAt) - startedAt, exitedMs: endedAt - startedAt });
+      results.push({
+        createdMs: createdAt - startedAt,
+        acceptedMs: (acceptedAt ?? endedAt) - startedAt,
+        exitedMs: endedAt - startedAt,
+      });
     } finally {
       await live.close();
     }
