@@ -5,6 +5,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { isValidNodeId, limits, type Topics } from '@edgestelle/protocol';
 import { MasterError, MasterErrorCode } from '../errors.ts';
+import { brokerPersistence } from './broker-persistence.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
 
 /** The master's own broker user: contains ':', which no node id can. */
@@ -51,6 +52,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const topicRoot = `${topics.prefix}/`;
 
   const broker = await Aedes.createBroker({
+    persistence: brokerPersistence(),
     // prefix segments + v1/nodes/{id}/{channel}, plus room for `$share/group/`.
     maxTopicLevels: topics.prefix.split('/').length + 6,
     maxClientsIdLength: 128,
