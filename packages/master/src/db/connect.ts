@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { MasterError, MasterErrorCode } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
+import { withStatementCache } from './statement-cache.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -54,7 +55,7 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     database.pragma('synchronous = FULL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
   }
   const dialect: Dialect = isPostgres ? 'postgres' : 'sqlite';
   try {

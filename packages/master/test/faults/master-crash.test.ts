@@ -102,7 +102,7 @@ async function expectComplete(runId: string, label: string, exitCode: number, sp
 }
 
 describe('master killed with SIGKILL', () => {
-  it('after a run is queued or sent and before its command reaches the broker: both runs start once and complete', async () => {
+  it('after its runs are claimed as sent and before their commands reach the broker: both runs start once and complete', async () => {
     const spawnLog = join(dir, 'spawns-queued');
     proxy.hold('toServer');
     // The job's creation answers only once its commands are published, which the hold prevents.
@@ -130,8 +130,8 @@ describe('master killed with SIGKILL', () => {
       20_000,
       'a run claimed as sent',
     );
-    // The first run is claimed (`sent`) and its publish is held; the second is still `queued`.
-    expect(rows.map((r) => r.state)).toEqual(['sent', 'queued']);
+    // Both runs are claimed (`sent`) by one update, and both publishes are held.
+    expect(rows.map((r) => r.state)).toEqual(['sent', 'sent']);
     expect(spawnsIn(spawnLog)).toBe(0);
     await crashAndRestart();
     expect(await creation).toBeInstanceOf(Error);
@@ -140,7 +140,7 @@ describe('master killed with SIGKILL', () => {
     const lost = results.reduce((sum, r) => sum + r.count.lost, 0);
     const doubled = results.reduce((sum, r) => sum + r.count.doubled, 0);
     recordFault({
-      scenario: 'master SIGKILL after queued/sent, before publish',
+      scenario: 'master SIGKILL after sent, before publish',
       load: `2 runs x ${LINES} lines`,
       faults: '1 master kill',
       badInputs: 0,
