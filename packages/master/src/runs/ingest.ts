@@ -203,11 +203,11 @@ export class Ingest {
         this.options.events.emit('run', row.run_id, row.job_id);
       }
     }
-    // Records the database takes nothing more from (output of a run retention deleted, a second
-    // exit report): acknowledged as sent, so the agent drops them instead of re-sending forever.
-    for (const [nodeId, settled] of result.settledAcks) {
+    // Output of a run the database no longer has (retention deleted it): acknowledged, so the
+    // agent drops it from its spool instead of re-sending it forever.
+    for (const [nodeId, gone] of result.goneRuns) {
       const list = acks.get(nodeId) ?? [];
-      for (const [runId, seq] of settled) list.push({ runId, seq });
+      for (const [runId, seq] of gone) list.push({ runId, seq });
       acks.set(nodeId, list);
     }
     for (const [runId, chunks] of result.chunks) this.options.events.emit('chunks', runId, chunks);
@@ -297,19 +297,16 @@ export class Ingest {
     }
     const pending = new Map<string, { runId: string; seq: number; stream: OutputStream; data: Uint8Array }>();
     const seenNodes = new Set<string>();
-    const settledAcks = new Map<string, Map<string, number>>();
-    const settle = (nodeId: string, runId: string, seq: number): void => {
-      const settled = settledAcks.get(nodeId) ?? new Map<string, number>();
-      settled.set(runId, Math.max(settled.get(runId) ?? -1, seq));
-      settledAcks.set(nodeId, settled);
-    };
+    const goneRuns = new Map<string, Map<string, number>>();
     for (const { nodeId, message } of evts) {
       seenNodes.add(nodeId);
       if (message.kind === 'pong') continue;
       const work = runs.get(message.runId);
       if (work === undefined && (message.kind === 'output' || message.kind === 'exited')) {
         // Runs are stored before they are sent, so a run that is not there was deleted.
-        settle(nodeId, message.runId, message.seq);
+        const gone = goneRuns.get(nodeId) ?? new Map<string, number>();
+        gone.set(message.runId, Math.max(gone.get(message.runId) ?? -1, message.seq));
+        goneRuns.set(nodeId, gone);
         this.countReject('run_deleted');
         continue;
       }
@@ -350,7 +347,8 @@ export class Ingest {
           // The first exit the agent reported stands: a second one (an agent that lost its
           // ledger's last lines in a power cut reports the run as interrupted) changes nothing.
           if (row.exited_seq !== null) {
-            settle(nodeId, message.runId, message.seq);
+            // Acknowledged as far as what is stored, like any record: never past a missing chunk.
+            work.touched = true;
             break;
           }
           row.exited_seq = message.seq;
@@ -428,7 +426,7 @@ export class Ingest {
         .where('node_id', 'in', [...seenNodes])
         .execute();
     }
-    return { runs, chunks: inserted, settledAcks };
+    return { runs, chunks: inserted, goneRuns };
   }
 }
 
