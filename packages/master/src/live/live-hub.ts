@@ -47,7 +47,9 @@ export class LiveHub {
   readonly jobSubs = new Map<string, Set<LiveClient>>();
   readonly nodeSubs = new Set<LiveClient>();
   private readonly pendingJobs = new Set<string>();
-  private jobTimer: NodeJS.Timeout | undefined;
+  /** Runs changed since the last flush, by job, for the jobs' watchers. */
+  private readonly pendingRuns = new Map<string, Set<string>>();
+  private flushTimer: NodeJS.Timeout | undefined;
   readonly maxBufferedBytes: number;
   readonly replayStallMs: number;
   private readonly detach: () => void;
@@ -59,11 +61,17 @@ export class LiveHub {
       for (const client of this.runSubs.get(runId) ?? []) client.onChunks(runId, chunks);
     };
     const onRun = (runId: string, jobId: string): void => {
-      const watchers = [...(this.runSubs.get(runId) ?? []), ...(this.jobSubs.get(jobId) ?? [])];
-      if (watchers.length === 0) return;
+      if (this.jobSubs.has(jobId)) {
+        const pending = this.pendingRuns.get(jobId) ?? new Set<string>();
+        pending.add(runId);
+        this.pendingRuns.set(jobId, pending);
+        this.scheduleFlush();
+      }
+      const watchers = this.runSubs.get(runId);
+      if (watchers === undefined) return;
       this.options.dispatcher.run(runId).then(
         (run) => {
-          for (const client of new Set(watchers)) client.send({ type: 'run', run });
+          for (const client of watchers) client.send({ type: 'run', run });
           // A terminal run may complete a reader that stopped at a gap: look again.
           for (const client of this.runSubs.get(runId) ?? []) client.poke(runId);
         },
@@ -73,8 +81,7 @@ export class LiveHub {
     const onJob = (jobId: string): void => {
       if (!this.jobSubs.has(jobId)) return;
       this.pendingJobs.add(jobId);
-      // Coalesced: a busy job changes many times a second; clients need its counts, not every step.
-      this.jobTimer ??= setTimeout(() => this.flushJobs(), 50);
+      this.scheduleFlush();
     };
     const onNode = (nodeId: string): void => {
       if (this.nodeSubs.size === 0) return;
@@ -97,17 +104,33 @@ export class LiveHub {
     };
   }
 
+  /**
+   * Coalesced every 50 ms: a job on ten thousand nodes changes thousands of times a second, and
+   * its watchers need each run's latest state and the job's counts, not every step (one query
+   * per 500 changed runs instead of one per change).
+   */
+  private scheduleFlush(): void {
+    this.flushTimer ??= setTimeout(() => this.flushJobs(), 50);
+  }
+
   private flushJobs(): void {
-    this.jobTimer = undefined;
-    const jobIds = [...this.pendingJobs];
+    this.flushTimer = undefined;
+    const jobsChanged = new Set(this.pendingJobs);
+    const runIds = new Map(this.pendingRuns);
+    const jobIds = new Set([...jobsChanged, ...runIds.keys()]);
     this.pendingJobs.clear();
+    this.pendingRuns.clear();
     for (const jobId of jobIds) {
-      this.options.dispatcher.job(jobId).then(
-        (job) => {
-          for (const client of this.jobSubs.get(jobId) ?? []) client.send({ type: 'job', job });
-        },
-        (err: unknown) => this.options.logger.warn({ err, jobId }, 'live: reading a job failed'),
-      );
+      const send = (message: LiveServerMessage): void => {
+        for (const client of this.jobSubs.get(jobId) ?? []) client.send(message);
+      };
+      void (async () => {
+        for (const run of await this.options.dispatcher.runsById([...(runIds.get(jobId) ?? [])])) {
+          send({ type: 'run', run });
+        }
+        // Read after its runs, so the counts a watcher gets are never older than the runs it was sent.
+        if (jobsChanged.has(jobId)) send({ type: 'job', job: await this.options.dispatcher.job(jobId) });
+      })().catch((err: unknown) => this.options.logger.warn({ err, jobId }, 'live: reading a job failed'));
     }
   }
 
@@ -142,7 +165,7 @@ export class LiveHub {
 
   close(): void {
     this.detach();
-    clearTimeout(this.jobTimer);
+    clearTimeout(this.flushTimer);
     for (const client of this.clients) client.close(liveCloseCodes.shuttingDown, 'master shutting down');
   }
 }

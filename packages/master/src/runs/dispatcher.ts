@@ -197,6 +197,17 @@ export class Dispatcher {
     return counts;
   }
 
+  /** The runs with these ids that exist, in no particular order. */
+  async runsById(runIds: readonly string[]): Promise<RunDto[]> {
+    const out: RunDto[] = [];
+    for (const part of slices(runIds, 500)) {
+      for (const row of await this.db.selectFrom('runs').selectAll().where('run_id', 'in', part).execute()) {
+        out.push(runDto(row));
+      }
+    }
+    return out;
+  }
+
   async run(runId: string): Promise<RunDto> {
     const row = await this.db.selectFrom('runs').selectAll().where('run_id', '=', runId).executeTakeFirst();
     if (row === undefined) throw notFound(`run ${runId}`);
