@@ -26,6 +26,7 @@ import { BenchError, BenchErrorCode } from '../lib/errors.ts';
 import { inBatches, sleep } from '../lib/stats.ts';
 
 export const LINE_BYTES = 64;
+const RESEND_AFTER_MS = 3000;
 
 export interface IngestOptions {
   seconds: number;
@@ -121,6 +122,21 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
       let resolveDone: () => void = () => undefined;
       const done = new Promise<void>((resolve) => (resolveDone = resolve));
       const data = textLines(chunkBytes);
+      // As the real agent does: no ack progress for a while, and what is unacknowledged goes again
+      // (a shared Mosquitto drops QoS 1 messages for a subscriber that falls behind).
+      const ackOrTimeout = (): Promise<boolean> =>
+        new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), RESEND_AFTER_MS);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        });
+      const resend = (from: number, to: number): void => {
+        for (let s = from; s < to; s += 1)
+          void send({ kind: 'output', runId: currentRun, seq: s, stream: 'stdout', data });
+      };
+      let currentRun = '';
       client.on('message', (topic, payload) => {
         const opened = openMessage(topics, topic, payload, {
           keyFor: (_n, keyId) => (keyId === key.keyId ? key.key : undefined),
@@ -133,6 +149,7 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
         } else if (command.kind === 'run') {
           void (async () => {
             const runId = command.runId;
+            currentRun = runId;
             await send({ kind: 'accepted', runId });
             await send({ kind: 'started', runId, startedAt: Date.now(), pid: 1000 + index });
             if (startAt.t === 0) startAt.t = Date.now();
@@ -140,7 +157,9 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
             const inFlight = new Set<Promise<unknown>>();
             while (Date.now() - startAt.t < durationMs) {
               // End-to-end flow control, as the real agent's spool gives: at most `window` chunks the master has not acked.
-              while (seq - acked > window) await new Promise<void>((resolve) => (wake = resolve));
+              while (seq - acked > window) {
+                if (!(await ackOrTimeout())) resend(acked + 1, seq);
+              }
               const p = send({ kind: 'output', runId, seq, stream: 'stdout', data });
               inFlight.add(p);
               void p.finally(() => inFlight.delete(p));
@@ -148,7 +167,7 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
               if (inFlight.size >= 16) await Promise.race(inFlight);
             }
             await Promise.all(inFlight);
-            await send({
+            const exited: AgentEvent = {
               kind: 'exited',
               runId,
               seq,
@@ -160,8 +179,14 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
               peakRssBytes: null,
               outputBytes: seq * chunkBytes,
               outputTruncated: false,
-            });
-            while (acked < seq) await new Promise<void>((resolve) => (wake = resolve));
+            };
+            await send(exited);
+            while (acked < seq) {
+              if (!(await ackOrTimeout())) {
+                resend(acked + 1, seq);
+                if (acked + 1 >= seq) void send(exited);
+              }
+            }
             resolveDone();
           })();
         }
