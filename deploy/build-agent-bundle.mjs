@@ -55,6 +55,11 @@ const result = await build({
   conditions: ['source'],
   external: ['@lydell/node-pty', 'node-pty'],
   outfile,
+  // Node keeps the bundle's text for as long as it runs, as a two-byte string if a single
+  // character is beyond Latin-1 (comments held "—" and "§"): 3.7 MB of heap. Without comments
+  // and indentation it is 1.3 MB of one-byte text (3.7 MiB less RSS); esbuild escapes the rest.
+  // Names stay, so stack traces still read.
+  minifyWhitespace: true,
   legalComments: 'eof',
   metafile: true,
   plugins: [inlinePackageJson],

@@ -173,10 +173,14 @@ if real_system; then chown "$service_user:" "$state_dir"; fi
 # Replace the bundle atomically so a running agent never sees half a file.
 install -m 0644 "$bundle" "$opt_dir/edgestelle-agent.mjs.new"
 mv -f "$opt_dir/edgestelle-agent.mjs.new" "$opt_dir/edgestelle-agent.mjs"
+# The unit's node flags (its ExecStart line) go into the wrapper too: under another init
+# system the wrapper is how the agent runs.
+node_flags=$(sed -n 's|^ExecStart=/usr/bin/env node \(.*\) /opt/edgestelle/edgestelle-agent\.mjs$|\1|p' \
+  "$here/edgestelle-agent.service")
 cat >"$bin_link.new" <<EOF
 #!/bin/sh
 # EdgeStelle agent command line (installed by install_agent.sh).
-exec "$node_bin" /opt/edgestelle/edgestelle-agent.mjs "\$@"
+exec "$node_bin"${node_flags:+ $node_flags} /opt/edgestelle/edgestelle-agent.mjs "\$@"
 EOF
 chmod 0755 "$bin_link.new"
 mv -f "$bin_link.new" "$bin_link"
@@ -199,7 +203,7 @@ umask 022
 
 sed -e "s|^User=.*|User=$service_user|" \
   -e "s|^Group=.*|Group=$(if [[ $service_user == root ]]; then echo root; else echo "$service_user"; fi)|" \
-  -e "s|^ExecStart=.*|ExecStart=$node_bin /opt/edgestelle/edgestelle-agent.mjs|" \
+  -e "s|^ExecStart=/usr/bin/env node |ExecStart=$node_bin |" \
   "$here/edgestelle-agent.service" >"$unit_file.new"
 chmod 0644 "$unit_file.new"
 mv -f "$unit_file.new" "$unit_file"

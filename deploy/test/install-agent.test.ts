@@ -7,10 +7,13 @@ import { copyFile, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/pro
 import { join, resolve } from 'node:path';
 import { freePort, tempDir, type TempDir } from '@edgestelle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shippedAgentLaunch } from '../../bench/scenarios/agent-idle.ts';
 import { modeOf, runCommand } from './run-command.ts';
 
 const DEPLOY = resolve(import.meta.dirname, '..');
 const INSTALLER = join(DEPLOY, 'install_agent.sh');
+/** The node flags on the unit's ExecStart line, read as the benchmarks read them. */
+const { nodeFlags } = shippedAgentLaunch(await readFile(join(DEPLOY, 'edgestelle-agent.service'), 'utf8'));
 
 describe('agent bundle and install_agent.sh', () => {
   let work: TempDir;
@@ -54,6 +57,8 @@ describe('agent bundle and install_agent.sh', () => {
 
     // Only Node's built-ins and the optional PTY module stay outside the bundle.
     const text = await readFile(bundle, 'utf8');
+    // One character beyond Latin-1 and Node holds all of the text as a two-byte string.
+    expect(text.match(/[\u0100-\uffff]/g) ?? []).toEqual([]);
     const imported = [...text.matchAll(/^import\s[^'"]*['"]([^'"]+)['"]/gm)].map((m) => m[1]);
     const required = [...text.matchAll(/\brequire\(["']([^"']+)["']\)/g)].map((m) => m[1]);
     const external = new Set([...imported, ...required].filter((s) => s !== undefined));
@@ -65,6 +70,16 @@ describe('agent bundle and install_agent.sh', () => {
         specifier,
       ).toBe(true);
     }
+  });
+
+  it('starts with the node flags of the unit, which this Node accepts', async () => {
+    await using elsewhere = await tempDir();
+    const result = await runCommand(process.execPath, [...nodeFlags, bundle, '--help'], {
+      cwd: elsewhere.path,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
   });
 
   it('installs the bundle, settings, broker CA, state dir and unit with the right modes', async () => {
@@ -114,15 +129,20 @@ describe('agent bundle and install_agent.sh', () => {
       ].join('\n'),
     );
     const unit = await readFile(join(root.path, 'etc/systemd/system/edgestelle-agent.service'), 'utf8');
-    expect(unit).toContain(`ExecStart=${process.execPath} /opt/edgestelle/edgestelle-agent.mjs\n`);
+    // The checked node replaces `/usr/bin/env node`; the flags stay.
+    expect(unit).toContain(
+      `ExecStart=${[process.execPath, ...nodeFlags, '/opt/edgestelle/edgestelle-agent.mjs'].join(' ')}\n`,
+    );
     expect(unit).toContain('User=edgestelle\n');
     expect(unit).toContain('EnvironmentFile=/etc/edgestelle/agent.env\n');
     expect(unit).toMatch(/\[Unit\][^[]*StartLimitBurst=10/);
     expect(unit).toMatch(/\[Service\][^[]*Restart=always/);
 
-    // The command wrapper runs the installed bundle with the node that was checked.
+    // The command wrapper runs the installed bundle with the node that was checked and the unit's flags.
     const wrapper = await readFile(join(root.path, 'usr/local/bin/edgestelle-agent'), 'utf8');
-    expect(wrapper).toContain(`exec "${process.execPath}" /opt/edgestelle/edgestelle-agent.mjs "$@"`);
+    expect(wrapper).toContain(
+      `exec "${process.execPath}" ${[...nodeFlags, '/opt/edgestelle/edgestelle-agent.mjs'].join(' ')} "$@"`,
+    );
   });
 
   it('is idempotent: a second run leaves the same files and no leftovers', async () => {
