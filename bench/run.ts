@@ -8,7 +8,6 @@
  *   npm run bench -- --smoke --json       # tiny sizes for CI (bench/results/smoke.json)
  *   flags: --broker embedded|mosquitto|both  --only ingest,fanout,idle,latency,agent
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -259,6 +258,10 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
       nodeIds.push(`${prefix}-agent`);
       const idle = await measureAgentIdle(api, join(dir.path, 'agent'), `${prefix}-agent`, sizes.agentIdleSeconds);
       results.agent = { idleRssBytes: idle.idleRssBytes, idleCpuPercent: Number(idle.idleCpuPercent.toFixed(3)) };
+      note(
+        kind,
+        `agent idle: RSS ${(idle.idleRssBytes / 2 ** 20).toFixed(1)} MiB = ${(idle.idleRssAnonBytes / 2 ** 20).toFixed(1)} MiB its own (RssAnon) + ${(idle.idleRssFileBytes / 2 ** 20).toFixed(1)} MiB file pages (RssFile, mostly node's binary: shared, reclaimable)`,
+      );
     }
   } finally {
     await Promise.all(fleets.map((fleet) => fleet.stop()));
@@ -269,14 +272,6 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
 }
 
 // ---- main ------------------------------------------------------------------------------------
-const rootDir = fileURLToPath(new URL('..', import.meta.url));
-if (run('agent')) {
-  // The agent is measured as it ships: compiled.
-  execFileSync(process.execPath, [join(rootDir, 'node_modules/typescript/bin/tsc'), '-b', 'packages/agent'], {
-    cwd: rootDir,
-    stdio: 'inherit',
-  });
-}
 const startedAt = new Date();
 console.log(
   `EdgeStelle bench (${values.smoke ? 'smoke' : 'full'}), node ${process.version}, ${availableParallelism()} cores, load ${loadAverage()}`,
@@ -355,7 +350,7 @@ if (sizes.fanoutSmall !== 1000 || sizes.fanoutLarge !== 10_000 || sizes.rounds !
 console.log(`finished in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s, load ${loadAverage()}`);
 
 if (values.json) {
-  const resultsDir = join(rootDir, 'bench', 'results');
+  const resultsDir = fileURLToPath(new URL('./results', import.meta.url));
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, values.smoke ? 'smoke.json' : 'latest.json');
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
