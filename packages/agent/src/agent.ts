@@ -77,6 +77,8 @@ interface ActiveRun {
   spoolRun: RunSpool | undefined;
   chunker: Chunker | undefined;
   exited: boolean;
+  /** A cancel that came while the process was being started: it is stopped once it exists. */
+  cancelRequested: boolean;
   finished: Promise<void>;
   finish: () => void;
 }
@@ -316,6 +318,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       spoolRun: undefined,
       chunker: undefined,
       exited: false,
+      cancelRequested: false,
       finished,
       finish,
     });
@@ -367,6 +370,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     }
     run.execution = execution;
     if (stopping) execution.stop('interrupted');
+    else if (run.cancelRequested) execution.stop('cancelled');
     const spoolRun = spool.createRun(command.runId);
     run.spoolRun = spoolRun;
     run.chunker = new Chunker({
@@ -441,8 +445,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       return;
     }
     const run = active.get(runId);
-    if (run?.execution === undefined) {
+    if (run === undefined) {
       logger.info({ runId }, 'cancel for a run that is not running: nothing to do');
+      return;
+    }
+    if (run.execution === undefined) {
+      logger.info({ runId }, 'cancel while the run is starting: it is stopped once started');
+      run.cancelRequested = true;
       return;
     }
     logger.info({ runId }, 'cancelling run');

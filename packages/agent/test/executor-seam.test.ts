@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { newId } from '@edgestelle/protocol';
 import { startMosquitto, tempDir, type Mosquitto, type TempDir } from '@edgestelle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionRequest, RunExecutor } from '../src/index.ts';
@@ -68,5 +69,58 @@ describe('executor dep', () => {
     expect(agent.stats().spawns).toBe(1);
     // Regression: mqtt.js answers a PUBACK with a null error, which once counted as a failed publish.
     await until(() => agent.stats().published >= 2, `PUBACKs counted, published=${agent.stats().published}`, 3000);
+  });
+
+  it('stops a run whose cancel came while its process was still being started', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const stops: string[] = [];
+    let startedRequest: ((request: ExecutionRequest) => void) | undefined;
+    const requested = new Promise<ExecutionRequest>((resolve) => (startedRequest = resolve));
+    /** Starts only when the test says so, then runs until stopped. */
+    const slowStart: RunExecutor = {
+      ...echoExecutor,
+      start: async (request, handlers) => {
+        startedRequest?.(request);
+        await gate;
+        const startedAt = Date.now();
+        return {
+          pid: 2,
+          startedAt,
+          stop: (why) => {
+            stops.push(why);
+            setImmediate(() =>
+              handlers.onExit({
+                outcome: why,
+                exitCode: null,
+                signal: 'SIGTERM',
+                startedAt,
+                endedAt: Date.now(),
+                peakRssBytes: null,
+              }),
+            );
+          },
+        };
+      },
+    };
+    await using agent = await startTestAgent(testConfig(broker.url, join(dir.path, 'state-cancel'), key, nodeId), {
+      executor: slowStart,
+    });
+    await until(() => agent.stats().connected, 'the agent to connect');
+    const command = master.runCommand({ command: 'sleep 60', timeoutMs: 60_000 });
+    await master.send(command);
+    await requested;
+    await master.send({ kind: 'cancel', runId: command.runId });
+    // The cancel is handled (commands are taken in order) before the start is let go.
+    const pongs = master.events.filter((e) => e.kind === 'pong').length;
+    await master.send({ kind: 'ping', pingId: newId() });
+    await until(
+      () => master.events.filter((e) => e.kind === 'pong').length > pongs,
+      'the ping after the cancel answered',
+    );
+    release();
+    await until(() => master.complete(command.runId), 'the run to end and be delivered');
+    expect(stops).toEqual(['cancelled']);
+    expect(master.run(command.runId).exited).toMatchObject({ outcome: 'cancelled' });
   });
 });
