@@ -299,7 +299,7 @@ export class Dispatcher {
     const ready = await this.db
       .selectFrom('runs')
       .innerJoin('nodes', 'nodes.node_id', 'runs.node_id')
-      .select(['runs.run_id', 'runs.node_id'])
+      .select('runs.run_id')
       .where('runs.job_id', '=', job.job_id)
       .where('runs.state', '=', 'queued')
       .where('nodes.online', '=', 1)
@@ -310,18 +310,15 @@ export class Dispatcher {
     if (ready.length === 0) return false;
     const spec = runSpecSchema.parse(JSON.parse(job.spec));
     const sends: Array<Promise<void>> = [];
-    for (const part of slices(ready, 500)) {
+    const readyIds = ready.map((run) => run.run_id);
+    for (const part of slices(readyIds, 500)) {
       // One conditional update claims a slice; a run a cancel or another master took meanwhile
       // is simply not returned. Node by node, claim-then-publish cost a round trip to the
       // database and a PUBACK per node, one after another.
       const claimed = await this.db
         .updateTable('runs')
         .set({ state: 'sent', sent_at: nowMs, updated_at: nowMs })
-        .where(
-          'run_id',
-          'in',
-          part.map((run) => run.run_id),
-        )
+        .where('run_id', 'in', part)
         .where('state', '=', 'queued')
         .returning(['run_id', 'node_id'])
         .execute();
