@@ -175,6 +175,7 @@ export class Ingest {
 
     const started = performance.now();
     const result = await this.options.store.db.transaction().execute(async (trx) => {
+      await this.lockNodes(trx, nodeIds);
       const nodes = await this.applyStates(trx, states, nowMs);
       const runs = await this.applyEvents(trx, evts, nowMs);
       return { nodes, ...runs };
@@ -225,6 +226,25 @@ export class Ingest {
         ),
       ),
     );
+  }
+
+  /**
+   * Masters sharing one PostgreSQL each read a node's or run's row, change it and write it back:
+   * without a row lock the later write would undo the earlier (a stored exit, a chunk count).
+   * Locked in one order (nodes, then runs, each sorted) so two masters never deadlock. SQLite
+   * has one writer at a time already.
+   */
+  private async lockNodes(trx: Transaction<Database>, nodeIds: ReadonlySet<string>): Promise<void> {
+    if (this.options.store.dialect !== 'postgres') return;
+    for (const part of slices([...nodeIds].sort(), 500)) {
+      await trx
+        .selectFrom('nodes')
+        .select('node_id')
+        .where('node_id', 'in', part)
+        .orderBy('node_id')
+        .forUpdate()
+        .execute();
+    }
   }
 
   private async applyStates(trx: Transaction<Database>, states: readonly StateMessage[], nowMs: number) {
@@ -289,9 +309,11 @@ export class Ingest {
 
   private async applyEvents(trx: Transaction<Database>, evts: readonly EvtMessage[], nowMs: number) {
     const runs = new Map<string, RunWork>();
-    const runIds = [...new Set(evts.flatMap((e) => ('runId' in e.message ? [e.message.runId] : [])))];
+    const runIds = [...new Set(evts.flatMap((e) => ('runId' in e.message ? [e.message.runId] : [])))].sort();
+    const locking = this.options.store.dialect === 'postgres';
     for (const part of slices(runIds, 500)) {
-      for (const row of await trx.selectFrom('runs').selectAll().where('run_id', 'in', part).execute()) {
+      const query = trx.selectFrom('runs').selectAll().where('run_id', 'in', part).orderBy('run_id');
+      for (const row of await (locking ? query.forUpdate() : query).execute()) {
         runs.set(row.run_id, { row: { ...row }, changed: false, stateChanged: false, touched: false });
       }
     }

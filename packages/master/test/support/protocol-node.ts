@@ -9,6 +9,8 @@ export interface ProtocolNode {
   readonly commands: Command[];
   /** Seals and publishes an event as the node would. */
   send(event: AgentEvent): Promise<unknown>;
+  /** The event sealed as the node would publish it, for feeding a master's ingest directly. */
+  seal(event: AgentEvent): { topic: string; payload: Buffer };
 }
 
 /**
@@ -42,6 +44,7 @@ export async function protocolNode(
     client,
     commands: [],
     send: (event) => client.publishAsync(evt, sealMessage(evt, event, key), { qos: 1 }),
+    seal: (event) => ({ topic: evt, payload: sealMessage(evt, event, key) }),
   };
   client.on('message', (topic, payload) => {
     const { message } = openMessage(topics, topic, payload, { keyFor: () => key.key });
