@@ -53,6 +53,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
   const broker = await Aedes.createBroker({
     persistence: brokerPersistence(),
+    // Aedes queues publishes past `concurrency` (100) in flight and, as each finishes, starts the
+    // next on the same stack. When the queued ones finish at once (their subscriber — the master's
+    // link — just disconnected, so nothing to deliver), the chain recursed thousands deep and the
+    // stack overflowed, killing the master. 0: no queue; each client's own parsing still waits
+    // for its batch to be handled, which is the back-pressure that matters.
+    concurrency: 0,
     // prefix segments + v1/nodes/{id}/{channel}, plus room for `$share/group/`.
     maxTopicLevels: topics.prefix.split('/').length + 6,
     maxClientsIdLength: 128,
