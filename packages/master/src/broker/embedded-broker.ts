@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
 import { isValidNodeId, limits, type Topics } from '@edgestelle/protocol';
 import { MasterError, MasterErrorCode } from '../errors.ts';
@@ -53,12 +54,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
   const broker = await Aedes.createBroker({
     persistence: brokerPersistence(),
-    // Aedes queues publishes past `concurrency` (100) in flight and, as each finishes, starts the
-    // next on the same stack. When the queued ones finish at once (their subscriber — the master's
-    // link — just disconnected, so nothing to deliver), the chain recursed thousands deep and the
-    // stack overflowed, killing the master. 0: no queue; each client's own parsing still waits
-    // for its batch to be handled, which is the back-pressure that matters.
-    concurrency: 0,
+    mq: publishQueue(),
     // prefix segments + v1/nodes/{id}/{channel}, plus room for `$share/group/`.
     maxTopicLevels: topics.prefix.split('/').length + 6,
     maxClientsIdLength: 128,
@@ -175,6 +171,20 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       await Promise.all([closeServer(server), tlsServer === undefined ? undefined : closeServer(tlsServer)]);
     },
   };
+}
+
+/**
+ * Aedes's publish queue: at most 100 publishes are delivered at once (Aedes's default; it is the
+ * back-pressure that keeps a 10,000-node fan-out from burying the master's link), the rest wait.
+ * As one finishes the next starts on the same stack, so a run of queued publishes that all finish
+ * at once — their subscriber, the master's link, just dropped and nothing is left to deliver —
+ * recursed thousands deep and overflowed the stack, killing the master. A listener on every topic
+ * that answers in a microtask makes each publish finish on a fresh stack.
+ */
+function publishQueue(): mqemitter.MQEmitter {
+  const mq = mqemitter({ concurrency: 100, matchEmptyLevels: true });
+  mq.on('#', (_message, done) => queueMicrotask(done));
+  return mq;
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
