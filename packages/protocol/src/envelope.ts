@@ -91,15 +91,18 @@ export function sealEnvelope(
   const envelope = Buffer.allocUnsafe(HEADER_BYTES + plaintext.byteLength + TAG_BYTES);
   envelope.writeUInt8(ENVELOPE_VERSION, 0);
   envelope.writeUInt32BE(sealingKey.keyId, KEY_ID_OFFSET);
-  const messageId = options.messageId ?? randomBytes(MESSAGE_ID_BYTES);
-  const nonce = options.nonce ?? randomBytes(NONCE_BYTES);
-  if (messageId.byteLength !== MESSAGE_ID_BYTES || nonce.byteLength !== NONCE_BYTES) {
+  if (
+    (options.messageId !== undefined && options.messageId.byteLength !== MESSAGE_ID_BYTES) ||
+    (options.nonce !== undefined && options.nonce.byteLength !== NONCE_BYTES)
+  ) {
     throw new RangeError('message id is 16 bytes and nonce 12 bytes');
   }
-  envelope.set(messageId, MESSAGE_ID_OFFSET);
+  if (options.messageId === undefined) fillRandom(envelope, MESSAGE_ID_OFFSET, MESSAGE_ID_BYTES);
+  else envelope.set(options.messageId, MESSAGE_ID_OFFSET);
   envelope.writeBigUInt64BE(BigInt(Math.floor(options.nowMs ?? Date.now())), SENT_AT_OFFSET);
-  envelope.set(nonce, NONCE_OFFSET);
-  const cipher = createCipheriv('aes-256-gcm', sealingKey.key, nonce);
+  if (options.nonce === undefined) fillRandom(envelope, NONCE_OFFSET, NONCE_BYTES);
+  else envelope.set(options.nonce, NONCE_OFFSET);
+  const cipher = createCipheriv('aes-256-gcm', sealingKey.key, envelope.subarray(NONCE_OFFSET, HEADER_BYTES));
   cipher.setAAD(additionalData(envelope, topic));
   const written = cipher.update(plaintext);
   written.copy(envelope, HEADER_BYTES);
@@ -107,6 +110,22 @@ export function sealEnvelope(
   final.copy(envelope, HEADER_BYTES + written.byteLength);
   cipher.getAuthTag().copy(envelope, HEADER_BYTES + plaintext.byteLength);
   return envelope;
+}
+
+// Message ids and nonces are cut from CSPRNG bytes fetched 8 KiB at a time: 28 bytes fetched
+// per envelope cost two calls into the CSPRNG each, 1.6 % of the master's CPU in a 10,000-node
+// fan-out. A byte is handed out once and the pool is never refilled in place.
+const RANDOM_POOL_BYTES = 8192;
+let randomPool = Buffer.alloc(0);
+let randomPoolOffset = 0;
+
+function fillRandom(target: Buffer, offset: number, length: number): void {
+  if (randomPoolOffset + length > randomPool.byteLength) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES);
+    randomPoolOffset = 0;
+  }
+  randomPool.copy(target, offset, randomPoolOffset, randomPoolOffset + length);
+  randomPoolOffset += length;
 }
 
 /** Reads the header without checking anything but the layout: for picking the key. */
