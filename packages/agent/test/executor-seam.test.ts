@@ -67,8 +67,31 @@ describe('executor dep', () => {
     expect(master.output(command.runId).bytes.toString('utf8')).toBe('injected hello\n');
     expect(master.run(command.runId).exited).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
     expect(agent.stats().spawns).toBe(1);
+    // Started at once: `started` says it was accepted too, so no `accepted` of its own.
+    const kinds = master.events.filter((e) => 'runId' in e && e.runId === command.runId).map((e) => e.kind);
+    expect(kinds).toContain('started');
+    expect(kinds).not.toContain('accepted');
     // Regression: mqtt.js answers a PUBACK with a null error, which once counted as a failed publish.
     await until(() => agent.stats().published >= 2, `PUBACKs counted, published=${agent.stats().published}`, 3000);
+  });
+
+  it('says accepted while a start takes long, and refuses the run when the start then fails', async () => {
+    const failingStart: RunExecutor = {
+      ...echoExecutor,
+      start: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        throw new Error('fork failed: out of memory');
+      },
+    };
+    await using agent = await startTestAgent(testConfig(broker.url, join(dir.path, 'state-fail'), key, nodeId), {
+      executor: failingStart,
+    });
+    await until(() => agent.stats().connected, 'the agent to connect');
+    const command = master.runCommand({ command: 'true', timeoutMs: 10_000 });
+    await master.send(command);
+    const ofRun = () => master.events.filter((e) => 'runId' in e && e.runId === command.runId);
+    await until(() => ofRun().some((e) => e.kind === 'rejected'), 'the run refused');
+    expect(ofRun()).toMatchObject([{ kind: 'accepted' }, { kind: 'rejected', code: 'spawn_failed' }]);
   });
 
   it('stops a run whose cancel came while its process was still being started', async () => {

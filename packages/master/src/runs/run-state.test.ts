@@ -18,4 +18,9 @@ describe('run state machine', () => {
     expect(canTransition('running', 'queued')).toBe(false);
     expect(canTransition('queued', 'running')).toBe(false);
   });
+
+  it('takes a refusal after acceptance (the process could not be started) but not after it ran', () => {
+    expect(canTransition('accepted', 'rejected')).toBe(true);
+    expect(canTransition('running', 'rejected')).toBe(false);
+  });
 });

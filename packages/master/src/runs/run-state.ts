@@ -8,7 +8,9 @@ import { isTerminalRunState, type RunState } from '@edgestelle/protocol';
 const allowed: Record<RunState, readonly RunState[]> = {
   queued: ['sent', 'cancelled', 'expired'],
   sent: ['accepted', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'rejected', 'expired'],
-  accepted: ['running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'],
+  // rejected: the agent accepted the run but could not start it (spawn failed, deadline passed
+  // while it waited for a slot); it never ran.
+  accepted: ['running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'rejected'],
   running: ['succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted'],
   succeeded: [],
   failed: [],
