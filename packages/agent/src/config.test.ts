@@ -25,7 +25,7 @@ describe('loadConfig', () => {
       topicPrefix: 'edgestelle',
       maxConcurrentRuns: 4,
       spoolMaxBytes: 256 * 1024 * 1024,
-      heartbeatIntervalMs: 15_000,
+      heartbeatIntervalMs: 60_000,
       tags: {},
     });
     expect(config.nodeKey.byteLength).toBe(32);
