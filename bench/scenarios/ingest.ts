@@ -2,31 +2,40 @@
  * Ingest throughput (issues 4 and 9): N simulated agents print as fast as their flow control
  * lets them for S seconds; we measure the bytes/s stored (committed) by the master and pushed
  * to one WebSocket client subscribed to every run, against the raw mqtt.js pub→sub ceiling of
- * the same broker with the same message size, measured in the same run.
+ * the same broker with the same message size, measured in the same run. Output is 64-byte text
+ * lines, so lines = bytes / 64.
  *
- * The agents here speak the protocol directly (seal, publish with a window, honour the
- * master's acks) rather than running createAgent: this measures the master's ingest path,
- * not the agents' spools. Output is 64-byte text lines, so lines = bytes / 64.
- *
- * Everything runs in this one process (master, broker if embedded, agents, client) on a
- * shared 2-core machine: the agents' sealing and the client's decoding compete with the
- * master, so the figures are a floor for the master alone.
+ * Topology: the master runs in this process (with its broker when embedded; Mosquitto is its
+ * own process), the WebSocket client in a worker thread of it. The simulated agents
+ * (ingest-agents.ts) run in a child process, as agents never share the master's event loop in
+ * reality, and so do the ceiling's publishers and subscriber (ingest-ceiling.ts): both figures
+ * are measured with the clients in another process and the broker where it really is. On a
+ * shared 2-core machine the agents' process still competes with the master for the cores.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { configFrom, createMaster } from '@edgestelle/master';
-import { Topics, type AgentEvent, type Command } from '@edgestelle/protocol';
-import { openMessage, sealMessage, type SealingKey } from '@edgestelle/protocol/envelope';
+import { Topics } from '@edgestelle/protocol';
+import { sealMessage } from '@edgestelle/protocol/envelope';
 import { freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
-import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { z } from 'zod';
+import { forkChild, type BenchChild } from '../lib/child.ts';
 import { BenchError, BenchErrorCode } from '../lib/errors.ts';
 import { inBatches, sleep } from '../lib/stats.ts';
-
-export const LINE_BYTES = 64;
-const RESEND_AFTER_MS = 3000;
+import {
+  LINE_BYTES,
+  agentsDoneSchema,
+  agentsOnlineSchema,
+  ceilingResultSchema,
+  childReadySchema,
+  connect,
+  textLines,
+  type AgentCredentials,
+  type AgentsRequest,
+  type CeilingRequest,
+} from './ingest-wire.ts';
 
 export interface IngestOptions {
   seconds: number;
@@ -58,13 +67,6 @@ export interface IngestResult {
   wsCloseCode: number | null;
 }
 
-interface SimAgent {
-  nodeId: string;
-  client: MqttClient;
-  key: SealingKey;
-  done: Promise<void>;
-}
-
 const reportSchema = z.object({
   kind: z.literal('report'),
   pushedBytes: z.number(),
@@ -72,20 +74,14 @@ const reportSchema = z.object({
   closeCode: z.number().nullable(),
 });
 
-function connect(url: string, clientId: string, username?: string, password?: string): Promise<MqttClient> {
-  return mqtt.connectAsync(url, {
-    protocolVersion: 4,
-    clientId,
-    reconnectPeriod: 0,
-    clean: true,
-    ...(username === undefined ? {} : { username, password }),
-  });
-}
-
-/** `bytes` of 64-byte text lines. */
-function textLines(bytes: number) {
-  const line = `${'edgestelle ingest benchmark line '.padEnd(LINE_BYTES - 1, '.')}\n`;
-  return Buffer.from(line.repeat(Math.ceil(bytes / LINE_BYTES)).slice(0, bytes), 'latin1');
+/** Runs `use` with a child of this scenario, and stops it by its pid whatever happens. */
+async function withChild<T>(entry: string, use: (child: BenchChild) => Promise<T>): Promise<T> {
+  const { child } = await forkChild(new URL(entry, import.meta.url), [], childReadySchema, 60_000);
+  try {
+    return await use(child);
+  } finally {
+    await child.stop(10_000);
+  }
 }
 
 export async function measureIngest(options: IngestOptions): Promise<IngestResult> {
@@ -107,99 +103,6 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
   );
   const stateTopics: string[] = [];
   try {
-    /** A protocol-level agent: accepts one run, prints `chunkBytes` chunks until the time is up, honours master acks. */
-    const simAgent = async (index: number, token: string, startAt: { t: number }): Promise<SimAgent> => {
-      const nodeId = `${options.topicPrefix}-${index}`;
-      const creds = await master.enrollment.enroll({ token, nodeId, name: nodeId }, undefined);
-      const key: SealingKey = { keyId: creds.keyId, key: Buffer.from(creds.nodeKey, 'base64') };
-      const client = await connect(creds.mqtt.url, nodeId, nodeId, creds.mqtt.password);
-      const evt = topics.node(nodeId, 'evt');
-      const state = topics.node(nodeId, 'state');
-      stateTopics.push(state);
-      const send = (event: AgentEvent) => client.publishAsync(evt, sealMessage(evt, event, key), { qos: 1 });
-      let acked = -1;
-      let wake: (() => void) | undefined;
-      let resolveDone: () => void = () => undefined;
-      const done = new Promise<void>((resolve) => (resolveDone = resolve));
-      const data = textLines(chunkBytes);
-      // As the real agent does: no ack progress for a while, and what is unacknowledged goes again
-      // (a shared Mosquitto drops QoS 1 messages for a subscriber that falls behind).
-      const ackOrTimeout = (): Promise<boolean> =>
-        new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), RESEND_AFTER_MS);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(true);
-          };
-        });
-      const resend = (from: number, to: number): void => {
-        for (let s = from; s < to; s += 1)
-          void send({ kind: 'output', runId: currentRun, seq: s, stream: 'stdout', data });
-      };
-      let currentRun = '';
-      client.on('message', (topic, payload) => {
-        const opened = openMessage(topics, topic, payload, {
-          keyFor: (_n, keyId) => (keyId === key.keyId ? key.key : undefined),
-        });
-        if (opened.channel !== 'cmd') return;
-        const command: Command = opened.message;
-        if (command.kind === 'ack') {
-          for (const run of command.runs) acked = Math.max(acked, run.seq);
-          wake?.();
-        } else if (command.kind === 'run') {
-          void (async () => {
-            const runId = command.runId;
-            currentRun = runId;
-            await send({ kind: 'accepted', runId });
-            await send({ kind: 'started', runId, startedAt: Date.now(), pid: 1000 + index });
-            if (startAt.t === 0) startAt.t = Date.now();
-            let seq = 0;
-            const inFlight = new Set<Promise<unknown>>();
-            while (Date.now() - startAt.t < durationMs) {
-              // End-to-end flow control, as the real agent's spool gives: at most `window` chunks the master has not acked.
-              while (seq - acked > window) {
-                if (!(await ackOrTimeout())) resend(acked + 1, seq);
-              }
-              const p = send({ kind: 'output', runId, seq, stream: 'stdout', data });
-              inFlight.add(p);
-              void p.finally(() => inFlight.delete(p));
-              seq += 1;
-              if (inFlight.size >= 16) await Promise.race(inFlight);
-            }
-            await Promise.all(inFlight);
-            const exited: AgentEvent = {
-              kind: 'exited',
-              runId,
-              seq,
-              outcome: 'succeeded',
-              exitCode: 0,
-              signal: null,
-              startedAt: startAt.t,
-              endedAt: Date.now(),
-              peakRssBytes: null,
-              outputBytes: seq * chunkBytes,
-              outputTruncated: false,
-            };
-            await send(exited);
-            while (acked < seq) {
-              if (!(await ackOrTimeout())) {
-                resend(acked + 1, seq);
-                if (acked + 1 >= seq) void send(exited);
-              }
-            }
-            resolveDone();
-          })();
-        }
-      });
-      await client.subscribeAsync(topics.node(nodeId, 'cmd'), { qos: 1 });
-      await client.publishAsync(
-        state,
-        sealMessage(state, { kind: 'state', online: true, connectionSeq: 1, beat: 0 }, key),
-        { qos: 1, retain: true },
-      );
-      return { nodeId, client, key, done };
-    };
-
     // ---- the master path ------------------------------------------------------------------
     const token = (
       await master.enrollment.createJoinToken(
@@ -207,134 +110,131 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
         'bench',
       )
     ).token;
-    const startAt = { t: 0 };
-    const agents: SimAgent[] = [];
+    const credentials: AgentCredentials[] = [];
     await inBatches(
       Array.from({ length: agentCount }, (_, i) => i),
       50,
-      async (i) => {
-        agents.push(await simAgent(i, token, startAt));
+      async (index) => {
+        const nodeId = `${options.topicPrefix}-${index}`;
+        const creds = await master.enrollment.enroll({ token, nodeId, name: nodeId }, undefined);
+        credentials.push({
+          index,
+          nodeId,
+          keyId: creds.keyId,
+          nodeKeyBase64: creds.nodeKey,
+          mqttUrl: creds.mqtt.url,
+          mqttPassword: creds.mqtt.password,
+        });
+        stateTopics.push(topics.node(nodeId, 'state'));
       },
     );
-    const deadline = Date.now() + 30_000;
-    while ((await master.nodes.list({ online: true })).length < agentCount) {
-      if (Date.now() > deadline) throw new BenchError(BenchErrorCode.timeout, 'the ingest agents did not come online');
-      await sleep(50);
-    }
-    const users = await master.store.db.selectFrom('users').select('user_id').executeTakeFirstOrThrow();
-    const apiToken = (await master.auth.createApiToken(users.user_id, 'bench', null)).token;
-    const job = await master.dispatcher.createJob(
-      {
-        target: { tags: { bench: '1' } },
-        spec: { command: 'bench', timeoutMs: 600_000, args: [], env: {}, killGraceMs: 0, pty: false },
-        offlineDeadlineMs: 60_000,
-      },
-      'bench',
-    );
-    const runs = await master.store.db.selectFrom('runs').select('run_id').where('job_id', '=', job.jobId).execute();
-    const counter = new Worker(new URL('./ws-counter.mjs', import.meta.url), {
-      workerData: { url: master.url, token: apiToken, runIds: runs.map((r) => r.run_id) },
-    });
-    const report = () =>
-      new Promise<z.infer<typeof reportSchema>>((resolve) => {
-        const onMessage = (message: unknown): void => {
-          const parsed = reportSchema.safeParse(message);
-          if (!parsed.success) return;
-          counter.off('message', onMessage);
-          resolve(parsed.data);
-        };
-        counter.on('message', onMessage);
-        counter.postMessage('report');
+    const ingest = await withChild('./ingest-agents.ts', async (agents) => {
+      const start: AgentsRequest = {
+        type: 'start',
+        topicPrefix: options.topicPrefix,
+        chunkBytes,
+        window,
+        durationMs,
+        agents: credentials,
+      };
+      await agents.call(start, agentsOnlineSchema, 30_000);
+      const deadline = Date.now() + 30_000;
+      while ((await master.nodes.list({ online: true })).length < agentCount) {
+        if (Date.now() > deadline)
+          throw new BenchError(BenchErrorCode.timeout, 'the ingest agents did not come online');
+        await sleep(50);
+      }
+      const users = await master.store.db.selectFrom('users').select('user_id').executeTakeFirstOrThrow();
+      const apiToken = (await master.auth.createApiToken(users.user_id, 'bench', null)).token;
+      const job = await master.dispatcher.createJob(
+        {
+          target: { tags: { bench: '1' } },
+          spec: { command: 'bench', timeoutMs: 600_000, args: [], env: {}, killGraceMs: 0, pty: false },
+          offlineDeadlineMs: 60_000,
+        },
+        'bench',
+      );
+      const runs = await master.store.db.selectFrom('runs').select('run_id').where('job_id', '=', job.jobId).execute();
+      const counter = new Worker(new URL('./ws-counter.mjs', import.meta.url), {
+        workerData: { url: master.url, token: apiToken, runIds: runs.map((r) => r.run_id) },
       });
-    let stall: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all(agents.map((a) => a.done)),
-      new Promise<never>((_, reject) => {
-        stall = setTimeout(
-          () => reject(new BenchError(BenchErrorCode.timeout, 'the ingest runs were not all acknowledged in time')),
-          durationMs + 120_000,
-        );
-      }),
-    ]);
-    clearTimeout(stall);
-    const storedAt = Date.now();
-    const { stored } = await master.store.db
-      .selectFrom('runs')
-      .select((eb) => eb.fn.sum<number>('output_bytes').as('stored'))
-      .where('job_id', '=', job.jobId)
-      .executeTakeFirstOrThrow();
-    const storedBytes = Number(stored);
-    const drainDeadline = Date.now() + 60_000;
-    let pushed = await report();
-    while (pushed.pushedBytes < storedBytes && pushed.closeCode === null && Date.now() < drainDeadline) {
-      await sleep(50);
-      pushed = await report();
-    }
-    const { pushedBytes, pushedAt, closeCode } = pushed;
-    const storedRate = storedBytes / ((storedAt - startAt.t) / 1000);
-    const pushedRate = pushedBytes / ((pushedAt - startAt.t) / 1000);
-    counter.postMessage('close');
-    await Promise.all(agents.map((a) => a.client.endAsync()));
+      const report = () =>
+        new Promise<z.infer<typeof reportSchema>>((resolve) => {
+          const onMessage = (message: unknown): void => {
+            const parsed = reportSchema.safeParse(message);
+            if (!parsed.success) return;
+            counter.off('message', onMessage);
+            resolve(parsed.data);
+          };
+          counter.on('message', onMessage);
+          counter.postMessage('report');
+        });
+      const finish: AgentsRequest = { type: 'finish' };
+      const { firstChunkAt } = await agents.call(finish, agentsDoneSchema, durationMs + 120_000);
+      const storedAt = Date.now();
+      const { stored } = await master.store.db
+        .selectFrom('runs')
+        .select((eb) => eb.fn.sum<number>('output_bytes').as('stored'))
+        .where('job_id', '=', job.jobId)
+        .executeTakeFirstOrThrow();
+      const storedBytes = Number(stored);
+      const drainDeadline = Date.now() + 60_000;
+      let pushed = await report();
+      while (pushed.pushedBytes < storedBytes && pushed.closeCode === null && Date.now() < drainDeadline) {
+        await sleep(50);
+        pushed = await report();
+      }
+      counter.postMessage('close');
+      return {
+        storedBytes,
+        storedRate: storedBytes / ((storedAt - firstChunkAt) / 1000),
+        pushed,
+        pushedRate: pushed.pushedBytes / ((pushed.pushedAt - firstChunkAt) / 1000),
+        jobId: job.jobId,
+      };
+    });
 
     // ---- the raw ceiling: same broker, same message size, plain pub→sub -----------------------
+    const firstKey = credentials[0];
     const envelopeBytes = sealMessage(
       topics.node(`${options.topicPrefix}-0`, 'evt'),
-      { kind: 'output', runId: job.jobId, seq: 0, stream: 'stdout', data: textLines(chunkBytes) },
-      agents[0]?.key ?? { keyId: 0, key: Buffer.alloc(32) },
+      { kind: 'output', runId: ingest.jobId, seq: 0, stream: 'stdout', data: textLines(chunkBytes) },
+      firstKey === undefined
+        ? { keyId: 0, key: Buffer.alloc(32) }
+        : { keyId: firstKey.keyId, key: Buffer.from(firstKey.nodeKeyBase64, 'base64') },
     ).byteLength;
     const embedded = options.mqttUrl === undefined;
-    const masterPassword = embedded
-      ? (await readFile(join(dir.path, 'master', 'mqtt-master-password'), 'utf8')).trim()
-      : undefined;
-    const rawUser = embedded ? 'edgestelle:master' : undefined;
-    const brokerUrl = master.brokerUrl;
-    const sub = await connect(brokerUrl, `${options.topicPrefix}-raw-sub`, rawUser, masterPassword);
-    let rawBytes = 0;
-    let rawLastAt = 0;
-    sub.on('message', (_t, payload) => {
-      rawBytes += payload.byteLength;
-      rawLastAt = Date.now();
-    });
-    await sub.subscribeAsync(`${topics.prefix}/bench/raw/+`, { qos: 1 });
-    const payload = textLines(envelopeBytes);
-    const pubs = await Promise.all(
-      Array.from({ length: agentCount }, (_, i) =>
-        connect(brokerUrl, `${options.topicPrefix}-raw-${i}`, rawUser, masterPassword),
-      ),
+    const measure: CeilingRequest = {
+      type: 'measure',
+      brokerUrl: master.brokerUrl,
+      ...(embedded
+        ? {
+            username: 'edgestelle:master',
+            password: (await readFile(join(dir.path, 'master', 'mqtt-master-password'), 'utf8')).trim(),
+          }
+        : {}),
+      topicPrefix: options.topicPrefix,
+      publishers: agentCount,
+      messageBytes: envelopeBytes,
+      durationMs,
+    };
+    const ceiling = await withChild('./ingest-ceiling.ts', (child) =>
+      child.call(measure, ceilingResultSchema, durationMs + 60_000),
     );
-    let rawSent = 0;
-    const rawStart = Date.now();
-    await Promise.all(
-      pubs.map(async (pub, i) => {
-        const inFlight = new Set<Promise<unknown>>();
-        while (Date.now() - rawStart < durationMs) {
-          const p = pub.publishAsync(`${topics.prefix}/bench/raw/${i}`, payload, { qos: 1 });
-          inFlight.add(p);
-          void p.finally(() => inFlight.delete(p));
-          rawSent += payload.byteLength;
-          if (inFlight.size >= 16) await Promise.race(inFlight);
-        }
-        await Promise.all(inFlight);
-      }),
-    );
-    // A broker that drops for a slow subscriber (Mosquitto's max_queued_messages) never delivers it all.
-    const rawDeadline = Date.now() + 10_000;
-    while (rawBytes < rawSent && Date.now() < rawDeadline) await sleep(20);
-    const rawRate = rawBytes / ((rawLastAt - rawStart) / 1000);
-    await Promise.all([...pubs, sub].map((c) => c.endAsync()));
-    const bytesPerSec = Math.min(storedRate, pushedRate);
+    const rawRate = ceiling.receivedBytes / ((ceiling.lastReceivedAt - ceiling.startedAt) / 1000);
+    const bytesPerSec = Math.min(ingest.storedRate, ingest.pushedRate);
     return {
       ceilingBytesPerSec: rawRate,
-      storedBytesPerSec: storedRate,
-      pushedBytesPerSec: pushedRate,
+      storedBytesPerSec: ingest.storedRate,
+      pushedBytesPerSec: ingest.pushedRate,
       bytesPerSec,
       linesPerSec: bytesPerSec / LINE_BYTES,
       ratioToCeiling: bytesPerSec / rawRate,
       envelopeBytes,
-      ceilingDeliveredRatio: rawBytes / rawSent,
-      storedBytes,
-      pushedBytes,
-      wsCloseCode: closeCode,
+      ceilingDeliveredRatio: ceiling.receivedBytes / ceiling.sentBytes,
+      storedBytes: ingest.storedBytes,
+      pushedBytes: ingest.pushed.pushedBytes,
+      wsCloseCode: ingest.pushed.closeCode,
     };
   } finally {
     await master.close();
