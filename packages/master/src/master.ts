@@ -6,9 +6,8 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { buildApi } from './api/app.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { AuthService, type AdminBootstrap } from './auth/auth-service.ts';
-import { startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.ts';
-import type { MqttLink } from './broker/link.ts';
-import { connectMqttLink, type MqttClientLink } from './broker/mqtt-link.ts';
+import { MASTER_MQTT_USERNAME, startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.ts';
+import { connectMqttLink, type MqttLink } from './broker/mqtt-link.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { MasterConfig } from './config.ts';
 import { openDataDir } from './data-dir.ts';
@@ -216,7 +215,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       if (key === undefined || link === undefined) return;
       const topic = topics.node(nodeId, 'cmd');
       // Sealed with the wall clock, whatever clock decides: the agent checks freshness against its own.
-      await link.publish(topic, sealMessage(topic, command, key));
+      await link.publisher.publish(topic, sealMessage(topic, command, key));
     };
     const dispatcher = new Dispatcher({
       store,
@@ -243,24 +242,15 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
     });
     // Runs after the MQTT link closed (cleanups run in reverse) and before the database does.
     cleanups.push(['dispatcher', () => dispatcher.close()]);
-    const onMessage = (topic: string, payload: Buffer): Promise<void> => ingest.accept(topic, payload);
-    // The embedded broker is reached in-process; an external one over MQTT, whose client also
-    // carries MosquittoSync's requests.
-    let externalLink: MqttClientLink | undefined;
-    let connectedLink: MqttLink;
-    if (broker === undefined) {
-      externalLink = await connectMqttLink({
-        url: brokerUrl,
-        topics,
-        shared: config.mqttShared,
-        masterId: dataDir.masterId,
-        logger: logger.child({ component: 'mqtt' }),
-        onMessage,
-      });
-      connectedLink = externalLink;
-    } else {
-      connectedLink = await broker.link({ logger: logger.child({ component: 'mqtt' }), onMessage });
-    }
+    const connectedLink = await connectMqttLink({
+      url: brokerUrl,
+      ...(broker === undefined ? {} : { username: MASTER_MQTT_USERNAME, password: dataDir.masterMqttPassword }),
+      topics,
+      shared: config.mqttShared,
+      masterId: dataDir.masterId,
+      logger: logger.child({ component: 'mqtt' }),
+      onMessage: (topic, payload) => ingest.accept(topic, payload),
+    });
     linkRef.current = connectedLink;
     cleanups.push([
       'mqtt',
@@ -271,9 +261,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       },
     ]);
 
-    if (config.mqttDynsec && config.mqttUrl !== undefined && externalLink !== undefined) {
-      const { client } = externalLink;
-      const sync = new MosquittoSync(client, {
+    if (config.mqttDynsec && config.mqttUrl !== undefined) {
+      const sync = new MosquittoSync(connectedLink.client, {
         topicPrefix: config.topicPrefix,
         logger: logger.child({ component: 'mosquitto-sync' }),
       });
@@ -285,7 +274,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       // the answer to adding the master role can be lost with the connection. Once the link is
       // back the role is there and a second pass finds nothing to do.
       const reconnected = new Promise<void>((resolve) => {
-        client.once('connect', () => resolve());
+        connectedLink.client.once('connect', () => resolve());
         setTimeout(resolve, 5000).unref();
       });
       try {

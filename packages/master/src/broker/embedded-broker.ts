@@ -7,14 +7,9 @@ import type { Logger } from 'pino';
 import { isValidNodeId, limits, type Topics } from '@edgestelle/protocol';
 import { MasterError, MasterErrorCode } from '../errors.ts';
 import { brokerPersistence } from './broker-persistence.ts';
-import { openEmbeddedLink, type EmbeddedLinkOptions } from './embedded-link.ts';
-import type { MqttLink } from './link.ts';
 import { PacketSizeGuard } from './packet-size-guard.ts';
 
-/**
- * The master's own broker user: contains ':', which no node id can. The master itself links
- * in-process ({@link EmbeddedBroker.link}); tests and the ingest bench log in with it.
- */
+/** The master's own broker user: contains ':', which no node id can. */
 export const MASTER_MQTT_USERNAME = 'edgestelle:master';
 export const DEFAULT_MQTT_PORT = 1883;
 /** Room for the topic and header around the largest envelope (Mosquitto's max_packet_size is set the same way). */
@@ -41,8 +36,6 @@ export interface EmbeddedBroker {
   /** Ends a node's connection now (revocation); its next CONNECT is refused by {@link checkNode}. */
   disconnect(nodeId: string): void;
   isNodeConnected(nodeId: string): boolean;
-  /** The master's link to this broker, in-process. */
-  link(options: EmbeddedLinkOptions): Promise<MqttLink>;
   close(): Promise<void>;
 }
 
@@ -59,9 +52,8 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   const nodeClientId = new WeakMap<Client, string>();
   const topicRoot = `${topics.prefix}/`;
 
-  const persistence = brokerPersistence();
   const broker = await Aedes.createBroker({
-    persistence,
+    persistence: brokerPersistence(),
     mq: publishQueue(),
     // prefix segments + v1/nodes/{id}/{channel}, plus room for `$share/group/`.
     maxTopicLevels: topics.prefix.split('/').length + 6,
@@ -174,7 +166,6 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       clients.get(nodeId)?.close();
     },
     isNodeConnected: (nodeId) => clients.has(nodeId),
-    link: (linkOptions) => openEmbeddedLink(broker, persistence, topics, linkOptions),
     async close() {
       await closeBroker(broker);
       await Promise.all([closeServer(server), tlsServer === undefined ? undefined : closeServer(tlsServer)]);
@@ -184,12 +175,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
 
 /**
  * Aedes's publish queue: at most 100 publishes are delivered at once (Aedes's default; it is the
- * back-pressure that keeps a 10,000-node fan-out from burying the master's link — and, with the
- * link in-process, that holds the broker back while ingest does not take messages), the rest
- * wait. As one finishes the next starts on the same stack, so a run of queued publishes that all
- * finish at once — their subscriber (then the master's TCP link) just dropped and nothing is left
- * to deliver — recursed thousands deep and overflowed the stack, killing the master. A listener
- * on every topic that answers in a microtask makes each publish finish on a fresh stack.
+ * back-pressure that keeps a 10,000-node fan-out from burying the master's link), the rest wait.
+ * As one finishes the next starts on the same stack, so a run of queued publishes that all finish
+ * at once — their subscriber, the master's link, just dropped and nothing is left to deliver —
+ * recursed thousands deep and overflowed the stack, killing the master. A listener on every topic
+ * that answers in a microtask makes each publish finish on a fresh stack.
  */
 function publishQueue(): mqemitter.MQEmitter {
   const mq = mqemitter({ concurrency: 100, matchEmptyLevels: true });

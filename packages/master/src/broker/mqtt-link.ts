@@ -2,35 +2,38 @@ import { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Topics } from '@edgestelle/protocol';
-import { LINK_WINDOW_SIZE, type MqttLink, type OnLinkMessage } from './link.ts';
 import { WindowedPublisher } from './publisher.ts';
 
 export interface MqttLinkOptions {
-  /** The external broker, credentials in the URL. */
   url: string;
+  username?: string;
+  password?: string;
   topics: Topics;
   /** Subscribe through `$share/edgestelle/…` so several masters split the ingest. */
   shared: boolean;
   /** Stable per master (data dir), so each keeps its own persistent session across restarts. */
   masterId: string;
   logger: Logger;
-  onMessage: OnLinkMessage;
+  /** Called per message; the broker gets no PUBACK until it resolves (backpressure). */
+  onMessage: (topic: string, payload: Buffer) => Promise<void>;
 }
 
-/** The link over TCP; its client also carries MosquittoSync's dynamic-security requests. */
-export interface MqttClientLink extends MqttLink {
+export interface MqttLink {
   readonly client: MqttClient;
+  readonly publisher: WindowedPublisher;
+  connected(): boolean;
+  close(): Promise<void>;
 }
 
 /**
- * The master's one MQTT client of an external broker (the embedded one is reached in-process,
- * embedded-link.ts): MQTT 3.1.1, a persistent session under a fixed client id so QoS 1 events
- * queued while the master was away are delivered when it returns.
+ * The master's one MQTT client, to the embedded broker or an external one: MQTT 3.1.1 (aedes
+ * speaks nothing newer), a persistent session under a fixed client id so QoS 1 events queued
+ * while the master was away are delivered when it returns.
  */
-export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttClientLink> {
+export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLink> {
   const url = new URL(options.url);
-  const username = url.username === '' ? undefined : decodeURIComponent(url.username);
-  const password = url.password === '' ? undefined : decodeURIComponent(url.password);
+  const username = options.username ?? (url.username === '' ? undefined : decodeURIComponent(url.username));
+  const password = options.password ?? (url.password === '' ? undefined : decodeURIComponent(url.password));
   url.username = '';
   url.password = '';
   const clientOptions: IClientOptions = {
@@ -102,16 +105,9 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttCli
   });
   // The first subscription must be in place before anything is dispatched.
   await client.subscribeAsync(filters, { qos: 1 });
-  const publisher = new WindowedPublisher(
-    (topic, payload) =>
-      new Promise<void>((resolve, reject) =>
-        client.publish(topic, payload, { qos: 1 }, (err) => (err ? reject(err) : resolve())),
-      ),
-    LINK_WINDOW_SIZE,
-  );
   return {
     client,
-    publish: (topic, payload) => publisher.publish(topic, payload),
+    publisher: new WindowedPublisher(client, 100),
     connected: () => client.connected,
     close: () => client.endAsync(),
   };
