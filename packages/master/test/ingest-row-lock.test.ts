@@ -1,12 +1,9 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { AgentEvent } from '@edgestelle/protocol';
 import { sql } from 'kysely';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { configFrom, createMaster, type Master } from '../src/index.ts';
+import type { Master } from '../src/index.ts';
 import { protocolNode } from './support/protocol-node.ts';
-import { ADMIN_PASSWORD, startStack, waitFor } from './support/stack.ts';
+import { startSharedPair, waitFor } from './support/stack.ts';
 
 /**
  * Two masters on one PostgreSQL: a shared subscription hands one master a run's exit and the
@@ -15,86 +12,66 @@ import { ADMIN_PASSWORD, startStack, waitFor } from './support/stack.ts';
  */
 describe('ingest on two masters sharing one PostgreSQL', () => {
   it('keeps both batches of one run when they are stored at the same time', async () => {
-    const { tempDir } = await import('@edgestelle/testkit');
-    await using keyDir = await tempDir();
-    const masterKeyFile = join(keyDir.path, 'master.key');
-    await writeFile(masterKeyFile, Buffer.alloc(32, 7), { mode: 0o600 });
-    await using a = await startStack('postgres', 'mosquitto', {}, { mqttShared: 'true', masterKeyFile });
-    const b = await createMaster(
-      configFrom({
-        dataDir: join(keyDir.path, 'master-b'),
-        httpPort: '0',
-        mqttUrl: a.mqttUrl,
-        mqttShared: 'true',
-        masterKeyFile,
-        databaseUrl: a.databaseUrl,
-        adminPassword: ADMIN_PASSWORD,
-        logLevel: 'error',
-      }),
-      { sweepIntervalMs: 0, logger: pino({ level: 'error' }) },
+    await using pair = await startSharedPair();
+    const { a, b } = pair;
+    const node = await protocolNode(a, 'race-1');
+    const job = await a.createJob({ target: { nodeIds: ['race-1'] }, spec: { command: 'true', timeoutMs: 30_000 } });
+    const [run] = await a.runs(job.jobId);
+    const runId = run?.runId ?? '';
+    await waitFor(() => node.commands.some((c) => c.kind === 'run' && c.runId === runId), 10_000, 'the run sent');
+    const chunk = (seq: number): AgentEvent => ({
+      kind: 'output',
+      runId,
+      seq,
+      stream: 'stdout',
+      data: Buffer.from(`line ${seq}\n`),
+    });
+    const startedAt = Date.now();
+    const exit: AgentEvent = {
+      kind: 'exited',
+      runId,
+      seq: 3,
+      outcome: 'succeeded',
+      exitCode: 0,
+      signal: null,
+      startedAt,
+      endedAt: startedAt + 5,
+      peakRssBytes: null,
+      outputBytes: 21,
+      outputTruncated: false,
+    };
+
+    // Another transaction holds the run's row, so both batches are in flight at once.
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let held = (): void => undefined;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const holder = a.master.store.db.transaction().execute(async (trx) => {
+      await sql`SELECT 1 FROM runs WHERE run_id = ${runId} FOR UPDATE`.execute(trx);
+      held();
+      await released;
+    });
+    await holding;
+    const storing = [
+      feed(a.master, [node.seal(chunk(0)), node.seal(exit)]),
+      feed(b, [node.seal(chunk(1)), node.seal(chunk(2))]),
+    ];
+    await waitFor(
+      async () => {
+        const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(a.master.store.db);
+        return rows[0]?.n === 2;
+      },
+      10_000,
+      'both batches waiting on the run',
     );
-    try {
-      const node = await protocolNode(a, 'race-1');
-      const job = await a.createJob({ target: { nodeIds: ['race-1'] }, spec: { command: 'true', timeoutMs: 30_000 } });
-      const [run] = await a.runs(job.jobId);
-      const runId = run?.runId ?? '';
-      await waitFor(() => node.commands.some((c) => c.kind === 'run' && c.runId === runId), 10_000, 'the run sent');
-      const chunk = (seq: number): AgentEvent => ({
-        kind: 'output',
-        runId,
-        seq,
-        stream: 'stdout',
-        data: Buffer.from(`line ${seq}\n`),
-      });
-      const startedAt = Date.now();
-      const exit: AgentEvent = {
-        kind: 'exited',
-        runId,
-        seq: 3,
-        outcome: 'succeeded',
-        exitCode: 0,
-        signal: null,
-        startedAt,
-        endedAt: startedAt + 5,
-        peakRssBytes: null,
-        outputBytes: 21,
-        outputTruncated: false,
-      };
+    release();
+    await holder;
+    await Promise.all(storing);
 
-      // Another transaction holds the run's row, so both batches are in flight at once.
-      let release = (): void => undefined;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let held = (): void => undefined;
-      const holding = new Promise<void>((resolve) => (held = resolve));
-      const holder = a.master.store.db.transaction().execute(async (trx) => {
-        await sql`SELECT 1 FROM runs WHERE run_id = ${runId} FOR UPDATE`.execute(trx);
-        held();
-        await released;
-      });
-      await holding;
-      const storing = [
-        feed(a.master, [node.seal(chunk(0)), node.seal(exit)]),
-        feed(b, [node.seal(chunk(1)), node.seal(chunk(2))]),
-      ];
-      await waitFor(
-        async () => {
-          const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(a.master.store.db);
-          return rows[0]?.n === 2;
-        },
-        10_000,
-        'both batches waiting on the run',
-      );
-      release();
-      await holder;
-      await Promise.all(storing);
-
-      const stored = await a.waitRun(runId, () => true);
-      expect(stored).toMatchObject({ state: 'succeeded', exitCode: 0, chunkCount: 3, outputBytes: 21, complete: true });
-      node.client.end(true);
-    } finally {
-      await b.close();
-    }
+    const stored = await a.waitRun(runId, () => true);
+    expect(stored).toMatchObject({ state: 'succeeded', exitCode: 0, chunkCount: 3, outputBytes: 21, complete: true });
+    node.client.end(true);
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, mkdir, readFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent, enroll, loadConfig, type Agent } from '@edgestelle/agent';
@@ -398,4 +398,42 @@ export function expectedLines(n: number, label: string): string {
   let text = '';
   for (let i = 1; i <= n; i += 1) text += `${label} line ${i}\n`;
   return text;
+}
+
+export interface SharedPair extends AsyncDisposable {
+  /** The first master, with its stack (PostgreSQL, Mosquitto, shared subscription). */
+  a: Stack;
+  /** A second master on the same database and broker, sharing the first one's master key. */
+  b: Master;
+}
+
+/** DESIGN.md "Scale-out": two masters on one PostgreSQL and one Mosquitto, ingest split between them. */
+export async function startSharedPair(): Promise<SharedPair> {
+  const { tempDir } = await import('@edgestelle/testkit');
+  const keyDir = await tempDir();
+  const masterKeyFile = join(keyDir.path, 'master.key');
+  await writeFile(masterKeyFile, Buffer.alloc(32, 9), { mode: 0o600 });
+  const a = await startStack('postgres', 'mosquitto', {}, { mqttShared: 'true', masterKeyFile });
+  const b = await createMaster(
+    configFrom({
+      dataDir: join(keyDir.path, 'master-b'),
+      httpPort: '0',
+      mqttUrl: a.mqttUrl,
+      mqttShared: 'true',
+      masterKeyFile,
+      databaseUrl: a.databaseUrl,
+      adminPassword: ADMIN_PASSWORD,
+      logLevel: 'error',
+    }),
+    { sweepIntervalMs: 0, logger: pino({ level: 'error' }) },
+  );
+  return {
+    a,
+    b,
+    async [Symbol.asyncDispose]() {
+      await b.close();
+      await a[Symbol.asyncDispose]();
+      await keyDir[Symbol.asyncDispose]();
+    },
+  };
 }
