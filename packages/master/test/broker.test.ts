@@ -103,6 +103,34 @@ describe('embedded broker lock-down', () => {
     await ok.endAsync();
   });
 
+  it('follows packet boundaries on a live connection and cuts it at the first oversized header', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const creds = await enrollRaw(stack, 'edge-1');
+    const topics = new Topics();
+    const client = await connectMqtt(stack.master.brokerUrl, {
+      clientId: 'edge-1',
+      username: 'edge-1',
+      password: creds.mqtt.password,
+    });
+    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    client.on('error', () => undefined);
+    // Packets of every length-field size pass (1-, 2- and 3-byte remaining lengths).
+    await client.subscribeAsync(topics.node('edge-1', 'cmd'), { qos: 1 });
+    for (const bytes of [10, 1000, 100_000]) {
+      await client.publishAsync(topics.node('edge-1', 'evt'), Buffer.alloc(bytes, 1), { qos: 1 });
+    }
+    // PUBLISH announcing 10,000,000 bytes, its length field split across two writes.
+    client.stream.write(Buffer.from([0x30, 0x80]));
+    client.stream.write(Buffer.from([0xad, 0xe2, 0x04]));
+    await closed;
+    const again = await connectMqtt(stack.master.brokerUrl, {
+      clientId: 'edge-1',
+      username: 'edge-1',
+      password: creds.mqtt.password,
+    });
+    await again.endAsync();
+  });
+
   it('re-enrollment rolls the key epoch and the broker password', async () => {
     await using stack = await startStack('sqlite', 'embedded');
     const first = await enrollRaw(stack, 'edge-1');

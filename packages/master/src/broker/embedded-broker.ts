@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { isValidNodeId, limits, type Topics } from '@edgestelle/protocol';
 import { MasterError, MasterErrorCode } from '../errors.ts';
 import { brokerPersistence } from './broker-persistence.ts';
-import { PacketSizeGuard } from './packet-size-guard.ts';
+import { guardPacketSize } from './packet-size-guard.ts';
 
 /** The master's own broker user: contains ':', which no node id can. */
 export const MASTER_MQTT_USERNAME = 'edgestelle:master';
@@ -120,12 +120,11 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
     // Nagle's algorithm each waited for a delayed TCP ACK, and a job's commands, sent one
     // PUBACK after another, went out at ~25 ms a node (fan-out bench: 300 nodes 6.7 s → 1.4 s).
     socket.setNoDelay(true);
-    broker.handle(
-      new PacketSizeGuard(socket, maxPacketBytes, (announced) =>
-        logger.warn(
-          { remoteAddress: socket.remoteAddress, announced },
-          'closed a connection sending an oversized MQTT packet',
-        ),
+    broker.handle(socket);
+    guardPacketSize(socket, maxPacketBytes, (announced) =>
+      logger.warn(
+        { remoteAddress: socket.remoteAddress, announced },
+        'closed a connection sending an oversized MQTT packet',
       ),
     );
   };
