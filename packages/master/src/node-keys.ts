@@ -7,13 +7,25 @@ interface NodeKeyInfo {
   key: Buffer;
 }
 
+/** Keys per slab: 8 KiB, as many keys as fit. */
+const KEYS_PER_SLAB = 256;
+/** What deriveNodeKey returns. */
+const KEY_BYTES = 32;
+
 /**
  * Node keys for opening and sealing envelopes, derived from the master secret and each node's
  * key epoch. Opening is synchronous (it runs once per MQTT message), so the epochs are cached;
  * {@link ensure} loads nodes another master enrolled before their messages are opened.
+ *
+ * The cached keys sit side by side in slabs of this cache's own: one ArrayBuffer per 32-byte
+ * key cost ~100 bytes of heap and ~300-600 of native bookkeeping per node (the master holds one
+ * per node). A node's slot is its own for good; a new epoch overwrites it in place, so an old
+ * key does not linger, and a key handed out is only ever used synchronously.
  */
 export class NodeKeys {
   private readonly cache = new Map<string, NodeKeyInfo>();
+  private slab = Buffer.alloc(0);
+  private slotsUsed = KEYS_PER_SLAB;
 
   constructor(
     private readonly store: Store,
@@ -34,7 +46,27 @@ export class NodeKeys {
   }
 
   set(nodeId: string, epoch: number, revoked: boolean): void {
-    this.cache.set(nodeId, { epoch, revoked, key: deriveNodeKey(this.masterSecret, nodeId, epoch) });
+    const derived = deriveNodeKey(this.masterSecret, nodeId, epoch);
+    const info = this.cache.get(nodeId);
+    const key = info?.key ?? this.newSlot();
+    derived.copy(key);
+    derived.fill(0);
+    if (info === undefined) {
+      this.cache.set(nodeId, { epoch, revoked, key });
+      return;
+    }
+    info.epoch = epoch;
+    info.revoked = revoked;
+  }
+
+  private newSlot(): Buffer {
+    if (this.slotsUsed === KEYS_PER_SLAB) {
+      this.slab = Buffer.alloc(KEYS_PER_SLAB * KEY_BYTES);
+      this.slotsUsed = 0;
+    }
+    const start = this.slotsUsed * KEY_BYTES;
+    this.slotsUsed += 1;
+    return this.slab.subarray(start, start + KEY_BYTES);
   }
 
   async ensure(nodeIds: Iterable<string>): Promise<void> {
