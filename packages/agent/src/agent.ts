@@ -79,8 +79,10 @@ interface ActiveRun {
   exited: boolean;
   /** A cancel that came while the process was being started: it is stopped once it exists. */
   cancelRequested: boolean;
-  /** Publishes `accepted` unless the run starts (or is refused) first. */
-  acceptedTimer: NodeJS.Timeout | undefined;
+  /** Tells the master how far the run got (see ANNOUNCE_AFTER_MS) unless `exited` will. */
+  announceTimer: NodeJS.Timeout | undefined;
+  /** `accepted` went out alone: a start from now on is published at once. */
+  announcedAccepted: boolean;
   finished: Promise<void>;
   finish: () => void;
 }
@@ -89,11 +91,13 @@ const DEFAULT_CHUNK_MAX_BYTES = 32 * 1024;
 const DEFAULT_CHUNK_FLUSH_MS = 25;
 const SPOOL_SYNC_INTERVAL_MS = 1000;
 /**
- * `started` tells the master the run was accepted too, so `accepted` goes out only for a run
- * still not started after this long (waiting for a slot, a slow start). Most runs start within
- * milliseconds: one message fewer per run, a quarter of what a 10,000-node job sends to the master.
+ * Each event implies the ones before it (`exited` carries the start time, `started` implies
+ * `accepted`), so a run is announced only if it is still going this long after it came:
+ * `started` if it runs, else `accepted` (waiting for a slot, a slow start), then `started` at
+ * once when it starts. A quick run, most of a big fan-out, sends `exited` alone: one message to
+ * the master where each step once sent its own three.
  */
-const ACCEPTED_ALONE_AFTER_MS = 100;
+const ANNOUNCE_AFTER_MS = 100;
 
 /**
  * The agent: one MQTT connection, the run ledger, the executor and the spool, wired by one
@@ -319,21 +323,31 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     const finished = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    queue.push({
+    const run: ActiveRun = {
       command,
       execution: undefined,
       spoolRun: undefined,
       chunker: undefined,
       exited: false,
       cancelRequested: false,
-      acceptedTimer: setTimeout(
-        () => publishEvent({ kind: 'accepted', runId: command.runId }),
-        ACCEPTED_ALONE_AFTER_MS,
-      ),
+      announceTimer: undefined,
+      announcedAccepted: false,
       finished,
       finish,
-    });
+    };
+    run.announceTimer = setTimeout(() => announce(run), ANNOUNCE_AFTER_MS);
+    queue.push(run);
     startQueued();
+  }
+
+  function announce(run: ActiveRun): void {
+    const { execution } = run;
+    if (execution === undefined) {
+      run.announcedAccepted = true;
+      publishEvent({ kind: 'accepted', runId: run.command.runId });
+    } else {
+      publishEvent({ kind: 'started', runId: run.command.runId, pid: execution.pid, startedAt: execution.startedAt });
+    }
   }
 
   function startQueued(): void {
@@ -349,7 +363,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     const { spool, ledger, outbox } = requireOpen();
     const { command } = run;
     if (command.deadlineAt < now()) {
-      clearTimeout(run.acceptedTimer);
+      clearTimeout(run.announceTimer);
       active.delete(command.runId);
       run.finish();
       rejectRun(command, 'expired', 'the run waited for a free slot until past its deadline');
@@ -374,7 +388,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         },
       );
     } catch (err) {
-      clearTimeout(run.acceptedTimer);
+      clearTimeout(run.announceTimer);
       active.delete(command.runId);
       run.finish();
       rejectRun(command, 'spawn_failed', err instanceof Error ? err.message : String(err));
@@ -409,8 +423,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     });
     ledger.update(command.runId, { state: 'running', pid: execution.pid, startedAt: execution.startedAt });
     logger.info({ runId: command.runId, pid: execution.pid }, 'run started');
-    clearTimeout(run.acceptedTimer);
-    publishEvent({ kind: 'started', runId: command.runId, pid: execution.pid, startedAt: execution.startedAt });
+    if (run.announcedAccepted && !run.exited) announce(run);
   }
 
   function runExited(run: ActiveRun, result: ExecutionResult): void {
@@ -418,6 +431,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     const { command } = run;
     run.chunker?.flush();
     run.exited = true;
+    clearTimeout(run.announceTimer);
     const spoolRun = run.spoolRun ?? spool.createRun(command.runId);
     const exited = spool.appendExited(spoolRun, {
       outcome: result.outcome,
@@ -584,7 +598,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       stopping = true;
       clearInterval(heartbeatTimer);
       for (const run of queue.splice(0)) {
-        clearTimeout(run.acceptedTimer);
+        clearTimeout(run.announceTimer);
         run.finish();
       }
       for (const run of active.values()) run.execution?.stop('interrupted');

@@ -67,12 +67,52 @@ describe('executor dep', () => {
     expect(master.output(command.runId).bytes.toString('utf8')).toBe('injected hello\n');
     expect(master.run(command.runId).exited).toMatchObject({ outcome: 'succeeded', exitCode: 0 });
     expect(agent.stats().spawns).toBe(1);
-    // Started at once: `started` says it was accepted too, so no `accepted` of its own.
+    // Over within 100 ms: `exited` says it was accepted and started, so neither goes out.
     const kinds = master.events.filter((e) => 'runId' in e && e.runId === command.runId).map((e) => e.kind);
-    expect(kinds).toContain('started');
+    expect(kinds).toContain('exited');
     expect(kinds).not.toContain('accepted');
+    expect(kinds).not.toContain('started');
     // Regression: mqtt.js answers a PUBACK with a null error, which once counted as a failed publish.
     await until(() => agent.stats().published >= 2, `PUBACKs counted, published=${agent.stats().published}`, 3000);
+  });
+
+  it.each([
+    { startMs: 0, kinds: ['started', 'exited'] },
+    { startMs: 300, kinds: ['accepted', 'started', 'exited'] },
+  ])('announces a run still going after 100 ms (start after $startMs ms): $kinds', async ({ startMs, kinds }) => {
+    const slow: RunExecutor = {
+      ...echoExecutor,
+      start: async (request, handlers) => {
+        await new Promise((resolve) => setTimeout(resolve, startMs));
+        const startedAt = Date.now();
+        setTimeout(() => {
+          handlers.onOutput('stdout', Buffer.from('done\n'));
+          handlers.onExit({
+            outcome: 'succeeded',
+            exitCode: 0,
+            signal: null,
+            startedAt,
+            endedAt: Date.now(),
+            peakRssBytes: null,
+          });
+        }, 400);
+        return { pid: 2, startedAt, stop: () => undefined };
+      },
+    };
+    await using agent = await startTestAgent(
+      testConfig(broker.url, join(dir.path, `state-slow-${startMs}`), key, nodeId),
+      {
+        executor: slow,
+      },
+    );
+    await until(() => agent.stats().connected, 'the agent to connect');
+    const command = master.runCommand({ command: 'sleep', timeoutMs: 10_000 });
+    await master.send(command);
+    await until(() => master.complete(command.runId), 'the run to be delivered');
+    const ofRun = master.events.filter((e) => 'runId' in e && e.runId === command.runId).map((e) => e.kind);
+    expect(ofRun).toEqual(kinds);
+    expect(master.output(command.runId).bytes.toString('utf8')).toBe('done\n');
+    expect(master.run(command.runId).exited).toMatchObject({ outcome: 'succeeded' });
   });
 
   it('says accepted while a start takes long, and refuses the run when the start then fails', async () => {
