@@ -90,4 +90,31 @@ describe.each<DbKind>(['sqlite', 'postgres'])('log search (%s)', (db) => {
     expect(second.items[0]?.lineNo).toBe(101);
     expect((await stack.request('GET', '/api/v1/search?q=ok')).status).toBe(400);
   });
+
+  it('indexes a last line without a newline when the run ends after its output was indexed', async () => {
+    await using stack = await startStack(db, 'embedded');
+    const { nodeId } = await stack.agent('edge-carry');
+    // The output is stored and indexed (its line kept open) a second before the exit arrives.
+    const job = await stack.createJob({
+      target: { nodeIds: [nodeId] },
+      spec: { command: 'printf "first line\\nno newline at the end"; sleep 1.5', timeoutMs: 30_000 },
+    });
+    const [run] = await stack.runs(job.jobId);
+    const indexedLines = async (): Promise<string[]> =>
+      (
+        await stack.master.store.db
+          .selectFrom('output_lines')
+          .select('line')
+          .where('run_id', '=', run?.runId ?? '')
+          .orderBy('line_no')
+          .execute()
+      ).map((r) => r.line);
+    const deadline = Date.now() + 10_000;
+    while ((await indexedLines()).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await indexedLines()).toEqual(['first line']);
+    await stack.waitRun(run?.runId ?? '', (r) => r.complete, 30_000);
+    // No drain and no scan (that runs every minute): the run's end alone finishes the line.
+    while ((await indexedLines()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await indexedLines()).toEqual(['first line', 'no newline at the end']);
+  });
 });

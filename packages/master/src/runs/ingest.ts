@@ -416,9 +416,12 @@ export class Ingest {
     }
     for (const list of inserted.values()) list.sort((a, b) => a.seq - b.seq);
 
-    for (const work of runs.values()) {
-      if (!work.touched) continue;
-      work.row.next_seq = await contiguousEnd(trx, work.row.run_id, work.row.next_seq);
+    // Every transaction that stores chunks moves next_seq over what is then committed, holding
+    // the run's row (a lock on PostgreSQL, the one writer on SQLite): next_seq can only move
+    // where this one stored chunks. (An exit alone, most of a big fan-out, needs no scan.)
+    for (const runId of inserted.keys()) {
+      const work = runs.get(runId);
+      if (work !== undefined) work.row.next_seq = await contiguousEnd(trx, runId, work.row.next_seq);
     }
     for (const work of runs.values()) {
       if (!work.changed) continue;

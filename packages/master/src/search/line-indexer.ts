@@ -38,12 +38,21 @@ class IndexRace extends Error {}
  */
 export class LineIndexer {
   private readonly dirty = new Set<string>();
+  /**
+   * Runs whose last pass kept an unfinished line: their end (a `run` event) finishes it. Any
+   * other run's state change gives the indexer nothing to do — a 10,000-node job without output
+   * made 10,000 empty passes — and output arrives as `chunks`. A carry this master did not see
+   * (another master's, or from before a restart) the periodic scan finds.
+   */
+  private readonly carrying = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private scanTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
   private readonly onChunks = (runId: string): void => this.mark(runId);
-  private readonly onRun = (runId: string): void => this.mark(runId);
+  private readonly onRun = (runId: string): void => {
+    if (this.carrying.has(runId)) this.mark(runId);
+  };
   /** Lines indexed since start (metrics). */
   linesIndexed = 0;
 
@@ -132,7 +141,10 @@ export class LineIndexer {
         .select(['run_id', 'state', 'next_seq', 'exited_seq', 'index_seq', 'index_line', 'index_carry'])
         .where('run_id', '=', runId)
         .executeTakeFirst();
-      if (run === undefined) return false;
+      if (run === undefined) {
+        this.carrying.delete(runId);
+        return false;
+      }
       const complete = isRunComplete(run);
       if (run.index_seq >= run.next_seq && !(complete && run.index_carry !== null)) return false;
       const chunks = await trx
@@ -172,15 +184,18 @@ export class LineIndexer {
           )
           .execute();
       }
+      const carried = serializeCarry(carry);
       const moved = await trx
         .updateTable('runs')
-        .set({ index_seq: indexSeq, index_line: lineNo, index_carry: serializeCarry(carry) })
+        .set({ index_seq: indexSeq, index_line: lineNo, index_carry: carried })
         .where('run_id', '=', runId)
         .where('index_seq', '=', run.index_seq)
         .where('index_line', '=', run.index_line)
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) === 0) throw new IndexRace('another master indexed this run');
       this.linesIndexed += splitter.lines.length;
+      if (carried === null) this.carrying.delete(runId);
+      else this.carrying.add(runId);
       return !done;
     });
   }
