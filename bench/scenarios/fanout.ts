@@ -1,6 +1,7 @@
 import { terminalRunStates, type JobDto, type Target } from '@edgestelle/protocol';
 import type { BenchApi } from '../lib/api.ts';
 import { BenchError, BenchErrorCode } from '../lib/errors.ts';
+import { cpuSeconds } from '../lib/proc.ts';
 import { median } from '../lib/stats.ts';
 
 export interface FanoutResult {
@@ -8,8 +9,12 @@ export interface FanoutResult {
   allAcceptedMs: number;
   /** p50 over the rounds: from POST /jobs until every run ended. */
   allExitedMs: number;
-  /** Per round; `createdMs`: until POST /jobs answered, which is after every command was published. */
-  rounds: { createdMs: number; acceptedMs: number; exitedMs: number }[];
+  /**
+   * Per round; `createdMs`: until POST /jobs answered, which is after every command was published.
+   * `masterCpuMs`: CPU time the master's process used in the round, steadier than wall time on a
+   * shared machine (the master is the bottleneck: ÷ nodes, its cost per run).
+   */
+  rounds: { createdMs: number; acceptedMs: number; exitedMs: number; masterCpuMs: number }[];
 }
 
 const notYetAccepted = new Set(['queued', 'sent']);
@@ -31,6 +36,7 @@ function tally(job: JobDto): { accepted: number; ended: number } {
  */
 export async function measureFanout(
   api: BenchApi,
+  masterPid: number,
   target: Target,
   count: number,
   rounds: number,
@@ -52,6 +58,7 @@ export async function measureFanout(
       if (message.type === 'job' && message.job.jobId === jobId) onJob(message.job, receivedAt);
     });
     try {
+      const cpuBefore = cpuSeconds(masterPid);
       startedAt = performance.timeOrigin + performance.now();
       const job = await api.createJob({ target, spec: { command, timeoutMs: 120_000 }, offlineDeadlineMs: 60_000 });
       const createdAt = performance.timeOrigin + performance.now();
@@ -71,6 +78,7 @@ export async function measureFanout(
         createdMs: createdAt - startedAt,
         acceptedMs: (acceptedAt ?? endedAt) - startedAt,
         exitedMs: endedAt - startedAt,
+        masterCpuMs: (cpuSeconds(masterPid) - cpuBefore) * 1000,
       });
     } finally {
       await live.close();
