@@ -43,6 +43,21 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: ['@edgestelle/master', '@edgestelle/master/*'] }] },
   },
   {
+    // What the agent's one-file bundle holds: zod's named `z` is a namespace of all of zod
+    // (locales, JSON Schema), which esbuild cannot shake; `import * as z` lets it (docs/AGENT.md, "Cost").
+    files: ['packages/agent/src/**/*.ts', 'packages/protocol/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportDeclaration[source.value='zod'][importKind!='type'] > ImportSpecifier[imported.name='z']",
+          message: "import * as z from 'zod': the named z keeps all of zod in the agent's bundle.",
+        },
+      ],
+    },
+  },
+  {
     files: ['packages/web/**/*.ts', 'packages/web/**/*.vue'],
     rules: {
       'no-restricted-imports': [

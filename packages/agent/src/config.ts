@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { DEFAULT_TOPIC_PREFIX, NODE_ID_PATTERN, Topics, tagsSchema, type EnrollResponse } from '@edgestelle/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { errnoCode } from './fs-errors.ts';
 

@@ -1,7 +1,7 @@
 import { readFileSync, statfsSync } from 'node:fs';
 import { arch, availableParallelism, freemem, hostname, loadavg, platform, release, totalmem, uptime } from 'node:os';
 import type { NodeFacts } from '@edgestelle/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isNotFound } from './fs-errors.ts';
 
 const packageSchema = z.object({ version: z.string().max(64) });

@@ -1,7 +1,7 @@
 import { closeSync, fdatasync, fdatasyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '@edgestelle/protocol/envelope';
 import { epochMsSchema, exitedEventSchema, idSchema, rejectionCodeSchema } from '@edgestelle/protocol';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { isNotFound } from './fs-errors.ts';
 import { writeFileAtomic } from './state-dir.ts';

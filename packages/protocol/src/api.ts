@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { limits } from './limits.ts';
 import {
   epochMsSchema,
@@ -15,7 +15,8 @@ import {
 /**
  * The master's REST and live-hub contract (`/api/v1`, `/api/v1/live`): request and response
  * bodies shared by the master (which validates and documents them), the CLI and the console
- * (which read them). Responses are parsed by these schemas on the client side too.
+ * (which read them). Responses are parsed by these schemas on the client side too. The error
+ * body (api-error.ts) and enrolment (enrollment.ts) are apart: the agent needs only those.
  */
 
 export const runStates = [
@@ -45,14 +46,6 @@ export const terminalRunStates: readonly RunState[] = [
 export function isTerminalRunState(state: RunState): boolean {
   return terminalRunStates.includes(state);
 }
-
-export const apiErrorSchema = z.object({
-  code: z.string(),
-  message: z.string(),
-  /** The request field at fault, as a dotted path (`spec.timeoutMs`), when there is one. */
-  field: z.string().optional(),
-});
-export type ApiError = z.infer<typeof apiErrorSchema>;
 
 // ---- auth --------------------------------------------------------------------------------
 
@@ -253,32 +246,6 @@ export type JoinTokenDto = z.infer<typeof joinTokenDtoSchema>;
 /** Only the create response carries the secret token, once. */
 export const joinTokenCreatedSchema = joinTokenDtoSchema.extend({ token: z.string() });
 export type JoinTokenCreated = z.infer<typeof joinTokenCreatedSchema>;
-
-export const enrollRequestSchema = z
-  .object({
-    token: z.string().min(1).max(256),
-    /** The node's own id (made on its first start); the master refuses one that is taken by another node. */
-    nodeId: nodeIdSchema,
-    name: z.string().min(1).max(255),
-  })
-  .strict();
-export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
-
-export const enrollResponseSchema = z.object({
-  nodeId: nodeIdSchema,
-  keyId: z.number().int().min(0).max(0xffffffff),
-  /** The node's AES-256 key, base64. */
-  nodeKey: z.string().regex(/^[A-Za-z0-9+/]{43}=$/),
-  topicPrefix: z.string(),
-  mqtt: z.object({
-    /** Where the agent connects; may differ from how the master reaches its broker. */
-    url: z.string(),
-    username: z.string(),
-    password: z.string(),
-  }),
-  tags: tagsSchema,
-});
-export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
 
 // ---- jobs and runs ------------------------------------------------------------------------
 

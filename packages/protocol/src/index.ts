@@ -57,8 +57,11 @@ export { describeIssues, fieldIssues } from './schema-errors.ts';
 export type { FieldIssue } from './schema-errors.ts';
 export { DEFAULT_TOPIC_PREFIX, NODE_ID_PATTERN, Topics, assertNodeId, channels, isValidNodeId } from './topics.ts';
 export type { Channel, NodeRoute } from './topics.ts';
+export { enrollRequestSchema, enrollResponseSchema } from './enrollment.ts';
+export type { EnrollRequest, EnrollResponse } from './enrollment.ts';
+export { apiErrorSchema } from './api-error.ts';
+export type { ApiError } from './api-error.ts';
 export {
-  apiErrorSchema,
   apiTokenCreateSchema,
   apiTokenCreatedSchema,
   apiTokenDtoSchema,
@@ -72,8 +75,6 @@ export {
   tagDtoSchema,
   userDtoSchema,
   chunkDtoSchema,
-  enrollRequestSchema,
-  enrollResponseSchema,
   isTerminalRunState,
   jobCreateSchema,
   jobDtoSchema,
@@ -130,7 +131,6 @@ export {
   usernameSchema,
 } from './api.ts';
 export type {
-  ApiError,
   ApiTokenCreate,
   ApiTokenCreated,
   ApiTokenDto,
@@ -142,8 +142,6 @@ export type {
   TagDto,
   UserDto,
   ChunkDto,
-  EnrollRequest,
-  EnrollResponse,
   JobCreate,
   JobDto,
   JoinTokenCreate,

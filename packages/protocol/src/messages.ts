@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ID_PATTERN } from './ids.ts';
 import { limits } from './limits.ts';
 import { NODE_ID_PATTERN } from './topics.ts';
