@@ -4,6 +4,7 @@ import {
   isProtocolError,
   type ProtocolErrorCode,
   type AgentEvent,
+  type ExitedEvent,
   type Command,
   type RunCommand,
   type StateMessage,
@@ -427,13 +428,12 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   }
 
   function runExited(run: ActiveRun, result: ExecutionResult): void {
-    const { spool, ledger, outbox } = requireOpen();
+    const { spool, outbox } = requireOpen();
     const { command } = run;
     run.chunker?.flush();
     run.exited = true;
     clearTimeout(run.announceTimer);
-    const spoolRun = run.spoolRun ?? spool.createRun(command.runId);
-    const exited = spool.appendExited(spoolRun, {
+    const exited = recordExit(run.spoolRun ?? spool.createRun(command.runId), {
       outcome: result.outcome,
       exitCode: result.exitCode,
       signal: result.signal,
@@ -442,7 +442,6 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       peakRssBytes: result.peakRssBytes,
       ...(result.reason === undefined ? {} : { reason: result.reason }),
     });
-    ledger.update(command.runId, { state: 'exited', exited });
     logger.info(
       { runId: command.runId, outcome: exited.outcome, exitCode: exited.exitCode, chunks: exited.seq },
       'run exited',
@@ -454,11 +453,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   }
 
   function handleCancel(runId: string): void {
-    const { spool, ledger, outbox } = requireOpen();
+    const { spool, outbox } = requireOpen();
     const queued = queue.findIndex((run) => run.command.runId === runId);
     if (queued >= 0) {
       const [run] = queue.splice(queued, 1);
-      const exited = spool.appendExited(spool.createRun(runId), {
+      recordExit(spool.createRun(runId), {
         outcome: 'cancelled',
         exitCode: null,
         signal: null,
@@ -467,7 +466,6 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         peakRssBytes: null,
         reason: 'cancelled before it started',
       });
-      ledger.update(runId, { state: 'exited', exited });
       run?.finish();
       outbox.wake();
       return;
@@ -499,10 +497,24 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     outbox.acked(runId, delivered || run.ackedThrough > before);
   }
 
+  /** The run's end, in the spool (its sync started at once) and then the ledger. */
+  function recordExit(spoolRun: RunSpool, fields: Parameters<Spool['appendExited']>[1]): ExitedEvent {
+    const { spool, ledger } = requireOpen();
+    const exited = spool.appendExited(spoolRun, fields);
+    syncSpool();
+    ledger.update(spoolRun.runId, { state: 'exited', exited });
+    return exited;
+  }
+
+  /** fdatasync of what the spool wrote, on the thread pool: an exit at once, output within a second. */
+  function syncSpool(): void {
+    spool?.syncDirty((err) => logger.error({ err }, 'spool: fdatasync failed'));
+  }
+
   function scheduleSync(): void {
     syncTimer ??= setTimeout(() => {
       syncTimer = undefined;
-      spool?.syncDirty((err) => logger.error({ err }, 'spool: fdatasync failed'));
+      syncSpool();
     }, SPOOL_SYNC_INTERVAL_MS);
   }
 
@@ -515,25 +527,30 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           logger.warn({ runId: entry.runId, pid: entry.pid }, 'ending a run the previous agent left running');
           signalGroup(entry.pid, 'SIGKILL');
         }
-        const spoolRun = spool.get(entry.runId) ?? spool.createRun(entry.runId);
-        const exited =
-          spoolRun.exited ??
-          spool.appendExited(spoolRun, {
-            outcome: 'interrupted',
-            exitCode: null,
-            signal: null,
-            startedAt: entry.startedAt ?? null,
-            endedAt: now(),
-            peakRssBytes: null,
-            reason: `the agent stopped while the run was ${entry.state === 'running' ? 'running' : 'waiting to start'}`,
-          });
-        ledger.update(entry.runId, { state: 'exited', exited });
+        const exited = recordExit(spool.get(entry.runId) ?? spool.createRun(entry.runId), {
+          outcome: 'interrupted',
+          exitCode: null,
+          signal: null,
+          startedAt: entry.startedAt ?? null,
+          endedAt: now(),
+          peakRssBytes: null,
+          reason: `the agent stopped while the run was ${entry.state === 'running' ? 'running' : 'waiting to start'}`,
+        });
         logger.warn(
           { runId: entry.runId, outcome: exited.outcome, chunks: exited.seq },
           'run interrupted by an agent restart',
         );
-      } else if (entry.state === 'exited' && spool.get(entry.runId) === undefined) {
-        ledger.update(entry.runId, { state: 'delivered' });
+      } else if (entry.state === 'exited') {
+        const spoolRun = spool.get(entry.runId);
+        if (spoolRun === undefined) ledger.update(entry.runId, { state: 'delivered' });
+        else if (spoolRun.exited === undefined && entry.exited !== undefined) {
+          // The ledger's line reached the disk and the spool's record did not (power cut):
+          // the exit is written again, with the chunk count the spool kept.
+          const { outcome, exitCode, signal, startedAt, endedAt, peakRssBytes, reason } = entry.exited;
+          const fields = { outcome, exitCode, signal, startedAt, endedAt, peakRssBytes };
+          recordExit(spoolRun, reason === undefined ? fields : { ...fields, reason });
+          logger.warn({ runId: entry.runId, chunks: spoolRun.chunkCount }, "spool: restored a run's lost exit");
+        }
       }
     }
     // A folder whose removal a crash interrupted: its run was delivered already.

@@ -28,9 +28,9 @@ import { errnoCode } from './fs-errors.ts';
  * loss — and cuts the file there.
  *
  * fsync policy: records are written with plain write(2), which a killed agent cannot lose (the
- * kernel holds them); the data is fdatasync'ed when `exited` is written (synchronously) and by
- * {@link Spool.syncDirty} (on the thread pool), which the agent calls once a second while
- * anything is dirty, and on close. Power loss can therefore lose up to about a second of output that was not yet
+ * kernel holds them); the data is fdatasync'ed by {@link Spool.syncDirty} (on the thread pool),
+ * which the agent calls at once after an `exited` and once a second while anything is dirty,
+ * and on close. Power loss can therefore lose up to about a second of output that was not yet
  * acknowledged; the torn tail is detected and cut, and the run is reported with what survived.
  */
 const HEADER_BYTES = 8;
@@ -168,7 +168,11 @@ export class Spool {
     return 'written';
   }
 
-  /** Writes the run's `exited` (its seq is the chunk count) and makes it durable. */
+  /**
+   * Writes the run's `exited` (its seq is the chunk count); the caller syncs it (syncDirty). A
+   * synchronous fdatasync here held the event loop for every exit: an agent process of 2,000
+   * simulated nodes spent 38 % of a fan-out in it, one node after another.
+   */
   appendExited(
     run: RunSpool,
     exited: Omit<ExitedEvent, 'kind' | 'runId' | 'seq' | 'outputBytes' | 'outputTruncated'>,
@@ -183,10 +187,8 @@ export class Spool {
       outputTruncated: run.truncated,
     };
     const json = Buffer.from(JSON.stringify(event));
-    const segment = this.writeRecord(run, TYPE_EXITED, run.chunkCount, 'system', json);
+    this.writeRecord(run, TYPE_EXITED, run.chunkCount, 'system', json);
     run.exited = event;
-    fdatasyncSync(segment.fd);
-    segment.dirty = false;
     return event;
   }
 
