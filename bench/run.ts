@@ -131,7 +131,7 @@ function emptyResults(): BrokerResults {
 
 /** Every round as created / all accepted / all exited, in ms from POST /jobs. */
 const roundsText = (f: FanoutResult): string =>
-  `rounds ${f.rounds.map((r) => [r.createdMs, r.acceptedMs, r.exitedMs, r.masterCpuMs].map(Math.round).join('/')).join(', ')} ms (created/accepted/exited/master CPU)`;
+  `rounds ${f.rounds.map((r) => [r.createdMs, r.acceptedMs, r.exitedMs, r.masterCpuMs, r.fleetCpuMs].map(Math.round).join('/')).join(', ')} ms (created/accepted/exited/CPU master/CPU fleet)`;
 
 const fanoutFigures = (f: FanoutResult): { allAcceptedMs: number; allExitedMs: number } => ({
   allAcceptedMs: Math.round(f.allAcceptedMs),
@@ -220,16 +220,11 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
         );
       }
       if (run('fanout')) {
-        const small = await measureFanout(
-          api,
-          master.child.pid,
-          { tags: { group: 'a' } },
-          sizes.fanoutSmall,
-          sizes.rounds,
-        );
+        const pids = { master: master.child.pid, fleet: fleets.flatMap((f) => f.pids) };
+        const small = await measureFanout(api, pids, { tags: { group: 'a' } }, sizes.fanoutSmall, sizes.rounds);
         results.fanout.n1000 = fanoutFigures(small);
         note(kind, `fan-out ${sizes.fanoutSmall}: ${roundsText(small)}`);
-        const large = await measureFanout(api, master.child.pid, { all: true }, sizes.fanoutLarge, sizes.rounds);
+        const large = await measureFanout(api, pids, { all: true }, sizes.fanoutLarge, sizes.rounds);
         results.fanout.n10000 = fanoutFigures(large);
         note(kind, `fan-out ${sizes.fanoutLarge}: ${roundsText(large)}`);
       }

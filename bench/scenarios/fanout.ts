@@ -11,10 +11,10 @@ export interface FanoutResult {
   allExitedMs: number;
   /**
    * Per round; `createdMs`: until POST /jobs answered, which is after every command was published.
-   * `masterCpuMs`: CPU time the master's process used in the round, steadier than wall time on a
-   * shared machine (the master is the bottleneck: ÷ nodes, its cost per run).
+   * `masterCpuMs` / `fleetCpuMs`: CPU time the master's process / the fleet's processes used in
+   * the round, steadier than wall time on a shared machine; both share its 2 cores.
    */
-  rounds: { createdMs: number; acceptedMs: number; exitedMs: number; masterCpuMs: number }[];
+  rounds: { createdMs: number; acceptedMs: number; exitedMs: number; masterCpuMs: number; fleetCpuMs: number }[];
 }
 
 const notYetAccepted = new Set(['queued', 'sent']);
@@ -36,7 +36,7 @@ function tally(job: JobDto): { accepted: number; ended: number } {
  */
 export async function measureFanout(
   api: BenchApi,
-  masterPid: number,
+  pids: { master: number; fleet: readonly number[] },
   target: Target,
   count: number,
   rounds: number,
@@ -58,7 +58,9 @@ export async function measureFanout(
       if (message.type === 'job' && message.job.jobId === jobId) onJob(message.job, receivedAt);
     });
     try {
-      const cpuBefore = cpuSeconds(masterPid);
+      const fleetCpu = (): number => pids.fleet.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+      const masterBefore = cpuSeconds(pids.master);
+      const fleetBefore = fleetCpu();
       startedAt = performance.timeOrigin + performance.now();
       const job = await api.createJob({ target, spec: { command, timeoutMs: 120_000 }, offlineDeadlineMs: 60_000 });
       const createdAt = performance.timeOrigin + performance.now();
@@ -78,7 +80,8 @@ export async function measureFanout(
         createdMs: createdAt - startedAt,
         acceptedMs: (acceptedAt ?? endedAt) - startedAt,
         exitedMs: endedAt - startedAt,
-        masterCpuMs: (cpuSeconds(masterPid) - cpuBefore) * 1000,
+        masterCpuMs: (cpuSeconds(pids.master) - masterBefore) * 1000,
+        fleetCpuMs: (fleetCpu() - fleetBefore) * 1000,
       });
     } finally {
       await live.close();
