@@ -207,6 +207,9 @@ describe('LiveClient', () => {
     let refused = 0;
     server.on('upgrade', (_request, socket) => {
       refused += 1;
+      // The client may reset the connection as soon as it reads the 401; without a listener the
+      // reset was an uncaught ECONNRESET that failed the whole run (seen under load).
+      socket.on('error', (err) => expect(err).toMatchObject({ code: 'ECONNRESET' }));
       socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
     });
     server.listen(0, '127.0.0.1');
