@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { BenchApi } from '../lib/api.ts';
@@ -32,13 +33,20 @@ export interface Fleet {
 const statsSchema = z.object({ type: z.literal('stats'), connected: z.number(), spawns: z.number() });
 
 /**
- * N simulated nodes: real agents (createAgent) in ⌈N / 2,500⌉ child processes, each enrolled
- * with a join token through the master's API. Resolves once the master has them all online.
+ * N simulated nodes: real agents (createAgent) in ⌈N / 2,500⌉ child processes, and at least one
+ * per core: real nodes each have their own CPU, and 1,000 simulated agents in one process were
+ * one thread's work (2 ms a run), which alone set the 1,000-node fan-out's time while the other
+ * core had room. Each enrolled with a join token through the master's API. Resolves once the
+ * master has them all online.
  */
 export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const joinToken = await options.api.joinToken(options.count, options.tags);
   const nodeIds = Array.from({ length: options.count }, (_, i) => `${options.namePrefix}-${i}`);
-  const processes = Math.ceil(options.count / AGENTS_PER_PROCESS);
+  const processes = Math.max(
+    Math.min(options.count, availableParallelism()),
+    Math.ceil(options.count / AGENTS_PER_PROCESS),
+  );
+  const perProcess = Math.ceil(options.count / processes);
   const children: BenchChild[] = [];
   const stop = async (): Promise<void> => {
     await Promise.all(children.map((child) => child.stop(120_000)));
@@ -49,7 +57,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         const slice: FleetSlice = {
           masterUrl: options.api.url,
           joinToken,
-          nodeIds: nodeIds.slice(p * AGENTS_PER_PROCESS, (p + 1) * AGENTS_PER_PROCESS),
+          nodeIds: nodeIds.slice(p * perProcess, (p + 1) * perProcess),
           baseDir: join(options.baseDir, options.namePrefix),
           light: options.light,
         };
