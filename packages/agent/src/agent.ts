@@ -546,9 +546,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         else if (spoolRun.exited === undefined && entry.exited !== undefined) {
           // The ledger's line reached the disk and the spool's record did not (power cut):
           // the exit is written again, with the chunk count the spool kept.
-          const { outcome, exitCode, signal, startedAt, endedAt, peakRssBytes, reason } = entry.exited;
-          const fields = { outcome, exitCode, signal, startedAt, endedAt, peakRssBytes };
-          recordExit(spoolRun, reason === undefined ? fields : { ...fields, reason });
+          recordExit(spoolRun, entry.exited);
           logger.warn({ runId: entry.runId, chunks: spoolRun.chunkCount }, "spool: restored a run's lost exit");
         }
       }

@@ -178,11 +178,12 @@ export class Spool {
     exited: Omit<ExitedEvent, 'kind' | 'runId' | 'seq' | 'outputBytes' | 'outputTruncated'>,
   ): ExitedEvent {
     if (run.exited !== undefined) return run.exited;
+    // What the spool holds wins over what is given (an exit re-written from the ledger's line).
     const event: ExitedEvent = {
+      ...exited,
       kind: 'exited',
       runId: run.runId,
       seq: run.chunkCount,
-      ...exited,
       outputBytes: run.outputBytes,
       outputTruncated: run.truncated,
     };

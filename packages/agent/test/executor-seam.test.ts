@@ -18,28 +18,37 @@ let broker: Mosquitto;
 let master: TestMaster;
 const started: ExecutionRequest[] = [];
 
-/** Answers every run at once with its command echoed back, without a process. */
-const echoExecutor: RunExecutor = {
-  ptyAvailable: () => Promise.resolve(false),
-  runAsAvailable: () => false,
-  refuse: () => Promise.resolve(undefined),
-  start: (request, handlers) => {
-    started.push(request);
-    const startedAt = Date.now();
-    setImmediate(() => {
-      handlers.onOutput('stdout', Buffer.from(`${request.spec.command ?? ''}\n`));
-      handlers.onExit({
-        outcome: 'succeeded',
-        exitCode: 0,
-        signal: null,
-        startedAt,
-        endedAt: Date.now(),
-        peakRssBytes: null,
-      });
-    });
-    return Promise.resolve({ pid: 1, startedAt, stop: () => undefined });
-  },
-};
+/**
+ * Answers every run without a process: starts after `startMs`, prints `output` and succeeds
+ * `runMs` later.
+ */
+function answering(startMs: number, runMs: number, output: (request: ExecutionRequest) => string): RunExecutor {
+  return {
+    ptyAvailable: () => Promise.resolve(false),
+    runAsAvailable: () => false,
+    refuse: () => Promise.resolve(undefined),
+    start: async (request, handlers) => {
+      started.push(request);
+      if (startMs > 0) await new Promise((resolve) => setTimeout(resolve, startMs));
+      const startedAt = Date.now();
+      setTimeout(() => {
+        handlers.onOutput('stdout', Buffer.from(output(request)));
+        handlers.onExit({
+          outcome: 'succeeded',
+          exitCode: 0,
+          signal: null,
+          startedAt,
+          endedAt: Date.now(),
+          peakRssBytes: null,
+        });
+      }, runMs);
+      return { pid: 1, startedAt, stop: () => undefined };
+    },
+  };
+}
+
+/** Answers every run at once with its command echoed back. */
+const echoExecutor = answering(0, 0, (request) => `${request.spec.command ?? ''}\n`);
 
 beforeAll(async () => {
   dir = await tempDir();
@@ -80,25 +89,7 @@ describe('executor dep', () => {
     { startMs: 0, kinds: ['started', 'exited'] },
     { startMs: 300, kinds: ['accepted', 'started', 'exited'] },
   ])('announces a run still going after 100 ms (start after $startMs ms): $kinds', async ({ startMs, kinds }) => {
-    const slow: RunExecutor = {
-      ...echoExecutor,
-      start: async (request, handlers) => {
-        await new Promise((resolve) => setTimeout(resolve, startMs));
-        const startedAt = Date.now();
-        setTimeout(() => {
-          handlers.onOutput('stdout', Buffer.from('done\n'));
-          handlers.onExit({
-            outcome: 'succeeded',
-            exitCode: 0,
-            signal: null,
-            startedAt,
-            endedAt: Date.now(),
-            peakRssBytes: null,
-          });
-        }, 400);
-        return { pid: 2, startedAt, stop: () => undefined };
-      },
-    };
+    const slow = answering(startMs, 400, () => 'done\n');
     await using agent = await startTestAgent(
       testConfig(broker.url, join(dir.path, `state-slow-${startMs}`), key, nodeId),
       {
