@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/db/connect.ts';
+import type { Database } from '../src/db/schema.ts';
 import { contiguousEnd } from '../src/runs/ingest.ts';
 
 /** One contract, both databases: what the run path relies on from the store. */
@@ -107,6 +109,54 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (kind) => {
       const run = await store.db.selectFrom('runs').selectAll().executeTakeFirstOrThrow();
       expect(run.created_at).toBe(nowMs);
       expect(typeof run.output_bytes).toBe('number');
+    });
+  });
+  it('commits a deferred transaction, rolls one back that throws, and makes both durable on request', async () => {
+    await withStore(kind, async (store) => {
+      const user = (id: string) => ({
+        user_id: id,
+        username: id,
+        password_hash: 'x',
+        role: 'viewer',
+        created_at: 1,
+        disabled_at: null,
+        last_login_at: null,
+      });
+      await store.deferredTransaction((trx) => trx.insertInto('users').values(user('u-kept')).execute());
+      await expect(
+        store.deferredTransaction(async (trx) => {
+          await trx.insertInto('users').values(user('u-undone')).execute();
+          throw new Error('changed its mind');
+        }),
+      ).rejects.toThrow('changed its mind');
+      await store.durable();
+      const names = await store.db.selectFrom('users').select('username').where('username', 'like', 'u-%').execute();
+      expect(names.map((u) => u.username)).toEqual(['u-kept']);
+    });
+  });
+});
+
+describe('store on sqlite: deferred commits', () => {
+  it('relaxes synchronous for exactly the deferred transaction, even one that fails or overlaps another write', async () => {
+    await withStore('sqlite', async (store) => {
+      const synchronous = async (db: Kysely<Database> | Transaction<Database>): Promise<number> => {
+        const { rows } = await sql<{ synchronous: number }>`PRAGMA synchronous`.execute(db);
+        return rows[0]?.synchronous ?? -1;
+      };
+      const FULL = 2;
+      const NORMAL = 1;
+      expect(await synchronous(store.db)).toBe(FULL);
+      let inside = -1;
+      // An ordinary write asked for while the deferred one runs waits for it and commits FULL.
+      let overlapping: Promise<number> | undefined;
+      await store.deferredTransaction(async (trx) => {
+        overlapping = store.db.transaction().execute((other) => synchronous(other));
+        inside = await synchronous(trx);
+      });
+      expect(inside).toBe(NORMAL);
+      expect(await overlapping).toBe(FULL);
+      await expect(store.deferredTransaction(() => Promise.reject(new Error('fails')))).rejects.toThrow('fails');
+      expect(await synchronous(store.db)).toBe(FULL);
     });
   });
 });

@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { MasterError, MasterErrorCode } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
 import { withStatementCache } from './statement-cache.ts';
+import { walSync } from './wal-sync.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -18,6 +19,14 @@ export interface Store {
   readonly postgresUrl: string | undefined;
   /** The SQLite file (its size is shown to admins), unless PostgreSQL. */
   readonly sqlitePath: string | undefined;
+  /**
+   * A transaction whose COMMIT does not wait for the disk, for the hot write paths (ingest,
+   * the search index): what it stored is durable once {@link durable} resolves. Everything
+   * else commits durably as usual. PostgreSQL's COMMIT is durable already.
+   */
+  deferredTransaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
+  /** Resolves once every commit made so far is on disk. */
+  durable(): Promise<void>;
   ping(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -29,6 +38,9 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
   const isPostgres = /^postgres(ql)?:\/\//.test(databaseUrl);
   let db: Kysely<Database>;
   let sqlitePath: string | undefined;
+  let durable = (): Promise<void> => Promise.resolve();
+  let deferredTransaction = <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
+    db.transaction().execute(work);
   if (isPostgres) {
     const pool = new pg.Pool({
       connectionString: databaseUrl,
@@ -49,13 +61,31 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     sqlitePath = path;
     mkdirSync(dirname(path), { recursive: true });
     const database = new SQLite(path);
-    database.pragma('journal_mode = WAL');
+    const journalMode: unknown = database.pragma('journal_mode = WAL', { simple: true });
     // FULL: the master acknowledges chunks after COMMIT and the agent then deletes them, so a
     // commit must survive a power cut (NORMAL in WAL mode may lose the last transactions).
     database.pragma('synchronous = FULL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+    const sqliteDb = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
+    db = sqliteDb;
+    // Only in WAL mode do NORMAL commits stay consistent and wait in one file for the sync.
+    if (journalMode === 'wal') {
+      durable = walSync(path);
+      // One connection: the pragma holds for exactly this transaction, which no other
+      // statement can interleave with while the connection is held.
+      deferredTransaction = (work) =>
+        sqliteDb.connection().execute(async (connection) => {
+          await sql`PRAGMA synchronous = NORMAL`.execute(connection);
+          try {
+            return await connection.transaction().execute(work);
+          } finally {
+            await sql`PRAGMA synchronous = FULL`.execute(connection);
+          }
+        });
+    } else {
+      logger?.warn({ journalMode, path }, 'SQLite refused WAL mode: every commit waits for the disk');
+    }
   }
   const dialect: Dialect = isPostgres ? 'postgres' : 'sqlite';
   try {
@@ -83,6 +113,8 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     dialect,
     postgresUrl: isPostgres ? databaseUrl : undefined,
     sqlitePath,
+    deferredTransaction: (work) => deferredTransaction(work),
+    durable: () => durable(),
     async ping() {
       try {
         await sql`SELECT 1`.execute(db);

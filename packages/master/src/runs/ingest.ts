@@ -52,6 +52,15 @@ interface RunWork {
   touched: boolean;
 }
 
+/** What one batch's transaction stored, to acknowledge and announce. */
+interface Stored {
+  nodes: { changed: ReadonlySet<string>; cameOnline: ReadonlySet<string> };
+  runs: ReadonlyMap<string, RunWork>;
+  chunks: ReadonlyMap<string, StoredChunk[]>;
+  /** Node → run → seq: output of runs the database no longer has. */
+  goneRuns: ReadonlyMap<string, ReadonlyMap<string, number>>;
+}
+
 const INSERT_SLICE = 200;
 const SCAN_LIMIT = 1000;
 
@@ -71,7 +80,8 @@ export class Ingest {
   private buffer: Incoming[] = [];
   private bufferedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  private commits: Promise<void> = Promise.resolve();
+  private announced: Promise<void> = Promise.resolve();
   private readonly flushIntervalMs: number;
   private readonly maxBatchMessages: number;
   private readonly maxBatchBytes: number;
@@ -101,20 +111,38 @@ export class Ingest {
     }
   }
 
-  /** Stores everything received so far; resolves once it is committed and acknowledged. */
+  /** Stores everything received so far; resolves once it is committed, on disk and acknowledged. */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
-    const next = this.chain
-      .then(() => this.process(batch))
+    // Transactions run one after another; a batch's acks and events wait until its commit is on
+    // disk, in batch order, while the next batch's transaction already runs.
+    const committed = this.commits.then(() => this.commit(batch));
+    this.commits = committed.then(
+      () => undefined,
+      () => undefined,
+    );
+    // Asked for as soon as the batch is committed, so that batches committed while a sync runs
+    // share the next one.
+    const onDisk = committed.then(async (stored) => {
+      if (stored !== undefined) await this.options.store.durable();
+      return stored;
+    });
+    // Awaited below only once earlier batches are announced: until then, a rejection is not unhandled.
+    onDisk.catch(() => undefined);
+    const next = this.announced
+      .then(async () => {
+        const stored = await onDisk;
+        if (stored !== undefined) await this.announce(stored);
+      })
       .finally(() => {
         this.stats.acksPending -= batch.length;
       });
     // A failed batch must not stop later ones; the caller of this flush sees the failure.
-    this.chain = next.catch(() => undefined);
+    this.announced = next.catch(() => undefined);
     return next;
   }
 
@@ -131,9 +159,10 @@ export class Ingest {
     this.rejects.set(reason, (this.rejects.get(reason) ?? 0) + 1);
   }
 
-  private async process(batch: readonly Incoming[]): Promise<void> {
-    if (batch.length === 0) return;
-    const { keys, topics, clock, logger } = this.options;
+  /** Opens a batch and applies it in one transaction; undefined when there was nothing to store. */
+  private async commit(batch: readonly Incoming[]): Promise<Stored | undefined> {
+    if (batch.length === 0) return undefined;
+    const { keys, topics, clock } = this.options;
     const nodeIds = new Set<string>();
     for (const m of batch) {
       const nodeId = nodeIdOf(topics, m.topic);
@@ -174,7 +203,7 @@ export class Ingest {
     }
 
     const started = performance.now();
-    const result = await this.options.store.db.transaction().execute(async (trx) => {
+    const result = await this.options.store.deferredTransaction(async (trx) => {
       await this.lockNodes(trx, nodeIds);
       const nodes = await this.applyStates(trx, states, nowMs);
       const runs = await this.applyEvents(trx, evts, nowMs);
@@ -186,7 +215,12 @@ export class Ingest {
       this.stats.chunksStored += chunks.length;
       for (const chunk of chunks) this.stats.bytesStored += chunk.data.byteLength;
     }
+    return result;
+  }
 
+  /** Acknowledges and announces what a batch stored, once it is on disk. */
+  private async announce(result: Stored): Promise<void> {
+    const { logger } = this.options;
     const acks = new Map<string, Array<{ runId: string; seq: number }>>();
     const jobsChanged = new Set<string>();
     for (const work of result.runs.values()) {
