@@ -622,6 +622,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       outbox?.stop();
       beat += 1;
       await connection?.stop({ topic: stateTopic, payload: seal(stateTopic, stateMessage(false)) });
+      // Commands that came while the connection closed (an ack waiting for the ledger's sync)
+      // finish before the spool and ledger close under them.
+      await commandChain;
       clearTimeout(syncTimer);
       spool?.close();
       ledger?.close();
