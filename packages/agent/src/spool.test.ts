@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { newId } from '@edgestelle/protocol';
 import { tempDir } from '@edgestelle/testkit';
@@ -14,6 +14,11 @@ const exitedFields = {
   endedAt: 2,
   peakRssBytes: null,
 };
+
+/** The run's segment files in the spool folder. */
+function segmentsOf(dir: string, runId: string): string[] {
+  return readdirSync(dir).filter((name) => name.startsWith(`${runId}.`));
+}
 
 function readAll(spool: Spool, run: RunSpool): string[] {
   const out: string[] = [];
@@ -58,7 +63,7 @@ describe('Spool', () => {
     spool.appendChunk(run, 'stdout', Buffer.from('one'));
     spool.appendChunk(run, 'stdout', Buffer.from('two'));
     spool.close();
-    const segment = join(dir.path, runId, '0000000000.seg');
+    const segment = join(dir.path, `${runId}.0000000000.seg`);
     const whole = statSync(segment).size;
     truncateSync(segment, whole - 2);
     appendFileSync(segment, Buffer.from([0, 0]));
@@ -80,18 +85,43 @@ describe('Spool', () => {
     await using dir = await tempDir();
     const spool = new Spool({ dir: dir.path, maxBytes: 64 * MiB, segmentMaxBytes: 1024 });
     const run = spool.createRun(newId());
+    const other = spool.createRun(newId());
+    spool.appendChunk(other, 'stdout', Buffer.from('stays'));
     for (let i = 0; i < 10; i += 1) spool.appendChunk(run, 'stdout', Buffer.alloc(600, 65 + i));
-    const segmentsBefore = readdirSync(run.dir).length;
+    const segmentsBefore = segmentsOf(dir.path, run.runId).length;
     expect(segmentsBefore).toBeGreaterThan(3);
     expect(spool.ack(run, 5)).toBe(false);
-    expect(readdirSync(run.dir).length).toBeLessThan(segmentsBefore);
+    expect(segmentsOf(dir.path, run.runId).length).toBeLessThan(segmentsBefore);
     expect(spool.read(run, 6)?.kind).toBe('output');
     const exited = spool.appendExited(run, exitedFields);
     expect(spool.ack(run, exited.seq - 1)).toBe(false);
     expect(spool.ack(run, exited.seq)).toBe(true);
-    expect(existsSync(run.dir)).toBe(false);
-    expect(spool.bytes).toBe(0);
+    expect(readdirSync(dir.path)).toEqual([`${other.runId}.0000000000.seg`]);
+    expect(spool.bytes).toBe(statSync(join(dir.path, `${other.runId}.0000000000.seg`)).size);
     spool.close();
+  });
+
+  it('reads back a run an older agent spooled in a folder of its own, and removes the folder with the run', async () => {
+    await using dir = await tempDir();
+    const runId = newId();
+    const spool = new Spool({ dir: dir.path, maxBytes: MiB });
+    const run = spool.createRun(runId);
+    spool.appendChunk(run, 'stdout', Buffer.from('before the upgrade'));
+    spool.close();
+    // The layout of earlier agents: <spool>/<runId>/<firstSeq>.seg.
+    mkdirSync(join(dir.path, runId));
+    renameSync(join(dir.path, `${runId}.0000000000.seg`), join(dir.path, runId, '0000000000.seg'));
+
+    const reopened = new Spool({ dir: dir.path, maxBytes: MiB });
+    const again = reopened.get(runId);
+    if (again === undefined) throw new Error('the older layout was not read back');
+    expect(readAll(reopened, again)).toEqual(['0:stdout:before the upgrade']);
+    const exited = reopened.appendExited(again, exitedFields);
+    expect(readdirSync(join(dir.path, runId))).toEqual(['0000000000.seg']);
+    expect(reopened.ack(again, exited.seq)).toBe(true);
+    expect(existsSync(join(dir.path, runId))).toBe(false);
+    expect(readdirSync(dir.path)).toEqual([]);
+    reopened.close();
   });
 
   it('cuts a run at the cap with one system marker, flags it and drops the rest', async () => {

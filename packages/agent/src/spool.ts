@@ -9,6 +9,7 @@ import {
   readdirSync,
   readSync,
   rmSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -18,9 +19,12 @@ import { errnoCode } from './fs-errors.ts';
 
 /**
  * The on-disk output spool: everything a run printed, and its `exited`, kept until the master
- * acknowledges it. One folder per run, holding segment files named by their first seq
- * (`0000000000.seg`); a segment is deleted as soon as every record in it is acknowledged, so a
- * long run whose output the master keeps up with uses little disk.
+ * acknowledges it. Segment files named by run and first seq (`<runId>.0000000000.seg`), all in
+ * the spool folder; a segment is deleted as soon as every record in it is acknowledged, so a
+ * long run whose output the master keeps up with uses little disk. Earlier agents kept a
+ * folder per run (`<runId>/0000000000.seg`): a mkdir, and an rmdir with its lstat and readdir,
+ * for every run, a third of the file work of a run that prints nothing. Such folders are still
+ * read back, and removed with their run.
  *
  * Record framing: `length u32 | crc32(body) u32 | body`, body = `type u8 | seq u32 | …`,
  * type 1 = output chunk (`stream u8 | bytes`), type 2 = exited (JSON). Reading back stops at the
@@ -39,7 +43,7 @@ const TYPE_CHUNK = 1;
 const TYPE_EXITED = 2;
 const streamCodes: Record<OutputStream, number> = { stdout: 0, stderr: 1, system: 2 };
 const streamsByCode: readonly OutputStream[] = ['stdout', 'stderr', 'system'];
-const SEGMENT_NAME = /^(\d{10})\.seg$/;
+const SEGMENT_NAME = /^(?:([0-9a-z]{26})\.)?(\d{10})\.seg$/;
 const MAX_RECORD_BODY_BYTES = 1024 * 1024;
 
 interface Segment {
@@ -69,7 +73,9 @@ export type AppendResult = 'written' | 'cut' | 'dropped';
 
 export interface RunSpool {
   readonly runId: string;
+  /** Where its segments are: the spool folder, or the run's own folder an older agent made. */
   readonly dir: string;
+  readonly legacyFolder: boolean;
   readonly segments: Segment[];
   readonly index: IndexEntry[];
   /** Output chunks so far: the next chunk's seq. */
@@ -131,13 +137,14 @@ export class Spool {
   }
 
   createRun(runId: string): RunSpool {
-    const existing = this.runs.get(runId);
-    if (existing !== undefined) return existing;
-    const dir = join(this.options.dir, runId);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return this.runs.get(runId) ?? this.addRun(runId, false);
+  }
+
+  private addRun(runId: string, legacyFolder: boolean): RunSpool {
     const run: RunSpool = {
       runId,
-      dir,
+      dir: legacyFolder ? join(this.options.dir, runId) : this.options.dir,
+      legacyFolder,
       segments: [],
       index: [],
       chunkCount: 0,
@@ -308,7 +315,8 @@ export class Spool {
   }
 
   private openSegment(run: RunSpool, firstSeq: number): Segment {
-    const path = join(run.dir, `${String(firstSeq).padStart(10, '0')}.seg`);
+    const seq = String(firstSeq).padStart(10, '0');
+    const path = join(run.dir, run.legacyFolder ? `${seq}.seg` : `${run.runId}.${seq}.seg`);
     const segment: Segment = { firstSeq, path, fd: openSync(path, 'w+', 0o600), bytes: 0, lastSeq: -1, dirty: false };
     run.segments.push(segment);
     return segment;
@@ -316,7 +324,7 @@ export class Spool {
 
   private dropSegment(segment: Segment): void {
     closeSync(segment.fd);
-    rmSync(segment.path, { force: true });
+    removeFile(segment.path);
     this.totalBytes -= segment.bytes;
   }
 
@@ -329,33 +337,53 @@ export class Spool {
     for (const segment of run.segments) this.dropSegment(segment);
     run.segments.length = 0;
     run.index.length = 0;
-    rmSync(run.dir, { recursive: true, force: true });
+    if (run.legacyFolder) rmSync(run.dir, { recursive: true, force: true });
     this.runs.delete(run.runId);
   }
 
   private recover(): void {
-    const runIds = readdirSync(this.options.dir, { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && ID_PATTERN.test(entry.name))
-      .map((entry) => entry.name)
-      .sort();
-    for (const runId of runIds) this.recoverRun(runId);
+    const segments = new Map<string, { legacyFolder: boolean; names: string[] }>();
+    for (const entry of readdirSync(this.options.dir, { withFileTypes: true })) {
+      if (entry.isDirectory() && ID_PATTERN.test(entry.name)) {
+        const names = readdirSync(join(this.options.dir, entry.name)).filter((name) => {
+          const match = SEGMENT_NAME.exec(name);
+          return match !== null && match[1] === undefined;
+        });
+        segments.set(entry.name, { legacyFolder: true, names });
+        continue;
+      }
+      const runId = entry.isFile() ? SEGMENT_NAME.exec(entry.name)?.[1] : undefined;
+      if (runId === undefined) continue;
+      const run = segments.get(runId) ?? { legacyFolder: false, names: [] };
+      // A run has one layout; should both exist, the folder's segments are the run's.
+      if (!run.legacyFolder) run.names.push(entry.name);
+      segments.set(runId, run);
+    }
+    for (const runId of [...segments.keys()].sort()) {
+      const found = segments.get(runId);
+      if (found !== undefined) this.recoverRun(runId, found.legacyFolder, found.names.sort());
+    }
   }
 
-  private recoverRun(runId: string): void {
-    const run = this.createRun(runId);
-    const names = readdirSync(run.dir)
-      .filter((name) => SEGMENT_NAME.test(name))
-      .sort();
+  private recoverRun(runId: string, legacyFolder: boolean, names: readonly string[]): void {
+    const run = this.addRun(runId, legacyFolder);
     let broken = false;
     for (const name of names) {
       const path = join(run.dir, name);
       if (broken) {
-        rmSync(path, { force: true });
+        removeFile(path);
         continue;
       }
       const fd = openSync(path, 'r+');
       const size = fstatSync(fd).size;
-      const segment: Segment = { firstSeq: Number(name.slice(0, 10)), path, fd, bytes: 0, lastSeq: -1, dirty: false };
+      const segment: Segment = {
+        firstSeq: Number(SEGMENT_NAME.exec(name)?.[2]),
+        path,
+        fd,
+        bytes: 0,
+        lastSeq: -1,
+        dirty: false,
+      };
       const cut = this.scanSegment(run, segment, size);
       if (cut !== undefined) {
         broken = true;
@@ -364,7 +392,7 @@ export class Spool {
       }
       if (segment.bytes === 0 && run.segments.length > 0) {
         closeSync(fd);
-        rmSync(path, { force: true });
+        removeFile(path);
         continue;
       }
       run.segments.push(segment);
@@ -439,4 +467,13 @@ function parseExited(json: Buffer): ExitedEvent | undefined {
   }
   const parsed = exitedEventSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
+}
+
+/** unlink(2) alone: rmSync stats first, and a segment is always a plain file we made. */
+function removeFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
 }
