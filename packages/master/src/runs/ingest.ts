@@ -52,7 +52,7 @@ interface RunWork {
   touched: boolean;
 }
 
-/** What one batch's transaction stored, to acknowledge and announce. */
+/** What one batch's transaction stored, to announce and acknowledge. */
 interface Stored {
   nodes: { changed: ReadonlySet<string>; cameOnline: ReadonlySet<string> };
   runs: ReadonlyMap<string, RunWork>;
@@ -67,9 +67,9 @@ const SCAN_LIMIT = 1000;
 /**
  * Everything agents send, stored in batches: messages gather for a short interval, are opened
  * (envelope, schema), then applied in one transaction — presence, run transitions and output
- * chunks (idempotent on (run_id, seq)). Only after COMMIT are acknowledgements sent, computed
- * from committed rows, and the change announced. Nothing an agent sends can crash this: every
- * refusal is counted by reason and logged.
+ * chunks (idempotent on (run_id, seq)). The change is announced after COMMIT; acknowledgements,
+ * computed from committed rows, only once the commit is on disk. Nothing an agent sends can
+ * crash this: every refusal is counted by reason and logged.
  */
 export class Ingest {
   /** Refused messages by reason (protocol error codes and ingest's own). */
@@ -81,7 +81,7 @@ export class Ingest {
   private bufferedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private commits: Promise<void> = Promise.resolve();
-  private announced: Promise<void> = Promise.resolve();
+  private acknowledged: Promise<void> = Promise.resolve();
   private readonly flushIntervalMs: number;
   private readonly maxBatchMessages: number;
   private readonly maxBatchBytes: number;
@@ -118,8 +118,8 @@ export class Ingest {
     const batch = this.buffer;
     this.buffer = [];
     this.bufferedBytes = 0;
-    // Transactions run one after another; a batch's acks and events wait until its commit is on
-    // disk, in batch order, while the next batch's transaction already runs.
+    // Transactions run one after another, each announced once committed; a batch's acks wait
+    // until its commit is on disk, in batch order, while the next batch's transaction runs.
     const committed = this.commits.then(() => this.commit(batch));
     this.commits = committed.then(
       () => undefined,
@@ -131,18 +131,18 @@ export class Ingest {
       if (stored !== undefined) await this.options.store.durable();
       return stored;
     });
-    // Awaited below only once earlier batches are announced: until then, a rejection is not unhandled.
+    // Awaited below only once earlier batches are acknowledged: until then, a rejection is not unhandled.
     onDisk.catch(() => undefined);
-    const next = this.announced
+    const next = this.acknowledged
       .then(async () => {
         const stored = await onDisk;
-        if (stored !== undefined) await this.announce(stored);
+        if (stored !== undefined) await this.acknowledge(stored);
       })
       .finally(() => {
         this.stats.acksPending -= batch.length;
       });
     // A failed batch must not stop later ones; the caller of this flush sees the failure.
-    this.announced = next.catch(() => undefined);
+    this.acknowledged = next.catch(() => undefined);
     return next;
   }
 
@@ -215,28 +215,38 @@ export class Ingest {
       this.stats.chunksStored += chunks.length;
       for (const chunk of chunks) this.stats.bytesStored += chunk.data.byteLength;
     }
+    this.announce(result);
     return result;
   }
 
-  /** Acknowledges and announces what a batch stored, once it is on disk. */
-  private async announce(result: Stored): Promise<void> {
-    const { logger } = this.options;
-    const acks = new Map<string, Array<{ runId: string; seq: number }>>();
+  /**
+   * Tells the rest of the master what a batch changed, as soon as it is committed: readers of
+   * the database see it from then on, and the live view should not wait for the disk.
+   */
+  private announce(result: Stored): void {
     const jobsChanged = new Set<string>();
-    for (const work of result.runs.values()) {
-      const { row } = work;
-      if (work.touched) {
-        const seq = row.exited_seq !== null && row.next_seq >= row.exited_seq ? row.exited_seq : row.next_seq - 1;
-        if (seq >= 0) {
-          const list = acks.get(row.node_id) ?? [];
-          list.push({ runId: row.run_id, seq });
-          acks.set(row.node_id, list);
-        }
-      }
-      if (work.stateChanged) {
-        jobsChanged.add(row.job_id);
-        this.options.events.emit('run', row.run_id, row.job_id);
-      }
+    for (const { row, stateChanged } of result.runs.values()) {
+      if (!stateChanged) continue;
+      jobsChanged.add(row.job_id);
+      this.options.events.emit('run', row.run_id, row.job_id);
+    }
+    for (const [runId, chunks] of result.chunks) this.options.events.emit('chunks', runId, chunks);
+    for (const nodeId of result.nodes.changed) this.options.events.emit('node', nodeId);
+    for (const jobId of jobsChanged) this.options.events.emit('job', jobId);
+    for (const nodeId of result.nodes.cameOnline) this.options.onNodeOnline(nodeId);
+    if (jobsChanged.size > 0) this.options.onJobsChanged(jobsChanged);
+  }
+
+  /** Acknowledges what a batch stored; only once it is on disk, for the agent then forgets it. */
+  private async acknowledge(result: Stored): Promise<void> {
+    const acks = new Map<string, Array<{ runId: string; seq: number }>>();
+    for (const { row, touched } of result.runs.values()) {
+      if (!touched) continue;
+      const seq = row.exited_seq !== null && row.next_seq >= row.exited_seq ? row.exited_seq : row.next_seq - 1;
+      if (seq < 0) continue;
+      const list = acks.get(row.node_id) ?? [];
+      list.push({ runId: row.run_id, seq });
+      acks.set(row.node_id, list);
     }
     // Output of a run the database no longer has (retention deleted it): acknowledged, so the
     // agent drops it from its spool instead of re-sending it forever.
@@ -245,17 +255,12 @@ export class Ingest {
       for (const [runId, seq] of gone) list.push({ runId, seq });
       acks.set(nodeId, list);
     }
-    for (const [runId, chunks] of result.chunks) this.options.events.emit('chunks', runId, chunks);
-    for (const nodeId of result.nodes.changed) this.options.events.emit('node', nodeId);
-    for (const jobId of jobsChanged) this.options.events.emit('job', jobId);
-    for (const nodeId of result.nodes.cameOnline) this.options.onNodeOnline(nodeId);
-    if (jobsChanged.size > 0) this.options.onJobsChanged(jobsChanged);
     await Promise.all(
       [...acks].flatMap(([nodeId, runs]) =>
         slices(runs, limits.acksMaxCount).map((part) =>
           this.options.sendCommand(nodeId, { kind: 'ack', runs: part }).catch((err: unknown) => {
             // The agent re-publishes unacknowledged chunks; the next ack covers them.
-            logger.warn({ err, nodeId }, 'sending an ack failed');
+            this.options.logger.warn({ err, nodeId }, 'sending an ack failed');
           }),
         ),
       ),
