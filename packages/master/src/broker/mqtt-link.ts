@@ -62,7 +62,10 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
     options
       .onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
       .then(
-        () => done(),
+        // Stored, but the link is closing: a PUBACK now would be written after the socket's
+        // end. Left unacknowledged, the message comes again (the persistent session, or the
+        // agent's re-send) and is stored idempotently.
+        () => (client.disconnecting ? undefined : done()),
         (err: unknown) => {
           logger.error({ err, topic: packet.topic }, 'ingest failed on a message; it will come again');
           done(err instanceof Error ? err : new Error(String(err)));
