@@ -131,7 +131,7 @@ export class Ingest {
       if (stored !== undefined) await this.options.store.durable();
       return stored;
     });
-    // Awaited below only once earlier batches are acknowledged: until then, a rejection is not unhandled.
+    // `next` awaits it only after earlier batches' acks; a failure before then is not unhandled.
     onDisk.catch(() => undefined);
     const next = this.acknowledged
       .then(async () => {
