@@ -551,7 +551,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         }
       }
     }
-    // A folder whose removal a crash interrupted: its run was delivered already.
+    // A run whose removal a crash interrupted: it was delivered already.
     for (const spoolRun of [...spool.list()]) {
       const state = ledger.get(spoolRun.runId)?.state;
       if (spoolRun.exited === undefined && (state === 'delivered' || state === 'rejected')) spool.discard(spoolRun);

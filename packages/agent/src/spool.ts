@@ -73,9 +73,8 @@ export type AppendResult = 'written' | 'cut' | 'dropped';
 
 export interface RunSpool {
   readonly runId: string;
-  /** Where its segments are: the spool folder, or the run's own folder an older agent made. */
-  readonly dir: string;
-  readonly legacyFolder: boolean;
+  /** The run's own folder, for a run an older agent spooled; its segments are there. */
+  readonly legacyFolder: string | undefined;
   readonly segments: Segment[];
   readonly index: IndexEntry[];
   /** Output chunks so far: the next chunk's seq. */
@@ -137,13 +136,12 @@ export class Spool {
   }
 
   createRun(runId: string): RunSpool {
-    return this.runs.get(runId) ?? this.addRun(runId, false);
+    return this.runs.get(runId) ?? this.addRun(runId, undefined);
   }
 
-  private addRun(runId: string, legacyFolder: boolean): RunSpool {
+  private addRun(runId: string, legacyFolder: string | undefined): RunSpool {
     const run: RunSpool = {
       runId,
-      dir: legacyFolder ? join(this.options.dir, runId) : this.options.dir,
       legacyFolder,
       segments: [],
       index: [],
@@ -316,7 +314,10 @@ export class Spool {
 
   private openSegment(run: RunSpool, firstSeq: number): Segment {
     const seq = String(firstSeq).padStart(10, '0');
-    const path = join(run.dir, run.legacyFolder ? `${seq}.seg` : `${run.runId}.${seq}.seg`);
+    const path =
+      run.legacyFolder === undefined
+        ? join(this.options.dir, `${run.runId}.${seq}.seg`)
+        : join(run.legacyFolder, `${seq}.seg`);
     const segment: Segment = { firstSeq, path, fd: openSync(path, 'w+', 0o600), bytes: 0, lastSeq: -1, dirty: false };
     run.segments.push(segment);
     return segment;
@@ -337,26 +338,27 @@ export class Spool {
     for (const segment of run.segments) this.dropSegment(segment);
     run.segments.length = 0;
     run.index.length = 0;
-    if (run.legacyFolder) rmSync(run.dir, { recursive: true, force: true });
+    if (run.legacyFolder !== undefined) rmSync(run.legacyFolder, { recursive: true, force: true });
     this.runs.delete(run.runId);
   }
 
   private recover(): void {
-    const segments = new Map<string, { legacyFolder: boolean; names: string[] }>();
+    const segments = new Map<string, { legacyFolder: string | undefined; names: string[] }>();
     for (const entry of readdirSync(this.options.dir, { withFileTypes: true })) {
       if (entry.isDirectory() && ID_PATTERN.test(entry.name)) {
-        const names = readdirSync(join(this.options.dir, entry.name)).filter((name) => {
+        const legacyFolder = join(this.options.dir, entry.name);
+        const names = readdirSync(legacyFolder).filter((name) => {
           const match = SEGMENT_NAME.exec(name);
           return match !== null && match[1] === undefined;
         });
-        segments.set(entry.name, { legacyFolder: true, names });
+        segments.set(entry.name, { legacyFolder, names });
         continue;
       }
       const runId = entry.isFile() ? SEGMENT_NAME.exec(entry.name)?.[1] : undefined;
       if (runId === undefined) continue;
-      const run = segments.get(runId) ?? { legacyFolder: false, names: [] };
+      const run = segments.get(runId) ?? { legacyFolder: undefined, names: [] };
       // A run has one layout; should both exist, the folder's segments are the run's.
-      if (!run.legacyFolder) run.names.push(entry.name);
+      if (run.legacyFolder === undefined) run.names.push(entry.name);
       segments.set(runId, run);
     }
     for (const runId of [...segments.keys()].sort()) {
@@ -365,11 +367,11 @@ export class Spool {
     }
   }
 
-  private recoverRun(runId: string, legacyFolder: boolean, names: readonly string[]): void {
+  private recoverRun(runId: string, legacyFolder: string | undefined, names: readonly string[]): void {
     const run = this.addRun(runId, legacyFolder);
     let broken = false;
     for (const name of names) {
-      const path = join(run.dir, name);
+      const path = join(legacyFolder ?? this.options.dir, name);
       if (broken) {
         removeFile(path);
         continue;

@@ -8,6 +8,7 @@ import { openStore, type Store } from '../src/db/connect.ts';
 import { MasterEvents } from '../src/events.ts';
 import { NodeKeys } from '../src/node-keys.ts';
 import { Ingest } from '../src/runs/ingest.ts';
+import { insertRunningRun } from './support/rows.ts';
 import { waitFor } from './support/stack.ts';
 
 const NODE = 'edge-1';
@@ -33,42 +34,7 @@ async function seed(store: Store): Promise<void> {
       revoked_at: null,
     })
     .execute();
-  await store.db
-    .insertInto('jobs')
-    .values({
-      job_id: 'job-1',
-      created_at: NOW,
-      created_by: 'admin',
-      state: 'running',
-      spec: '{}',
-      target: '{}',
-      concurrency: null,
-      max_failures: null,
-      deadline_at: NOW + 60_000,
-      node_count: 1,
-      finished_at: null,
-      stop_reason: null,
-    })
-    .execute();
-  await store.db
-    .insertInto('runs')
-    .values({
-      run_id: RUN,
-      job_id: 'job-1',
-      node_id: NODE,
-      state: 'running',
-      exit_code: null,
-      signal: null,
-      reason: null,
-      created_at: NOW,
-      sent_at: NOW,
-      started_at: NOW,
-      ended_at: null,
-      exited_seq: null,
-      cancel_requested_at: null,
-      updated_at: NOW,
-    })
-    .execute();
+  await insertRunningRun(store, { jobId: newId(), runId: RUN, nodeId: NODE }, NOW);
 }
 
 describe('ingest on SQLite', () => {

@@ -4,6 +4,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/db/connect.ts';
 import type { Database } from '../src/db/schema.ts';
+import { insertRunningRun } from './support/rows.ts';
 import { contiguousEnd } from '../src/runs/ingest.ts';
 
 /** One contract, both databases: what the run path relies on from the store. */
@@ -43,42 +44,7 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (kind) => {
   it('stores chunks idempotently by (run, seq), returns times as numbers and finds the contiguous end', async () => {
     await withStore(kind, async (store) => {
       const nowMs = 1_790_000_000_123;
-      await store.db
-        .insertInto('jobs')
-        .values({
-          job_id: 'job-1',
-          created_at: nowMs,
-          created_by: 'admin',
-          state: 'running',
-          spec: '{}',
-          target: '{}',
-          concurrency: null,
-          max_failures: null,
-          deadline_at: nowMs,
-          node_count: 1,
-          finished_at: null,
-          stop_reason: null,
-        })
-        .execute();
-      await store.db
-        .insertInto('runs')
-        .values({
-          run_id: 'run-1',
-          job_id: 'job-1',
-          node_id: 'edge-1',
-          state: 'running',
-          exit_code: null,
-          signal: null,
-          reason: null,
-          created_at: nowMs,
-          sent_at: null,
-          started_at: null,
-          ended_at: null,
-          exited_seq: null,
-          cancel_requested_at: null,
-          updated_at: nowMs,
-        })
-        .execute();
+      await insertRunningRun(store, { jobId: 'job-1', runId: 'run-1', nodeId: 'edge-1' }, nowMs);
       const chunk = (seq: number) => ({
         run_id: 'run-1',
         seq,

@@ -8,7 +8,7 @@ import { MasterError, MasterErrorCode } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
 import { withStatementCache } from './statement-cache.ts';
-import { walSync } from './wal-sync.ts';
+import { groupCommit, type GroupCommit } from './wal-sync.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -38,9 +38,7 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
   const isPostgres = /^postgres(ql)?:\/\//.test(databaseUrl);
   let db: Kysely<Database>;
   let sqlitePath: string | undefined;
-  let durable = (): Promise<void> => Promise.resolve();
-  let deferredTransaction = <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
-    db.transaction().execute(work);
+  let deferred: GroupCommit | undefined;
   if (isPostgres) {
     const pool = new pg.Pool({
       connectionString: databaseUrl,
@@ -67,25 +65,10 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     database.pragma('synchronous = FULL');
     database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    const sqliteDb = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
-    db = sqliteDb;
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     // Only in WAL mode do NORMAL commits stay consistent and wait in one file for the sync.
-    if (journalMode === 'wal') {
-      durable = walSync(path);
-      // One connection: the pragma holds for exactly this transaction, which no other
-      // statement can interleave with while the connection is held.
-      deferredTransaction = (work) =>
-        sqliteDb.connection().execute(async (connection) => {
-          await sql`PRAGMA synchronous = NORMAL`.execute(connection);
-          try {
-            return await connection.transaction().execute(work);
-          } finally {
-            await sql`PRAGMA synchronous = FULL`.execute(connection);
-          }
-        });
-    } else {
-      logger?.warn({ journalMode, path }, 'SQLite refused WAL mode: every commit waits for the disk');
-    }
+    if (journalMode === 'wal') deferred = groupCommit(db, path);
+    else logger?.warn({ journalMode, path }, 'SQLite refused WAL mode: every commit waits for the disk');
   }
   const dialect: Dialect = isPostgres ? 'postgres' : 'sqlite';
   try {
@@ -113,8 +96,8 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     dialect,
     postgresUrl: isPostgres ? databaseUrl : undefined,
     sqlitePath,
-    deferredTransaction: (work) => deferredTransaction(work),
-    durable: () => durable(),
+    deferredTransaction: (work) => deferred?.deferredTransaction(work) ?? db.transaction().execute(work),
+    durable: () => deferred?.durable() ?? Promise.resolve(),
     async ping() {
       try {
         await sql`SELECT 1`.execute(db);

@@ -1,4 +1,29 @@
 import { open } from 'node:fs/promises';
+import { sql, type Kysely } from 'kysely';
+import type { Store } from './connect.ts';
+import type { Database } from './schema.ts';
+
+export type GroupCommit = Pick<Store, 'deferredTransaction' | 'durable'>;
+
+/**
+ * A SQLite database in WAL mode, opened `synchronous = FULL`: a deferred transaction commits
+ * `NORMAL` (no fsync) and {@link walSync} makes it durable later. The pragma holds for exactly
+ * that transaction, which no other statement can interleave with while its one connection is held.
+ */
+export function groupCommit(db: Kysely<Database>, databasePath: string): GroupCommit {
+  return {
+    deferredTransaction: (work) =>
+      db.connection().execute(async (connection) => {
+        await sql`PRAGMA synchronous = NORMAL`.execute(connection);
+        try {
+          return await connection.transaction().execute(work);
+        } finally {
+          await sql`PRAGMA synchronous = FULL`.execute(connection);
+        }
+      }),
+    durable: walSync(databasePath),
+  };
+}
 
 /**
  * Group commit for SQLite in WAL mode. A transaction committed with `synchronous = NORMAL` has
