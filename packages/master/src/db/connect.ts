@@ -8,6 +8,7 @@ import { MasterError, MasterErrorCode } from '../errors.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
 import { withStatementCache } from './statement-cache.ts';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
 import { groupCommit, type GroupCommit } from './wal-sync.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -39,6 +40,7 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
   let db: Kysely<Database>;
   let sqlitePath: string | undefined;
   let deferred: GroupCommit | undefined;
+  let checkpointer: WalCheckpointer | undefined;
   if (isPostgres) {
     const pool = new pg.Pool({
       connectionString: databaseUrl,
@@ -67,8 +69,10 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
     database.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(database) }) });
     // Only in WAL mode do NORMAL commits stay consistent and wait in one file for the sync.
-    if (journalMode === 'wal') deferred = groupCommit(db, path);
-    else logger?.warn({ journalMode, path }, 'SQLite refused WAL mode: every commit waits for the disk');
+    if (journalMode === 'wal') {
+      deferred = groupCommit(db, path);
+      checkpointer = await startWalCheckpointer(database, path, logger);
+    } else logger?.warn({ journalMode, path }, 'SQLite refused WAL mode: every commit waits for the disk');
   }
   const dialect: Dialect = isPostgres ? 'postgres' : 'sqlite';
   try {
@@ -83,6 +87,7 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
       );
     }
   } catch (cause) {
+    await checkpointer?.close();
     await db.destroy();
     if (cause instanceof MasterError) throw cause;
     throw new MasterError(
@@ -106,7 +111,10 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
         return false;
       }
     },
-    close: () => db.destroy(),
+    async close() {
+      await checkpointer?.close();
+      await db.destroy();
+    },
   };
 }
 

@@ -1,0 +1,83 @@
+import { statSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { tempDir } from '@edgestelle/testkit';
+import { sql } from 'kysely';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { openStore } from './connect.ts';
+import { startWalCheckpointer } from './wal-checkpointer.ts';
+
+const MIB = 1024 * 1024;
+
+function walDatabase(path: string): SQLite.Database {
+  const database = new SQLite(path);
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.exec('CREATE TABLE t (b BLOB)');
+  return database;
+}
+
+const autoCheckpoint = (database: SQLite.Database): unknown => database.pragma('wal_autocheckpoint', { simple: true });
+
+describe('startWalCheckpointer', () => {
+  it('keeps the WAL bounded from its own thread while the main connection no longer checkpoints', async () => {
+    await using dir = await tempDir();
+    const path = join(dir.path, 'ck.db');
+    const database = walDatabase(path);
+    const checkpointer = await startWalCheckpointer(database, path, undefined, 20);
+    try {
+      expect(autoCheckpoint(database)).toBe(0);
+      const insert = database.prepare('INSERT INTO t VALUES (?)');
+      const blob = Buffer.alloc(MIB, 7);
+      // 48 MiB in 1 MiB commits: with nobody checkpointing the WAL would hold all of it.
+      for (let i = 0; i < 48; i += 1) {
+        insert.run(blob);
+        await sleep(15);
+      }
+      expect(statSync(`${path}-wal`).size).toBeLessThan(16 * MIB);
+      expect(database.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 48 });
+    } finally {
+      await checkpointer.close();
+    }
+    expect(autoCheckpoint(database)).toBe(1000);
+    database.close();
+  });
+
+  it('leaves checkpointing to the main connection when the worker cannot open the database, and says so', async () => {
+    await using dir = await tempDir();
+    const path = join(dir.path, 'ck.db');
+    const database = walDatabase(path);
+    const logged: unknown[] = [];
+    const logger = pino(
+      { level: 'error' },
+      new Writable({
+        write(line: Buffer, _encoding, done) {
+          logged.push(JSON.parse(line.toString()));
+          done();
+        },
+      }),
+    );
+    const checkpointer = await startWalCheckpointer(database, join(dir.path, 'missing.db'), logger);
+    expect(autoCheckpoint(database)).toBe(1000);
+    await checkpointer.close();
+    expect(z.array(z.object({ msg: z.string() })).parse(logged)).toEqual([
+      expect.objectContaining({ msg: 'the WAL checkpoint worker failed; the main connection checkpoints again' }),
+    ]);
+    database.close();
+  });
+
+  it('is what a SQLite store checkpoints with, until it closes', async () => {
+    await using dir = await tempDir();
+    const store = await openStore(join(dir.path, 'master.db'));
+    try {
+      const { rows } = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(store.db);
+      expect(rows).toEqual([{ wal_autocheckpoint: 0 }]);
+    } finally {
+      await store.close();
+    }
+  });
+});
