@@ -169,6 +169,14 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
       kind,
       `ingest: ${sizes.ingestAgents} agents × ${sizes.ingestSeconds} s; stored ${(ingest.storedBytesPerSec / 1e6).toFixed(1)} MB/s, pushed ${(ingest.pushedBytesPerSec / 1e6).toFixed(1)} MB/s, ceiling ${(ingest.ceilingBytesPerSec / 1e6).toFixed(1)} MB/s (${ingest.envelopeBytes}-byte envelopes, ${(ingest.ceilingDeliveredRatio * 100).toFixed(1)} % of the ceiling's messages delivered)`,
     );
+    const cpu = ingest.cpuMsPerMB;
+    // What printing at half the ceiling would take at the CPU cost per MB just measured: above the
+    // machine's cores, the agents and the master cannot get there together on it.
+    const coresAtHalfCeiling = ((ingest.ceilingBytesPerSec / 2 / 1e6) * (cpu.master + cpu.agents)) / 1000;
+    note(
+      kind,
+      `ingest CPU per MB: master ${cpu.master.toFixed(1)} ms, agents ${cpu.agents.toFixed(1)} ms; ceiling: broker ${cpu.ceilingBroker?.toFixed(1) ?? '?'} ms, clients ${cpu.ceilingClients.toFixed(1)} ms; half the ceiling at these costs needs ${coresAtHalfCeiling.toFixed(1)} cores (this machine: ${availableParallelism()})`,
+    );
   }
 
   const needMaster = run('fanout') || run('idle') || run('latency') || run('agent');

@@ -21,8 +21,9 @@ import { sealMessage } from '@edgestelle/protocol/envelope';
 import { freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
 import { pino } from 'pino';
 import { z } from 'zod';
-import { forkChild, type BenchChild } from '../lib/child.ts';
+import { forkChild, nodeFlagsFromEnv, type BenchChild } from '../lib/child.ts';
 import { BenchError, BenchErrorCode } from '../lib/errors.ts';
+import { cpuSeconds } from '../lib/proc.ts';
 import { inBatches, sleep } from '../lib/stats.ts';
 import {
   LINE_BYTES,
@@ -65,6 +66,12 @@ export interface IngestResult {
   storedBytes: number;
   pushedBytes: number;
   wsCloseCode: number | null;
+  /**
+   * CPU time per MB moved, in ms: the master's process (with the embedded broker and the
+   * WebSocket client's thread) and the agents' process while they print; the broker's process
+   * (the master's when embedded, else unknown) and the raw clients' while the ceiling runs.
+   */
+  cpuMsPerMB: { master: number; agents: number; ceilingBroker: number | null; ceilingClients: number };
 }
 
 const reportSchema = z.object({
@@ -76,7 +83,13 @@ const reportSchema = z.object({
 
 /** Runs `use` with a child of this scenario, and stops it by its pid whatever happens. */
 async function withChild<T>(entry: string, use: (child: BenchChild) => Promise<T>): Promise<T> {
-  const { child } = await forkChild(new URL(entry, import.meta.url), [], childReadySchema, 60_000);
+  const { child } = await forkChild(
+    new URL(entry, import.meta.url),
+    [],
+    childReadySchema,
+    60_000,
+    nodeFlagsFromEnv('EDGESTELLE_BENCH_INGEST_NODE_FLAGS'),
+  );
   try {
     return await use(child);
   } finally {
@@ -169,6 +182,7 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
           counter.on('message', onMessage);
           counter.postMessage('report');
         });
+      const cpuBefore = { master: cpuSeconds(process.pid), agents: cpuSeconds(agents.pid) };
       const finish: AgentsRequest = { type: 'finish' };
       const { firstChunkAt } = await agents.call(finish, agentsDoneSchema, durationMs + 120_000);
       const storedAt = Date.now();
@@ -184,8 +198,13 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
         await sleep(50);
         pushed = await report();
       }
+      const cpu = {
+        master: cpuSeconds(process.pid) - cpuBefore.master,
+        agents: cpuSeconds(agents.pid) - cpuBefore.agents,
+      };
       counter.postMessage('close');
       return {
+        cpu,
         storedBytes,
         storedRate: storedBytes / ((storedAt - firstChunkAt) / 1000),
         pushed,
@@ -218,9 +237,18 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
       messageBytes: envelopeBytes,
       durationMs,
     };
-    const ceiling = await withChild('./ingest-ceiling.ts', (child) =>
-      child.call(measure, ceilingResultSchema, durationMs + 60_000),
-    );
+    const ceilingBrokerBefore = cpuSeconds(process.pid);
+    const { ceiling, ceilingCpu } = await withChild('./ingest-ceiling.ts', async (child) => {
+      const clientsBefore = cpuSeconds(child.pid);
+      const result = await child.call(measure, ceilingResultSchema, durationMs + 60_000);
+      return {
+        ceiling: result,
+        ceilingCpu: {
+          broker: cpuSeconds(process.pid) - ceilingBrokerBefore,
+          clients: cpuSeconds(child.pid) - clientsBefore,
+        },
+      };
+    });
     const rawRate = ceiling.receivedBytes / ((ceiling.lastReceivedAt - ceiling.startedAt) / 1000);
     const bytesPerSec = Math.min(ingest.storedRate, ingest.pushedRate);
     return {
@@ -235,6 +263,12 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
       storedBytes: ingest.storedBytes,
       pushedBytes: ingest.pushed.pushedBytes,
       wsCloseCode: ingest.pushed.closeCode,
+      cpuMsPerMB: {
+        master: msPerMB(ingest.cpu.master, ingest.storedBytes),
+        agents: msPerMB(ingest.cpu.agents, ingest.storedBytes),
+        ceilingBroker: embedded ? msPerMB(ceilingCpu.broker, ceiling.receivedBytes) : null,
+        ceilingClients: msPerMB(ceilingCpu.clients, ceiling.receivedBytes),
+      },
     };
   } finally {
     await master.close();
@@ -242,6 +276,8 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
     await pg?.[Symbol.asyncDispose]();
   }
 }
+
+const msPerMB = (cpuSeconds: number, bytes: number): number => (cpuSeconds * 1000) / (bytes / 1e6);
 
 /** On a shared broker, leave no retained message behind. */
 async function clearRetained(url: string, stateTopics: readonly string[]): Promise<void> {
