@@ -1,71 +1,105 @@
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics } from '@edgestelle/protocol';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { MASTER_MQTT_USERNAME, startEmbeddedBroker } from './embedded-broker.ts';
-import { connectMqttLink } from './mqtt-link.ts';
+import { connectMqttLink, type MqttLink } from './mqtt-link.ts';
 
 const logLine = z.object({ level: z.number(), msg: z.string() });
 
-describe('MQTT link', () => {
-  it('leaves a message stored after it closed unanswered, without an error', async () => {
-    const topics = new Topics();
-    const masterPassword = 'link-test-secret';
-    const broker = await startEmbeddedBroker({
-      host: '127.0.0.1',
-      port: 0,
-      topics,
-      masterPassword,
-      checkNode: () => Promise.resolve(false),
-      logger: pino({ level: 'silent' }),
-    });
-    const logged: Array<z.infer<typeof logLine>> = [];
-    const logger = pino(
-      { level: 'warn' },
-      new Writable({
-        write(line: Buffer, _encoding, done) {
-          logged.push(logLine.parse(JSON.parse(line.toString())));
-          done();
-        },
+/**
+ * A link to a real embedded broker whose message handler holds each message until the test
+ * lets it go, and a client that sends it agent events.
+ */
+async function heldLink() {
+  const topics = new Topics();
+  const masterPassword = 'link-test-secret';
+  const broker = await startEmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    topics,
+    masterPassword,
+    checkNode: () => Promise.resolve(false),
+    logger: pino({ level: 'silent' }),
+  });
+  const logged: Array<z.infer<typeof logLine>> = [];
+  const logger = pino(
+    { level: 'warn' },
+    new Writable({
+      write(line: Buffer, _encoding, done) {
+        logged.push(logLine.parse(JSON.parse(line.toString())));
+        done();
+      },
+    }),
+  );
+  let store = (): void => undefined;
+  let arrived = (): void => undefined;
+  const messageArrived = new Promise<void>((resolve) => (arrived = resolve));
+  const link: MqttLink = await connectMqttLink({
+    url: `mqtt://127.0.0.1:${broker.port}`,
+    username: MASTER_MQTT_USERNAME,
+    password: masterPassword,
+    topics,
+    shared: false,
+    masterId: 'link-test',
+    logger,
+    onMessage: () =>
+      new Promise<void>((resolve) => {
+        store = resolve;
+        arrived();
       }),
-    );
-    let storing = (): void => undefined;
-    let arrived = (): void => undefined;
-    const messageArrived = new Promise<void>((resolve) => (arrived = resolve));
-    const link = await connectMqttLink({
-      url: `mqtt://127.0.0.1:${broker.port}`,
-      username: MASTER_MQTT_USERNAME,
-      password: masterPassword,
-      topics,
-      shared: false,
-      masterId: 'link-test',
-      logger,
-      onMessage: () =>
-        new Promise<void>((resolve) => {
-          storing = resolve;
-          arrived();
-        }),
-    });
-    const agent = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
-      protocolVersion: 4,
-      clientId: 'sender',
-      username: MASTER_MQTT_USERNAME,
-      password: masterPassword,
-      reconnectPeriod: 0,
-    });
-    try {
+  });
+  const agent = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {
+    protocolVersion: 4,
+    clientId: 'sender',
+    username: MASTER_MQTT_USERNAME,
+    password: masterPassword,
+    reconnectPeriod: 0,
+  });
+  return {
+    link,
+    logged,
+    /** Sends one event and resolves once the link's handler holds it. */
+    async sendEvent() {
       await agent.publishAsync(topics.node('n-1', 'evt'), Buffer.from('sealed bytes'), { qos: 1 });
       await messageArrived;
-      // Stored only once the link's socket has ended: a PUBACK then would be written after the end.
-      link.client.stream.once('finish', () => storing());
-      await link.close();
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(logged).toEqual([]);
-    } finally {
+    },
+    /** Lets the held message be stored. */
+    store: () => store(),
+    commandTopic: topics.node('n-1', 'cmd'),
+    async [Symbol.asyncDispose]() {
       await agent.endAsync();
       await broker.close();
-    }
+    },
+  };
+}
+
+describe('MQTT link', () => {
+  it('leaves a message stored after it closed unanswered, without an error', async () => {
+    await using held = await heldLink();
+    await held.sendEvent();
+    // Stored only once the link's socket has ended: a PUBACK then would be written after the end.
+    held.link.client.stream.once('finish', () => held.store());
+    await held.link.close();
+    await sleep(100);
+    expect(held.logged).toEqual([]);
+  });
+
+  it('closes while a message is being stored and its own publish awaits the broker', async () => {
+    await using held = await heldLink();
+    await held.sendEvent();
+    // The link reads no packet while the message is held, so the broker's PUBACK to this waits
+    // in the socket; the close then waits for that PUBACK (10,000 agents going offline during
+    // a master's shutdown made this, and the master never exited).
+    const published = held.link.publisher.publish(held.commandTopic, Buffer.from('a command'));
+    const closed = held.link.close().then(() => 'closed');
+    await sleep(50);
+    held.store();
+    await expect(Promise.race([closed, sleep(5000).then(() => 'still closing after 5 s')])).resolves.toBe('closed');
+    await published;
+    expect(held.logged).toEqual([]);
   });
 });

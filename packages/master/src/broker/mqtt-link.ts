@@ -62,10 +62,12 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
     options
       .onMessage(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload))
       .then(
-        // Stored, but the link is closing: a PUBACK now would be written after the socket's
-        // end. Left unacknowledged, the message comes again (the persistent session, or the
-        // agent's re-send) and is stored idempotently.
-        () => (client.disconnecting ? undefined : done()),
+        // Stored after the link's socket ended: a PUBACK now would be written after the end.
+        // Left unacknowledged, the message comes again (the persistent session, or the agent's
+        // re-send) and is stored idempotently. While the link is only closing, the PUBACK must
+        // go: until done() is called no later packet is read, and a close that waits for the
+        // broker's PUBACKs to its own publishes would wait forever.
+        () => (client.stream.writable ? done() : undefined),
         (err: unknown) => {
           logger.error({ err, topic: packet.topic }, 'ingest failed on a message; it will come again');
           done(err instanceof Error ? err : new Error(String(err)));
