@@ -12,9 +12,12 @@ import { writeFileAtomic } from './state-dir.ts';
  * `accepted` entry is made durable ({@link Ledger.durable}) before the process is spawned.
  *
  * Every entry is written at once, so it survives the agent dying; only those whose loss in a
- * power cut would matter are waited for on disk. That is two fdatasyncs a run instead of one per
- * entry (flash storage on edge nodes wears with every one), and they run on libuv's thread pool:
- * a slow SD card stalls the run that waits, not the agent's connection.
+ * power cut would matter are waited for on disk: `accepted`, one fdatasync a run instead of one
+ * per entry (flash storage on edge nodes wears with every one), on libuv's thread pool: a slow
+ * SD card stalls the run that waits, not the agent's connection. A later line lost in a power
+ * cut leaves the run `accepted` or `running`, and the next start reports it `interrupted`: the
+ * spool's synced `exited` still goes out if the master never had it, and a master that has it
+ * keeps the first exit.
  *
  * An entry is kept until no copy of its command could pass the other checks any more: past
  * both its deadline and twice the freshness window after it arrived (a command may be dated up
