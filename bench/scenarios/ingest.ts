@@ -237,8 +237,9 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
       messageBytes: envelopeBytes,
       durationMs,
     };
-    const ceilingBrokerBefore = cpuSeconds(process.pid);
     const { ceiling, ceilingCpu } = await withChild('./ingest-ceiling.ts', async (child) => {
+      // From here, not before the child starts: the broker's figure is its forwarding alone.
+      const ceilingBrokerBefore = cpuSeconds(process.pid);
       const clientsBefore = cpuSeconds(child.pid);
       const result = await child.call(measure, ceilingResultSchema, durationMs + 60_000);
       return {

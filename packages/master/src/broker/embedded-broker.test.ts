@@ -1,21 +1,14 @@
 import { Topics } from '@edgestelle/protocol';
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { MASTER_MQTT_USERNAME, startEmbeddedBroker } from './embedded-broker.ts';
+import { startTestBroker } from '../../test/support/broker.ts';
+import { MASTER_MQTT_USERNAME } from './embedded-broker.ts';
 
 describe('embedded broker', () => {
   it('lives on when its only subscriber drops in the middle of a burst', async () => {
     const topics = new Topics();
     const masterPassword = 'broker-test-secret';
-    const broker = await startEmbeddedBroker({
-      host: '127.0.0.1',
-      port: 0,
-      topics,
-      masterPassword,
-      checkNode: () => Promise.resolve(false),
-      logger: pino({ level: 'silent' }),
-    });
+    const broker = await startTestBroker(topics, masterPassword);
     const clients: mqtt.MqttClient[] = [];
     const connect = async (clientId: string): Promise<mqtt.MqttClient> => {
       const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`, {

@@ -1,14 +1,11 @@
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics } from '@edgestelle/protocol';
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { MASTER_MQTT_USERNAME, startEmbeddedBroker } from './embedded-broker.ts';
+import { startTestBroker } from '../../test/support/broker.ts';
+import { capturingLogger } from '../../test/support/logs.ts';
+import { MASTER_MQTT_USERNAME } from './embedded-broker.ts';
 import { connectMqttLink, type MqttLink } from './mqtt-link.ts';
-
-const logLine = z.object({ level: z.number(), msg: z.string() });
 
 /**
  * A link to a real embedded broker whose message handler holds each message until the test
@@ -17,24 +14,8 @@ const logLine = z.object({ level: z.number(), msg: z.string() });
 async function heldLink() {
   const topics = new Topics();
   const masterPassword = 'link-test-secret';
-  const broker = await startEmbeddedBroker({
-    host: '127.0.0.1',
-    port: 0,
-    topics,
-    masterPassword,
-    checkNode: () => Promise.resolve(false),
-    logger: pino({ level: 'silent' }),
-  });
-  const logged: Array<z.infer<typeof logLine>> = [];
-  const logger = pino(
-    { level: 'warn' },
-    new Writable({
-      write(line: Buffer, _encoding, done) {
-        logged.push(logLine.parse(JSON.parse(line.toString())));
-        done();
-      },
-    }),
-  );
+  const broker = await startTestBroker(topics, masterPassword);
+  const { logger, logged } = capturingLogger('warn');
   let store = (): void => undefined;
   let arrived = (): void => undefined;
   const messageArrived = new Promise<void>((resolve) => (arrived = resolve));

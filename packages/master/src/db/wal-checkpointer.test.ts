@@ -1,13 +1,11 @@
 import { statSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { tempDir } from '@edgestelle/testkit';
 import { sql } from 'kysely';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import { capturingLogger } from '../../test/support/logs.ts';
 import { openStore } from './connect.ts';
 import { startWalCheckpointer } from './wal-checkpointer.ts';
 
@@ -51,20 +49,11 @@ describe('startWalCheckpointer', () => {
     await using dir = await tempDir();
     const path = join(dir.path, 'ck.db');
     const database = walDatabase(path);
-    const logged: unknown[] = [];
-    const logger = pino(
-      { level: 'error' },
-      new Writable({
-        write(line: Buffer, _encoding, done) {
-          logged.push(JSON.parse(line.toString()));
-          done();
-        },
-      }),
-    );
+    const { logger, logged } = capturingLogger('error');
     const checkpointer = await startWalCheckpointer(database, join(dir.path, 'missing.db'), logger);
     expect(autoCheckpoint(database)).toBe(1000);
     await checkpointer.close();
-    expect(z.array(z.object({ msg: z.string() })).parse(logged)).toEqual([
+    expect(logged).toEqual([
       expect.objectContaining({ msg: 'the WAL checkpoint worker failed; the main connection checkpoints again' }),
     ]);
     database.close();
