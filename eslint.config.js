@@ -37,7 +37,7 @@ export default tseslint.config(
     },
   },
   {
-    // Import boundaries (DESIGN.md): the agent never imports the master, the browser never
+    // Import boundaries (docs/DESIGN.md, docs/ARCHITECTURE.md): the agent never imports the master, the browser never
     // touches node:crypto envelopes, and the CLI's client verbs talk HTTP only.
     files: ['packages/agent/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: ['@edgestelle/master', '@edgestelle/master/*'] }] },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { expectedLines, openLive, startSharedPair, waitFor } from './support/stack.ts';
 
 /**
- * DESIGN.md "Scale-out": two masters on one PostgreSQL and one Mosquitto, ingest split by a
+ * docs/DESIGN.md "Scale-out": two masters on one PostgreSQL and one Mosquitto, ingest split by a
  * shared subscription, live updates carried between them by LISTEN/NOTIFY.
  */
 describe('two masters on one PostgreSQL', () => {

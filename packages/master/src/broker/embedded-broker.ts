@@ -40,7 +40,7 @@ export interface EmbeddedBroker {
 }
 
 /**
- * Aedes locked down the way Mosquitto 2 is by default (DESIGN.md "Protocol v1"): loopback
+ * Aedes locked down the way Mosquitto 2 is by default (docs/DESIGN.md "Protocol v1"): loopback
  * unless told otherwise, no anonymous clients, each node confined to its own topics with its
  * client id equal to its username (so no node can take over another's session), and caps on
  * packet size and topic depth.

@@ -2,7 +2,7 @@ import type { MqttClient } from 'mqtt';
 
 /**
  * Publishes through a bounded in-flight window. mqtt.js slows to a few thousand messages a
- * second when tens of thousands of publishes are queued at once (STACK.md §4), and the
+ * second when tens of thousands of publishes are queued at once (docs/DESIGN.md "Delivery guarantees"), and the
  * original lost most of a big job when it ran out of 16-bit packet ids; waiting for a slot
  * keeps both away.
  */

@@ -25,7 +25,7 @@ export interface PgRelay {
 }
 
 /**
- * Carries live updates between masters that share one PostgreSQL (DESIGN.md "Scale-out"):
+ * Carries live updates between masters that share one PostgreSQL (docs/DESIGN.md "Scale-out"):
  * what one master commits is announced with NOTIFY, coalesced every 50 ms, and every other
  * master re-announces it to its own live hub. Only ids travel; hubs read the rows themselves,
  * so a lost notification delays an update but never corrupts one.

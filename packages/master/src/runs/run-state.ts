@@ -1,7 +1,7 @@
 import { isTerminalRunState, type RunState } from '@edgestelle/protocol';
 
 /**
- * The run lifecycle (DESIGN.md "Run states"). Every state change goes through
+ * The run lifecycle (docs/DESIGN.md "Run states"). Every state change goes through
  * {@link canTransition}; nothing leaves a terminal state, so a late or repeated event can
  * never revive a finished run.
  */

@@ -407,7 +407,7 @@ export interface SharedPair extends AsyncDisposable {
   b: Master;
 }
 
-/** DESIGN.md "Scale-out": two masters on one PostgreSQL and one Mosquitto, ingest split between them. */
+/** docs/DESIGN.md "Scale-out": two masters on one PostgreSQL and one Mosquitto, ingest split between them. */
 export async function startSharedPair(): Promise<SharedPair> {
   const { tempDir } = await import('@edgestelle/testkit');
   const keyDir = await tempDir();
