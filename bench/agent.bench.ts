@@ -7,7 +7,7 @@
  *   2. throughput: MB/s of output acknowledged end to end for a script printing --mb megabytes
  *      as fast as it can (`yes | head -c`), from the run command to the last ack;
  *   3. idle again for --seconds after that run, once V8 has optimised the output path.
- * Run: npm run bench -w packages/agent   (-- --seconds 10 --mb 50 for a quick smoke)
+ * Run: npm run bench -w @edgestelle/agent   (-- --seconds 10 --mb 50 for a quick smoke)
  *   --node-flags "…"  instead of the unit's flags ("" for none), to compare V8 settings
  *   --bundle FILE     a bundle built elsewhere (another commit) instead of this tree's
  */
@@ -15,9 +15,9 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startMosquitto, tempDir } from '@edgestelle/testkit';
-import { buildAgentBundle, shippedAgentLaunch, spawnShippedAgent } from '../../../bench/scenarios/agent-idle.ts';
-import { agentFlags } from '../test/agent-env.ts';
-import { newNodeKey, TestMaster, until } from '../test/test-master.ts';
+import { agentFlags } from '../packages/agent/test/agent-env.ts';
+import { newNodeKey, TestMaster, until } from '../packages/agent/test/test-master.ts';
+import { buildAgentBundle, shippedAgentLaunch, spawnShippedAgent } from './scenarios/agent-idle.ts';
 
 const { values } = parseArgs({
   options: {
