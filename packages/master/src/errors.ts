@@ -18,10 +18,19 @@ export const MasterErrorCode = {
   unavailable: 'unavailable',
   configInvalid: 'config_invalid',
   portInUse: 'port_in_use',
+  brokerSecurityRefused: 'broker_security_refused',
+  brokerSecurityTimeout: 'broker_security_timeout',
+  brokerSecurityUnreachable: 'broker_security_unreachable',
+  brokerUsernameInvalid: 'broker_username_invalid',
 } as const;
 export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorCode];
 
-/** A code without a status fails to compile. Startup codes never reach HTTP; 500 is their honest answer. */
+/**
+ * A code without a status fails to compile. Startup codes never reach HTTP; 500 is their honest
+ * answer. The broker-security codes (Mosquitto's users and ACLs, mosquitto-sync/) name the cause
+ * in logs; a request that needed the change gets `unavailable` (master.ts wraps them), and the
+ * statuses below are what they would mean on their own.
+ */
 export const httpStatusByCode: Record<MasterErrorCode, number> = {
   invalid_request: 400,
   invalid_params: 400,
@@ -39,6 +48,10 @@ export const httpStatusByCode: Record<MasterErrorCode, number> = {
   unavailable: 503,
   config_invalid: 500,
   port_in_use: 500,
+  broker_security_refused: 503,
+  broker_security_timeout: 503,
+  broker_security_unreachable: 503,
+  broker_username_invalid: 500,
 };
 
 export class MasterError extends AppError<MasterErrorCode> {

@@ -1,3 +1,2 @@
 export { MASTER_ROLE, MosquittoSync, nodeRoleName } from './mosquitto-sync.ts';
 export type { MosquittoSyncOptions } from './mosquitto-sync.ts';
-export { MosquittoSyncError, MosquittoSyncErrorCode } from './errors.ts';

@@ -11,7 +11,7 @@ import { startAedes, startMosquitto, tempDir, type Mosquitto, type TempDir } fro
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MosquittoSync } from './mosquitto-sync.ts';
-import { MosquittoSyncErrorCode } from './errors.ts';
+import { MasterErrorCode } from '../errors.ts';
 
 const REPO = resolve(import.meta.dirname, '../../../..');
 const DEBIAN_DYNSEC_PLUGIN = '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so';
@@ -275,15 +275,15 @@ describe('MosquittoSync with the shipped Mosquitto config over TLS', () => {
 
   it('refuses invalid names before asking the broker, and reports a user without rights', async () => {
     await expect(sync.upsertNode('Node_A', 'x')).rejects.toMatchObject({
-      code: MosquittoSyncErrorCode.usernameInvalid,
+      code: MasterErrorCode.brokerUsernameInvalid,
     });
     await expect(sync.ensureMaster('master', 'x')).rejects.toMatchObject({
-      code: MosquittoSyncErrorCode.usernameInvalid,
+      code: MasterErrorCode.brokerUsernameInvalid,
     });
     const nodeA = await connect({ username: 'node-a', password: 'pass-a' });
     const powerless = new MosquittoSync(nodeA, { responseTimeoutMs: 2_000 });
     await expect(powerless.upsertNode('node-z', 'x')).rejects.toMatchObject({
-      code: MosquittoSyncErrorCode.brokerRefused,
+      code: MasterErrorCode.brokerSecurityRefused,
     });
     powerless.close();
   });
@@ -296,7 +296,7 @@ describe('MosquittoSync against a broker without the dynamic-security plugin', (
     const sync = new MosquittoSync(client, { responseTimeoutMs: 300 });
     try {
       const err: unknown = await sync.removeNode('node-a').catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: MosquittoSyncErrorCode.brokerTimeout });
+      expect(err).toMatchObject({ code: MasterErrorCode.brokerSecurityTimeout });
       expect(String(err)).toMatch(/dynamic-security plugin loaded/);
     } finally {
       sync.close();

@@ -12,7 +12,7 @@ import {
   type Acl,
   type DynsecCommand,
 } from './dynsec-commands.ts';
-import { MosquittoSyncError, MosquittoSyncErrorCode } from './errors.ts';
+import { MasterError, MasterErrorCode } from '../errors.ts';
 
 export interface MosquittoSyncOptions {
   /** Topic prefix of this installation (default `edgestelle`). */
@@ -120,8 +120,8 @@ export class MosquittoSync {
    */
   async ensureMaster(username: string, password: string): Promise<void> {
     if (!username.includes(':') || username.length > 128) {
-      throw new MosquittoSyncError(
-        MosquittoSyncErrorCode.usernameInvalid,
+      throw new MasterError(
+        MasterErrorCode.brokerUsernameInvalid,
         `master MQTT username ${JSON.stringify(username.slice(0, 80))} must contain ':' (e.g. 'edgestelle:master') so it can never be a node id`,
       );
     }
@@ -148,7 +148,7 @@ export class MosquittoSync {
     this.client.removeListener('message', this.onMessage);
     for (const pending of this.pending.values()) {
       pending.reject(
-        new MosquittoSyncError(MosquittoSyncErrorCode.brokerUnreachable, 'stopped waiting for the broker: closed'),
+        new MasterError(MasterErrorCode.brokerSecurityUnreachable, 'stopped waiting for the broker: closed'),
       );
     }
     this.pending.clear();
@@ -207,8 +207,8 @@ export class MosquittoSync {
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(
-          new MosquittoSyncError(
-            MosquittoSyncErrorCode.brokerTimeout,
+          new MasterError(
+            MasterErrorCode.brokerSecurityTimeout,
             `the broker did not answer ${commands.map((c) => c.command).join(', ')} within ${this.responseTimeoutMs} ms: is Mosquitto's dynamic-security plugin loaded, and may this MQTT user publish to ${DYNSEC_REQUEST_TOPIC}?`,
           ),
         );
@@ -224,8 +224,8 @@ export class MosquittoSync {
         const error = answer?.error;
         if (error === undefined) continue;
         if (!tolerated(error)) {
-          throw new MosquittoSyncError(
-            MosquittoSyncErrorCode.brokerRefused,
+          throw new MasterError(
+            MasterErrorCode.brokerSecurityRefused,
             `the broker refused ${command.command}: ${error}`,
           );
         }
@@ -233,9 +233,9 @@ export class MosquittoSync {
       }
       return result;
     } catch (err) {
-      if (err instanceof MosquittoSyncError) throw err;
-      throw new MosquittoSyncError(
-        MosquittoSyncErrorCode.brokerUnreachable,
+      if (err instanceof MasterError) throw err;
+      throw new MasterError(
+        MasterErrorCode.brokerSecurityUnreachable,
         `could not send ${commands.map((c) => c.command).join(', ')} to the broker: ${describeError(err)}`,
         { cause: err },
       );
@@ -251,8 +251,8 @@ export class MosquittoSync {
       (err: unknown) => {
         this.subscribed = undefined;
         // mqtt.js rejects a refused subscription (SUBACK 128) like any other failure.
-        throw new MosquittoSyncError(
-          MosquittoSyncErrorCode.brokerRefused,
+        throw new MasterError(
+          MasterErrorCode.brokerSecurityRefused,
           `the broker refused this MQTT user a subscription to ${DYNSEC_RESPONSE_TOPIC} (${describeError(err)}): connect as the dynamic-security admin user or a master user`,
           { cause: err },
         );
@@ -287,8 +287,8 @@ export class MosquittoSync {
 
   private assertNodeId(nodeId: string): void {
     if (!isValidNodeId(nodeId)) {
-      throw new MosquittoSyncError(
-        MosquittoSyncErrorCode.usernameInvalid,
+      throw new MasterError(
+        MasterErrorCode.brokerUsernameInvalid,
         `node id ${JSON.stringify(nodeId.slice(0, 80))} is invalid: use 1-64 characters of a-z, 0-9 and '-'`,
       );
     }
