@@ -14,4 +14,4 @@ export type {
 } from './executor.ts';
 export type { EnrollOptions, EnrollResult } from './enroll.ts';
 export { AgentError, AgentErrorCode } from './errors.ts';
-export { ExitCode, main } from './main.ts';
+export { main } from './main.ts';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { describeError } from '@edgestelle/protocol';
+import { ExitCode, describeError } from '@edgestelle/protocol';
 import pino from 'pino';
 import { createAgent } from './agent.ts';
 import { flagName, loadConfig, resolveStateDir, settingKeys, settings, type RawSettings } from './config.ts';
@@ -9,9 +9,6 @@ import { enroll } from './enroll.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { errnoCode } from './fs-errors.ts';
 import { readCredentials } from './state-dir.ts';
-
-/** Exit codes after BSD sysexits, as the CLI uses them. */
-export const ExitCode = { ok: 0, failure: 1, usage: 64, unavailable: 69, config: 78 } as const;
 
 const USAGE = `usage: edgestelle agent [flags]
        edgestelle agent enroll --master URL --token TOKEN [--state-dir DIR] [--name NAME] [--node-id ID]

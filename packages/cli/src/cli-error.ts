@@ -1,5 +1,4 @@
-import { AppError } from '@edgestelle/protocol';
-import { ExitCode } from './exit-codes.ts';
+import { AppError, ExitCode } from '@edgestelle/protocol';
 
 /** The CLI's one error catalogue. Each code has exactly one exit status (a missing one fails to compile). */
 export const CliErrorCode = {

@@ -1,6 +1,6 @@
 import type { RunDto } from '@edgestelle/protocol';
 import { describe, expect, it } from 'vitest';
-import { ExitCode } from './exit-codes.ts';
+import { ExitCode } from '@edgestelle/protocol';
 import {
   countProgress,
   formatAge,

@@ -1,4 +1,5 @@
 import {
+  ExitCode,
   isTerminalRunState,
   runStates,
   type JobDto,
@@ -9,7 +10,6 @@ import {
   type Target,
 } from '@edgestelle/protocol';
 import { escapeControl } from './escape-control.ts';
-import { ExitCode } from './exit-codes.ts';
 
 /** Pure formatting of what the master returns, for people. Machines get `--json`. */
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { ExitCode } from '@edgestelle/protocol';
 import { CliError } from './cli-error.ts';
-import { ExitCode } from './exit-codes.ts';
 import {
   buildJobCreate,
   interpreterFromShebang,

@@ -1,6 +1,6 @@
 import { CommanderError, type Command } from 'commander';
+import { ExitCode } from '@edgestelle/protocol';
 import { CliError } from './cli-error.ts';
-import { ExitCode } from './exit-codes.ts';
 
 /**
  * The one top-level error handler: a known error is one line on stderr and its exit code;

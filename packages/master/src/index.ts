@@ -4,5 +4,5 @@ export type { MasterConfig } from './config.ts';
 export { MasterError, MasterErrorCode, httpStatusByCode } from './errors.ts';
 export { createMaster } from './master.ts';
 export type { Master, MasterDeps } from './master.ts';
-export { banner, exitCodes, main } from './main.ts';
+export { banner, main } from './main.ts';
 export type { MainHooks } from './main.ts';

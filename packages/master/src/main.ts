@@ -1,9 +1,7 @@
+import { ExitCode } from '@edgestelle/protocol';
 import { configHelp, loadConfig } from './config.ts';
 import { MasterError, MasterErrorCode } from './errors.ts';
 import { createMaster, type Master } from './master.ts';
-
-/** Named exit codes (sysexits.h), as the CLI uses them. */
-export const exitCodes = { ok: 0, software: 70, config: 78, unavailable: 69 } as const;
 
 export interface MainHooks {
   /** Runs once the master is up (e.g. the demo agent); what it returns runs at shutdown. */
@@ -26,25 +24,25 @@ export async function main(argv: readonly string[], hooks: MainHooks = {}): Prom
     const result = loadConfig({ argv, env: hooks.env ?? process.env });
     if (result.kind === 'help') {
       out(`${configHelp}\n`);
-      return exitCodes.ok;
+      return ExitCode.ok;
     }
     master = await createMaster(result.config);
     out(banner(master));
     stopExtra = await hooks.onReady?.(master);
     await (hooks.stopSignal ?? signalled());
     out('edgestelle master: shutting down\n');
-    return exitCodes.ok;
+    return ExitCode.ok;
   } catch (err) {
     if (err instanceof MasterError) {
       out(`edgestelle master: ${err.message}\n`);
       return err.code === MasterErrorCode.configInvalid || err.code === MasterErrorCode.portInUse
-        ? exitCodes.config
+        ? ExitCode.config
         : err.code === MasterErrorCode.unavailable
-          ? exitCodes.unavailable
-          : exitCodes.software;
+          ? ExitCode.unavailable
+          : ExitCode.software;
     }
     out(`edgestelle master: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    return exitCodes.software;
+    return ExitCode.software;
   } finally {
     await stopExtra?.();
     await master?.close();

@@ -1,9 +1,11 @@
 /**
- * Protocol v1, browser-safe part: topics, message schemas and types, ids, limits, error codes.
+ * Protocol v1, browser-safe part: topics, message schemas and types, ids, limits, error codes,
+ * the exit codes of `edgestelle`.
  * The sealed envelope (node:crypto) is the separate entry point `@edgestelle/protocol/envelope`.
  */
 export { AppError, describeError } from './app-error.ts';
 export { ProtocolError, ProtocolErrorCode, isProtocolError, protocolErrorCodes } from './errors.ts';
+export { ExitCode } from './exit-codes.ts';
 export { ID_PATTERN, idTimeMs, newId } from './ids.ts';
 export { limits } from './limits.ts';
 export {

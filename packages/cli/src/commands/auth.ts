@@ -1,11 +1,10 @@
 import { hostname } from 'node:os';
-import { apiTokenCreatedSchema, sessionDtoSchema, type SessionDto } from '@edgestelle/protocol';
+import { ExitCode, apiTokenCreatedSchema, sessionDtoSchema, type SessionDto } from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import { ApiClient } from '../api-client.ts';
 import { CliError, CliErrorCode, usageError } from '../cli-error.ts';
 import { configDir, configPath, readConfig, removeConfig, writeConfig } from '../config-store.ts';
 import { connect } from '../credentials.ts';
-import { ExitCode } from '../exit-codes.ts';
 import { parseMasterUrl } from '../parse-args.ts';
 import { promptPassword, readPasswordFromStdin } from '../password-prompt.ts';
 import { printJson, type Terminal } from '../terminal.ts';

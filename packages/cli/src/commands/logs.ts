@@ -1,10 +1,16 @@
-import { jobDtoSchema, outputPageSchema, runDtoSchema, type ChunkDto, type RunDto } from '@edgestelle/protocol';
+import {
+  ExitCode,
+  jobDtoSchema,
+  outputPageSchema,
+  runDtoSchema,
+  type ChunkDto,
+  type RunDto,
+} from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import type { ApiClient } from '../api-client.ts';
 import { CliError, CliErrorCode } from '../cli-error.ts';
 import { connect } from '../credentials.ts';
-import { ExitCode } from '../exit-codes.ts';
 import { followOutput } from '../follow-output.ts';
 import { OutputRenderer } from '../output-renderer.ts';
 import { writeOutput, type Terminal } from '../terminal.ts';

@@ -1,9 +1,8 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
-import { jobDtoSchema, type JobDto, type RunDto } from '@edgestelle/protocol';
+import { ExitCode, jobDtoSchema, type JobDto, type RunDto } from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import { connect, type Connection } from '../credentials.ts';
-import { ExitCode } from '../exit-codes.ts';
 import { followOutput, type Following } from '../follow-output.ts';
 import { CliError, usageError } from '../cli-error.ts';
 import { countRunStates, formatCounts, formatRunSummary, formatTarget, jobExitCode } from '../format.ts';
