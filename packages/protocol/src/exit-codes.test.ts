@@ -7,7 +7,7 @@ function documentedTable(): Record<string, number> {
   const text = readFileSync(new URL('../../../docs/CLI.md', import.meta.url), 'utf8');
   const section = text.slice(text.indexOf('\n## Exit status\n'));
   const rows = section.slice(0, section.indexOf('\n## ', 1)).matchAll(/^\| (\d+) +\| (\w+) +\|/gm);
-  return Object.fromEntries([...rows].map(([, code, name]) => [name, Number(code)]));
+  return Object.fromEntries([...rows].map(([, code, name]): [string, number] => [String(name), Number(code)]));
 }
 
 describe('exit codes', () => {
