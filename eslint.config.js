@@ -62,7 +62,15 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['@edgestelle/protocol/envelope', '@edgestelle/master', '@edgestelle/agent', 'node:*'] },
+        {
+          patterns: [
+            '@edgestelle/protocol/envelope',
+            '@edgestelle/protocol/private-files',
+            '@edgestelle/master',
+            '@edgestelle/agent',
+            'node:*',
+          ],
+        },
       ],
     },
   },

@@ -105,9 +105,11 @@ const ANNOUNCE_AFTER_MS = 100;
  * dispatch of commands. `main` builds the config and calls this; tests call it directly.
  */
 export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
-  ensureStateDir(config.stateDir);
+  const baseLogger = deps.logger ?? pino({ level: config.logLevel });
+  const tightened = ensureStateDir(config.stateDir);
+  if (tightened !== undefined) baseLogger.warn({ stateDir: config.stateDir }, tightened);
   const nodeId = resolveNodeId(config.stateDir, config.nodeId);
-  const logger = (deps.logger ?? pino({ level: config.logLevel })).child({ nodeId });
+  const logger = baseLogger.child({ nodeId });
   const now = deps.now ?? Date.now;
   const topics = new Topics(config.topicPrefix);
   const cmdTopic = topics.node(nodeId, 'cmd');
