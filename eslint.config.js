@@ -53,13 +53,14 @@ const wall = {
   browserNoDaemons: {
     group: [
       '@edgestelle/protocol/envelope',
+      '@edgestelle/protocol/private-files',
       '@edgestelle/master',
       '@edgestelle/agent',
       '@edgestelle/cli',
       '@edgestelle/testkit',
     ],
     message:
-      "The console imports only protocol's browser-safe entry: the envelope needs node:crypto, the daemons and testkit are Node programs, and it talks to the master over HTTP.",
+      "The console imports only protocol's browser-safe entry: the envelope and private-files need node:crypto and node:fs, the daemons and testkit are Node programs, and it talks to the master over HTTP.",
   },
   browserNoNode: {
     group: ['node:*'],
@@ -89,7 +90,8 @@ const importWalls = [
   { files: ['packages/protocol/**/*.ts'], rules: walls(wall.protocolImportsNothing) },
   {
     files: ['packages/protocol/src/**/*.ts'],
-    ignores: ['packages/protocol/src/envelope.ts', ...tests],
+    // The Node-only entries: ./envelope (node:crypto) and ./private-files (node:fs).
+    ignores: ['packages/protocol/src/envelope.ts', 'packages/protocol/src/private-files.ts', ...tests],
     rules: {
       'no-restricted-imports': [
         'error',

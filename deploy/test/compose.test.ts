@@ -139,6 +139,8 @@ describe('docker-compose.yml, .env.example and Dockerfile', () => {
     expect(stages.every((image) => image === 'node:20-slim')).toBe(true);
     const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     expect(runtime).toMatch(/^USER node$/m);
+    // The data folder exists before the master starts: made private here, not left 0755.
+    expect(runtime).toMatch(/^RUN install -d -m 0700 -o node -g node \/data$/m);
     expect(runtime).toMatch(/^HEALTHCHECK [\s\S]*\/healthz/m);
     expect(dockerfile).toMatch(/^RUN npm ci\b/m);
     expect(dockerfile).toMatch(/^RUN npm run build$/m);

@@ -105,9 +105,11 @@ const ANNOUNCE_AFTER_MS = 100;
  * dispatch of commands. `main` builds the config and calls this; tests call it directly.
  */
 export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
-  ensureStateDir(config.stateDir);
+  const baseLogger = deps.logger ?? pino({ level: config.logLevel });
+  const tightened = ensureStateDir(config.stateDir);
+  if (tightened !== undefined) baseLogger.warn({ stateDir: config.stateDir }, tightened);
   const nodeId = resolveNodeId(config.stateDir, config.nodeId);
-  const logger = (deps.logger ?? pino({ level: config.logLevel })).child({ nodeId });
+  const logger = baseLogger.child({ nodeId });
   const now = deps.now ?? Date.now;
   const topics = new Topics(config.topicPrefix);
   const cmdTopic = topics.node(nodeId, 'cmd');
@@ -528,7 +530,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           logger.warn({ runId: entry.runId, pid: entry.pid }, 'ending a run the previous agent left running');
           signalGroup(entry.pid, 'SIGKILL');
         }
-        const exited = recordExit(spool.get(entry.runId) ?? spool.createRun(entry.runId), {
+        const spoolRun = spool.get(entry.runId) ?? spool.createRun(entry.runId);
+        spool.appendLossMarker(spoolRun, undefined);
+        const exited = recordExit(spoolRun, {
           outcome: 'interrupted',
           exitCode: null,
           signal: null,
@@ -545,8 +549,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         const spoolRun = spool.get(entry.runId);
         if (spoolRun === undefined) ledger.update(entry.runId, { state: 'delivered' });
         else if (spoolRun.exited === undefined && entry.exited !== undefined) {
-          // The ledger's line reached the disk and the spool's record did not (power cut):
-          // the exit is written again, with the chunk count the spool kept.
+          // The ledger's line reached the disk and the spool's record did not (power cut, a
+          // damaged segment): the exit is written again, with the chunk count the spool kept,
+          // after a marker naming the output the spool lost.
+          spool.appendLossMarker(spoolRun, entry.exited.seq);
           recordExit(spoolRun, entry.exited);
           logger.warn({ runId: entry.runId, chunks: spoolRun.chunkCount }, "spool: restored a run's lost exit");
         }
@@ -566,7 +572,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         dir: join(config.stateDir, stateFiles.spool),
         maxBytes: config.spoolMaxBytes,
         ...(deps.spoolSegmentMaxBytes === undefined ? {} : { segmentMaxBytes: deps.spoolSegmentMaxBytes }),
-        onCut: (runId, detail) => logger.warn({ runId, detail }, 'spool: cut a torn or invalid tail'),
+        onCut: (runId, detail) => logger.warn({ runId, detail }, 'spool: cut a damaged run'),
       });
       ledger = new Ledger({
         path: join(config.stateDir, stateFiles.ledger),

@@ -21,6 +21,8 @@ export interface EnrollOptions {
 export interface EnrollResult {
   credentials: EnrollResponse;
   credentialsPath: string;
+  /** The state dir was open to other users and is 0700 now: tell the operator. */
+  stateDirWarning: string | undefined;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResult> {
       `--master must be an http:// or https:// URL, not '${options.masterUrl}'`,
     );
   }
-  ensureStateDir(options.stateDir);
+  const stateDirWarning = ensureStateDir(options.stateDir);
   const nodeId = resolveNodeId(options.stateDir, options.nodeId);
   const request: EnrollRequest = { token: options.token, nodeId, name: options.name };
   const url = new URL('api/v1/enroll', options.masterUrl.endsWith('/') ? options.masterUrl : `${options.masterUrl}/`);
@@ -77,5 +79,5 @@ export async function enroll(options: EnrollOptions): Promise<EnrollResult> {
     );
   }
   const credentialsPath = writeCredentials(options.stateDir, parsed.data);
-  return { credentials: parsed.data, credentialsPath };
+  return { credentials: parsed.data, credentialsPath, stateDirWarning };
 }

@@ -196,7 +196,7 @@ export class Ledger {
       if (finished && this.keepUntil(entry) < now) this.entries.delete(runId);
     }
     const text = [...this.entries.values()].map((entry) => `${JSON.stringify(entry)}\n`).join('');
-    writeFileAtomic(this.options.path, text, 0o600);
+    writeFileAtomic(this.options.path, text);
     this.lines = this.entries.size;
   }
 }

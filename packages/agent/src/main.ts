@@ -79,13 +79,14 @@ async function runEnroll(argv: readonly string[]): Promise<number> {
     flags: values['state-dir'] === undefined ? {} : { stateDir: values['state-dir'] },
     env: process.env,
   });
-  const { credentials, credentialsPath } = await enroll({
+  const { credentials, credentialsPath, stateDirWarning } = await enroll({
     masterUrl: values.master,
     token: values.token,
     stateDir,
     nodeId: values['node-id'] ?? process.env[settings.nodeId],
     name: values.name ?? hostname(),
   });
+  if (stateDirWarning !== undefined) write(process.stderr, `edgestelle agent: ${stateDirWarning}`);
   write(
     process.stdout,
     `enrolled as node ${credentials.nodeId}; credentials in ${credentialsPath}. Start it with: edgestelle agent`,

@@ -1,9 +1,21 @@
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync, truncateSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { newId } from '@edgestelle/protocol';
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import { Spool, type RunSpool } from './spool.ts';
+import { lossMarker, Spool, type RunSpool } from './spool.ts';
 
 const MiB = 1024 * 1024;
 const exitedFields = {
@@ -138,5 +150,79 @@ describe('Spool', () => {
     const marker = spool.read(run, exited.seq - 1);
     expect(marker?.kind === 'output' && marker.stream).toBe('system');
     spool.close();
+  });
+
+  it('skips and sets aside what is not a regular file in a run folder, and goes on from where the run was cut', async () => {
+    await using dir = await tempDir();
+    const runId = newId();
+    // An earlier agent's run folder whose second segment is a directory now.
+    mkdirSync(join(dir.path, runId));
+    const spool = new Spool({ dir: join(dir.path, 'first'), maxBytes: MiB, segmentMaxBytes: 1 });
+    const run = spool.createRun(runId);
+    spool.appendChunk(run, 'stdout', Buffer.from('kept'));
+    spool.appendChunk(run, 'stdout', Buffer.from('lost'));
+    spool.close();
+    renameSync(join(dir.path, 'first', `${runId}.0000000000.seg`), join(dir.path, runId, '0000000000.seg'));
+    mkdirSync(join(dir.path, runId, '0000000001.seg'));
+
+    const cuts: string[] = [];
+    const reopened = new Spool({ dir: dir.path, maxBytes: MiB, onCut: (_runId, detail) => cuts.push(detail) });
+    const again = reopened.get(runId);
+    if (again === undefined) throw new Error('run lost');
+    expect(again.lost).toEqual({ fromSeq: 1, reason: 'a directory' });
+    expect(cuts).toEqual([
+      expect.stringMatching(/0000000001\.seg: a directory, not a segment: moved to .*\.unusable$/),
+    ]);
+    reopened.appendLossMarker(again, 3);
+    const exited = reopened.appendExited(again, exitedFields);
+    expect(exited).toMatchObject({ seq: 2, outputTruncated: true });
+    expect(readAll(reopened, again)).toEqual([
+      '0:stdout:kept',
+      `1:system:${lossMarker(1, 2, 'a directory').toString()}`,
+      'exited:2',
+    ]);
+    reopened.close();
+  });
+
+  it('recovers a run whose segment is a symlink without opening it, and goes on where the run was cut', async () => {
+    await using dir = await tempDir();
+    const spoolDir = join(dir.path, 'spool');
+    const target = join(dir.path, 'outside');
+    writeFileSync(target, "not the agent's");
+    const runId = newId();
+    mkdirSync(spoolDir);
+    symlinkSync(target, join(spoolDir, `${runId}.0000000007.seg`));
+
+    const spool = new Spool({ dir: spoolDir, maxBytes: MiB });
+    const run = spool.get(runId);
+    if (run === undefined) throw new Error('the run behind the symlink was not recovered');
+    // Seqs before 7 were acknowledged (their segments are gone): the run goes on at 7.
+    expect(run.lost).toEqual({ fromSeq: 7, reason: 'a symbolic link' });
+    expect(spool.endSeq(run)).toBe(7);
+    spool.appendLossMarker(run, undefined);
+    expect(spool.appendExited(run, exitedFields).seq).toBe(8);
+    expect(readAll(spool, run)).toEqual([
+      `7:system:${lossMarker(7, undefined, 'a symbolic link').toString()}`,
+      'exited:8',
+    ]);
+    spool.close();
+    expect(readFileSync(target, 'utf8')).toBe("not the agent's");
+    expect(readdirSync(spoolDir).filter((name) => name.endsWith('.unusable'))).toHaveLength(1);
+  });
+
+  it('never writes through a symlink planted where a new segment goes', async () => {
+    await using dir = await tempDir();
+    const spoolDir = join(dir.path, 'spool');
+    const target = join(dir.path, 'outside');
+    writeFileSync(target, "not the agent's");
+    const spool = new Spool({ dir: spoolDir, maxBytes: MiB });
+    const runId = newId();
+    symlinkSync(target, join(spoolDir, `${runId}.0000000000.seg`));
+    const run = spool.createRun(runId);
+    spool.appendChunk(run, 'stdout', Buffer.from('mine'));
+    expect(readAll(spool, run)).toEqual(['0:stdout:mine']);
+    expect(lstatSync(join(spoolDir, `${runId}.0000000000.seg`)).isFile()).toBe(true);
+    spool.close();
+    expect(readFileSync(target, 'utf8')).toBe("not the agent's");
   });
 });

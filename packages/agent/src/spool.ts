@@ -1,5 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
+  constants,
   fdatasync,
   fdatasyncSync,
   fstatSync,
@@ -8,9 +10,11 @@ import {
   openSync,
   readdirSync,
   readSync,
+  renameSync,
   rmSync,
   unlinkSync,
   writeSync,
+  type Dirent,
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -29,7 +33,10 @@ import { errnoCode } from './fs-errors.ts';
  * Record framing: `length u32 | crc32(body) u32 | body`, body = `type u8 | seq u32 | …`,
  * type 1 = output chunk (`stream u8 | bytes`), type 2 = exited (JSON). Reading back stops at the
  * first record that is short, too long or fails its CRC — a write torn by a crash or power
- * loss — and cuts the file there.
+ * loss — and cuts the file there; a run cut before its `exited` keeps where its loss begins
+ * ({@link RunSpool.lost}) so that the agent can say so. Segments are opened without following
+ * symlinks; an entry named like a segment that is not a regular file is never opened: it is
+ * renamed out of the way (`<name>.<hex>.unusable`) and the run is cut where it stood.
  *
  * fsync policy: records are written with plain write(2), which a killed agent cannot lose (the
  * kernel holds them); the data is fdatasync'ed by {@link Spool.syncDirty} (on the thread pool),
@@ -85,6 +92,17 @@ export interface RunSpool {
   truncated: boolean;
   /** Bytes the run's process wrote, including any cut after the cap. */
   outputBytes: number;
+  /**
+   * Recovery could not read the run back from this seq on (a torn or garbage record, an entry
+   * that is not a regular file), and the run's `exited` went with it.
+   */
+  lost: RunLoss | undefined;
+}
+
+export interface RunLoss {
+  readonly fromSeq: number;
+  /** Why, for the run's output: `CRC mismatch`, `a directory`, … */
+  readonly reason: string;
 }
 
 export interface SpoolOptions {
@@ -92,7 +110,7 @@ export interface SpoolOptions {
   maxBytes: number;
   /** A new segment starts past this size. */
   segmentMaxBytes?: number;
-  /** Told about every torn or invalid tail that recovery cut, for the log. */
+  /** Told about every torn or invalid tail recovery cut and every entry it set aside, for the log. */
   onCut?: (runId: string, detail: string) => void;
 }
 
@@ -100,6 +118,26 @@ export function truncationMarker(maxBytes: number): Buffer {
   return Buffer.from(
     `\r\n[edgestelle] output cut here: the agent's spool is full (EDGESTELLE_SPOOL_MAX_BYTES=${maxBytes}); the rest of this run's output was dropped\r\n`,
   );
+}
+
+/** The `system` chunk that stands where a run's output could not be read back. */
+export function lossMarker(fromSeq: number, toSeq: number | undefined, reason: string): Buffer {
+  const range = toSeq === undefined ? `from seq ${fromSeq} on` : `seq ${fromSeq}–${toSeq}`;
+  return Buffer.from(
+    `\r\n[edgestelle] output lost here: this run's output ${range} could not be read back from the agent's spool after a restart (${reason})\r\n`,
+  );
+}
+
+/** The read-write open of an existing segment: a symlink in its place fails (ELOOP) instead of being followed. */
+const OPEN_EXISTING = constants.O_RDWR | constants.O_NOFOLLOW;
+/** A new segment: created, never an existing file, never through a symlink. */
+const OPEN_NEW = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+interface FoundEntry {
+  readonly name: string;
+  readonly firstSeq: number;
+  /** Set when the entry is not a regular file: what it was (it has been set aside). */
+  readonly unusable: string | undefined;
 }
 
 export class Spool {
@@ -150,6 +188,7 @@ export class Spool {
       ackedThrough: -1,
       truncated: false,
       outputBytes: 0,
+      lost: undefined,
     };
     this.runs.set(runId, run);
     return run;
@@ -171,6 +210,21 @@ export class Spool {
     }
     this.writeChunk(run, stream, data);
     return 'written';
+  }
+
+  /**
+   * After a recovery that lost the run's tail: one `system` chunk naming the lost seqs (up to
+   * `knownChunkCount - 1` when the ledger's exit says how many there were), and the run is
+   * flagged as cut. Nothing when no output was lost, only the `exited` record.
+   */
+  appendLossMarker(run: RunSpool, knownChunkCount: number | undefined): void {
+    const { lost } = run;
+    if (lost === undefined) return;
+    run.lost = undefined;
+    if (knownChunkCount !== undefined && knownChunkCount <= lost.fromSeq) return;
+    const toSeq = knownChunkCount === undefined ? undefined : knownChunkCount - 1;
+    this.writeChunk(run, 'system', lossMarker(lost.fromSeq, toSeq, lost.reason));
+    run.truncated = true;
   }
 
   /**
@@ -318,9 +372,25 @@ export class Spool {
       run.legacyFolder === undefined
         ? join(this.options.dir, `${run.runId}.${seq}.seg`)
         : join(run.legacyFolder, `${seq}.seg`);
-    const segment: Segment = { firstSeq, path, fd: openSync(path, 'w+', 0o600), bytes: 0, lastSeq: -1, dirty: false };
+    let fd: number;
+    try {
+      fd = openSync(path, OPEN_NEW, 0o600);
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      // Whatever stands there (a symlink, a directory) is nothing this spool wrote.
+      this.setAside(run.runId, path, 'an entry in the way of a new segment');
+      fd = openSync(path, OPEN_NEW, 0o600);
+    }
+    const segment: Segment = { firstSeq, path, fd, bytes: 0, lastSeq: -1, dirty: false };
     run.segments.push(segment);
     return segment;
+  }
+
+  /** Renames an entry that is not ours out of the segment names; it is not followed, opened or deleted. */
+  private setAside(runId: string, path: string, what: string): void {
+    const aside = `${path}.${randomBytes(4).toString('hex')}.unusable`;
+    renameSync(path, aside);
+    this.options.onCut?.(runId, `${path}: ${what}, not a segment: moved to ${aside}`);
   }
 
   private dropSegment(segment: Segment): void {
@@ -343,53 +413,79 @@ export class Spool {
   }
 
   private recover(): void {
-    const segments = new Map<string, { legacyFolder: string | undefined; names: string[] }>();
+    const found = new Map<string, { legacyFolder: string | undefined; entries: FoundEntry[] }>();
     for (const entry of readdirSync(this.options.dir, { withFileTypes: true })) {
       if (entry.isDirectory() && ID_PATTERN.test(entry.name)) {
         const legacyFolder = join(this.options.dir, entry.name);
-        const names = readdirSync(legacyFolder).filter((name) => {
-          const match = SEGMENT_NAME.exec(name);
-          return match !== null && match[1] === undefined;
+        const entries = readdirSync(legacyFolder, { withFileTypes: true }).flatMap((inner) => {
+          const match = SEGMENT_NAME.exec(inner.name);
+          return match === null || match[1] !== undefined ? [] : [this.found(entry.name, legacyFolder, inner, match)];
         });
-        segments.set(entry.name, { legacyFolder, names });
+        found.set(entry.name, { legacyFolder, entries });
         continue;
       }
-      const runId = entry.isFile() ? SEGMENT_NAME.exec(entry.name)?.[1] : undefined;
-      if (runId === undefined) continue;
-      const run = segments.get(runId) ?? { legacyFolder: undefined, names: [] };
+      const match = SEGMENT_NAME.exec(entry.name);
+      const runId = match?.[1];
+      if (match === null || runId === undefined) continue;
+      const run = found.get(runId) ?? { legacyFolder: undefined, entries: [] };
       // A run has one layout; should both exist, the folder's segments are the run's.
-      if (run.legacyFolder === undefined) run.names.push(entry.name);
-      segments.set(runId, run);
+      if (run.legacyFolder === undefined) run.entries.push(this.found(runId, this.options.dir, entry, match));
+      found.set(runId, run);
     }
-    for (const runId of [...segments.keys()].sort()) {
-      const found = segments.get(runId);
-      if (found !== undefined) this.recoverRun(runId, found.legacyFolder, found.names.sort());
+    for (const runId of [...found.keys()].sort()) {
+      const run = found.get(runId);
+      if (run !== undefined) {
+        this.recoverRun(
+          runId,
+          run.legacyFolder,
+          run.entries.sort((a, b) => a.firstSeq - b.firstSeq),
+        );
+      }
     }
   }
 
-  private recoverRun(runId: string, legacyFolder: string | undefined, names: readonly string[]): void {
+  /** A directory entry named like a segment; one that is not a regular file is set aside at once. */
+  private found(runId: string, folder: string, entry: Dirent, match: RegExpExecArray): FoundEntry {
+    const firstSeq = Number(match[2]);
+    if (entry.isFile()) return { name: entry.name, firstSeq, unusable: undefined };
+    const what = entry.isDirectory()
+      ? 'a directory'
+      : entry.isSymbolicLink()
+        ? 'a symbolic link'
+        : 'not a regular file';
+    this.setAside(runId, join(folder, entry.name), what);
+    return { name: entry.name, firstSeq, unusable: what };
+  }
+
+  private recoverRun(runId: string, legacyFolder: string | undefined, entries: readonly FoundEntry[]): void {
     const run = this.addRun(runId, legacyFolder);
     let broken = false;
-    for (const name of names) {
+    const cut = (firstSeq: number, reason: string): void => {
+      broken = true;
+      if (run.exited === undefined) run.lost = { fromSeq: (run.index.at(-1)?.seq ?? firstSeq - 1) + 1, reason };
+    };
+    for (const { name, firstSeq, unusable } of entries) {
       const path = join(legacyFolder ?? this.options.dir, name);
       if (broken) {
-        removeFile(path);
+        if (unusable === undefined) removeFile(path);
         continue;
       }
-      const fd = openSync(path, 'r+');
-      const size = fstatSync(fd).size;
-      const segment: Segment = {
-        firstSeq: Number(SEGMENT_NAME.exec(name)?.[2]),
-        path,
-        fd,
-        bytes: 0,
-        lastSeq: -1,
-        dirty: false,
-      };
-      const cut = this.scanSegment(run, segment, size);
-      if (cut !== undefined) {
-        broken = true;
-        this.options.onCut?.(runId, `${path}: ${cut}; cut at byte ${segment.bytes} of ${size}`);
+      if (unusable !== undefined) {
+        cut(firstSeq, unusable);
+        continue;
+      }
+      const opened = openExisting(path);
+      if (typeof opened === 'string') {
+        this.options.onCut?.(runId, `${path}: ${opened}; the run is cut there`);
+        cut(firstSeq, opened);
+        continue;
+      }
+      const { fd, size } = opened;
+      const segment: Segment = { firstSeq, path, fd, bytes: 0, lastSeq: -1, dirty: false };
+      const torn = this.scanSegment(run, segment, size);
+      if (torn !== undefined) {
+        cut(firstSeq, torn);
+        this.options.onCut?.(runId, `${path}: ${torn}; cut at byte ${segment.bytes} of ${size}`);
         ftruncateSync(fd, segment.bytes);
       }
       if (segment.bytes === 0 && run.segments.length > 0) {
@@ -400,8 +496,10 @@ export class Spool {
       run.segments.push(segment);
       this.totalBytes += segment.bytes;
     }
-    const first = run.index[0];
-    if (first !== undefined) run.ackedThrough = first.seq - 1;
+    // Records before the first one kept were acknowledged: the run goes on from there.
+    const first = run.index[0]?.seq ?? entries[0]?.firstSeq ?? 0;
+    if (run.index.length === 0) run.chunkCount = first;
+    run.ackedThrough = first - 1;
   }
 
   /** Reads records into the index; returns why it stopped early, or undefined at a clean end. */
@@ -469,6 +567,22 @@ function parseExited(json: Buffer): ExitedEvent | undefined {
   }
   const parsed = exitedEventSchema.safeParse(value);
   return parsed.success ? parsed.data : undefined;
+}
+
+/** A regular file opened read-write, or why it cannot be a segment (it was swapped since readdir). */
+function openExisting(path: string): { fd: number; size: number } | string {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_EXISTING);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === undefined) throw err;
+    return code === 'ELOOP' ? 'a symbolic link' : code === 'EISDIR' ? 'a directory' : `cannot open it (${code})`;
+  }
+  const stat = fstatSync(fd);
+  if (stat.isFile()) return { fd, size: stat.size };
+  closeSync(fd);
+  return 'not a regular file';
 }
 
 /** unlink(2) alone: rmSync stats first, and a segment is always a plain file we made. */

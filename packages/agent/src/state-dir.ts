@@ -1,14 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describeIssues, enrollResponseSchema, isValidNodeId, type EnrollResponse } from '@edgestelle/protocol';
+import { ensurePrivateDir, octalMode, type Privacy } from '@edgestelle/protocol/private-files';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { errnoCode, isNotFound } from './fs-errors.ts';
 
 /**
- * The agent's folder (0700): `node-id`, `credentials.json` (0600), `connection-seq`,
- * `ledger.jsonl` and `spool/`. Everything the agent must remember across restarts lives here.
+ * The agent's folder (0700, kept so): `node-id`, `credentials.json`, `connection-seq`,
+ * `ledger.jsonl` (each 0600) and `spool/` (0700). Everything the agent must remember across
+ * restarts lives here.
  */
 export const stateFiles = {
   nodeId: 'node-id',
@@ -18,9 +20,15 @@ export const stateFiles = {
   spool: 'spool',
 } as const;
 
-export function ensureStateDir(stateDir: string): void {
+/**
+ * Makes the state dir, or keeps it, 0700: one open to group or others is tightened if it is the
+ * agent's user's (the returned warning says so, for the log), and refused if it is another
+ * user's.
+ */
+export function ensureStateDir(stateDir: string): string | undefined {
+  let found: Privacy;
   try {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    found = ensurePrivateDir(stateDir);
   } catch (cause) {
     throw new AgentError(
       AgentErrorCode.stateDirUnusable,
@@ -28,12 +36,26 @@ export function ensureStateDir(stateDir: string): void {
       { cause },
     );
   }
+  switch (found.state) {
+    case 'private':
+      return undefined;
+    case 'tightened':
+      return `the state dir ${stateDir} was open to other users (mode ${octalMode(found.mode)}): made it 0700`;
+    case 'foreign':
+      throw new AgentError(
+        AgentErrorCode.stateDirUnusable,
+        `the state dir ${stateDir} is open to other users (mode ${octalMode(found.mode)}) and belongs to uid ${found.ownerUid}, not to the agent's uid ${found.processUid}: chown it to the agent's user, or chmod 700 it`,
+      );
+  }
 }
 
-/** Writes a small file so that a crash leaves either the old or the new content, never half. */
-export function writeFileAtomic(path: string, content: string | Uint8Array, mode = 0o600): void {
+/**
+ * Writes a small file (0600) so that a crash leaves either the old or the new content, never
+ * half. A new file each time: whatever mode an older file had goes with it.
+ */
+export function writeFileAtomic(path: string, content: string | Uint8Array): void {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'w', mode);
+  const fd = openSync(tmp, 'wx', 0o600);
   try {
     writeSync(fd, typeof content === 'string' ? Buffer.from(content) : content);
     fsyncSync(fd);
@@ -78,7 +100,7 @@ export function resolveNodeId(stateDir: string, configured: string | undefined):
     return kept;
   }
   const made = generateNodeId();
-  writeFileAtomic(path, `${made}\n`, 0o644);
+  writeFileAtomic(path, `${made}\n`);
   return made;
 }
 
@@ -104,7 +126,7 @@ export function readCredentials(stateDir: string): EnrollResponse | undefined {
 
 export function writeCredentials(stateDir: string, credentials: EnrollResponse): string {
   const path = join(stateDir, stateFiles.credentials);
-  writeFileAtomic(path, `${JSON.stringify(credentials, null, 2)}\n`, 0o600);
+  writeFileAtomic(path, `${JSON.stringify(credentials, null, 2)}\n`);
   return path;
 }
 
@@ -117,6 +139,6 @@ export function nextConnectionSeq(stateDir: string): number {
   const text = readOptional(path)?.trim();
   const last = text !== undefined && /^\d+$/.test(text) ? Number(text) : 0;
   const next = last + 1;
-  writeFileAtomic(path, `${next}\n`, 0o644);
+  writeFileAtomic(path, `${next}\n`);
   return next;
 }

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateMasterSecret } from '@edgestelle/protocol/envelope';
+import type { Logger } from 'pino';
 import { MasterError, MasterErrorCode } from './errors.ts';
+import { ensurePrivateDataDir, ensurePrivateDataFile } from './private-files.ts';
 
 /**
- * The master's private files. Each is created once with mode 0600 and read back on every
- * later start; losing `master.key` means every enrolled node must enroll again.
+ * The master's private files, in its 0700 data dir. Each is created once with mode 0600 and
+ * read back (and kept 0600) on every later start; losing `master.key` means every enrolled node
+ * must enroll again.
  */
 export interface DataDir {
   readonly path: string;
@@ -23,22 +26,17 @@ export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
  * @param masterKeyFile a shared secret for several masters (EDGESTELLE_MASTER_KEY_FILE); it
  *   must exist. Without it the secret is `<dataDir>/master.key`, made on the first start.
  */
-export async function openDataDir(path: string, masterKeyFile?: string): Promise<DataDir> {
-  try {
-    await mkdir(path, { recursive: true, mode: 0o700 });
-  } catch (cause) {
-    throw new MasterError(MasterErrorCode.configInvalid, `cannot create the data dir ${path}: ${String(cause)}`, {
-      cause,
-    });
-  }
+export async function openDataDir(path: string, masterKeyFile?: string, logger?: Logger): Promise<DataDir> {
+  ensurePrivateDataDir(path, logger);
   const keyPath = masterKeyFile ?? join(path, 'master.key');
   let masterSecret: Buffer;
   try {
     masterSecret =
       masterKeyFile === undefined
-        ? await readOrCreate(keyPath, () => generateMasterSecret())
+        ? await readOrCreate(keyPath, () => generateMasterSecret(), logger)
         : await readFile(masterKeyFile);
   } catch (cause) {
+    if (cause instanceof MasterError) throw cause;
     throw new MasterError(MasterErrorCode.configInvalid, `cannot read the master key ${keyPath}: ${String(cause)}`, {
       cause,
     });
@@ -49,10 +47,16 @@ export async function openDataDir(path: string, masterKeyFile?: string): Promise
       `${keyPath} holds ${masterSecret.byteLength} bytes, not 32: restore it from a backup (head -c 32 /dev/urandom makes a new one)`,
     );
   }
-  const mqttPassword = await readOrCreate(join(path, 'mqtt-master-password'), () =>
-    Buffer.from(randomBytes(32).toString('base64url')),
+  const mqttPassword = await readOrCreate(
+    join(path, 'mqtt-master-password'),
+    () => Buffer.from(randomBytes(32).toString('base64url')),
+    logger,
   );
-  const masterId = await readOrCreate(join(path, 'master-id'), () => Buffer.from(randomBytes(6).toString('hex')));
+  const masterId = await readOrCreate(
+    join(path, 'master-id'),
+    () => Buffer.from(randomBytes(6).toString('hex')),
+    logger,
+  );
   return {
     path,
     masterSecret,
@@ -61,9 +65,12 @@ export async function openDataDir(path: string, masterKeyFile?: string): Promise
   };
 }
 
-async function readOrCreate(file: string, make: () => Buffer): Promise<Buffer> {
+async function readOrCreate(file: string, make: () => Buffer, logger: Logger | undefined): Promise<Buffer> {
   try {
-    return await readFile(file);
+    const kept = await readFile(file);
+    // One made by hand (`head -c 32 /dev/urandom > master.key`) has the umask's mode.
+    ensurePrivateDataFile(file, false, logger);
+    return kept;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

@@ -124,7 +124,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       deps.logDestination ?? pino.destination(1),
     );
   const topics = new Topics(config.topicPrefix);
-  const dataDir = await openDataDir(config.dataDir, config.masterKeyFile);
+  const dataDir = await openDataDir(config.dataDir, config.masterKeyFile, logger);
   const cleanups: Array<[step: string, cleanup: () => Promise<void>]> = [];
   const closeAll = async (): Promise<void> => {
     for (const [step, cleanup] of cleanups.reverse()) {

@@ -181,7 +181,7 @@ export const exitedEventSchema = z
     endedAt: epochMsSchema,
     peakRssBytes: z.number().int().min(0).nullable(),
     outputBytes: z.number().int().min(0),
-    /** The spool cap cut this run's output; a `system` chunk marks where. */
+    /** The agent's spool cut this run's output (its cap, or damage found at a restart); a `system` chunk marks where. */
     outputTruncated: z.boolean(),
     reason: reasonSchema.optional(),
   })

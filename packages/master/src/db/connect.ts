@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { MasterError, MasterErrorCode } from '../errors.ts';
+import { ensurePrivateDataFile } from '../private-files.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
 import { withStatementCache } from './statement-cache.ts';
@@ -33,6 +34,8 @@ export interface Store {
 }
 
 const INT8_OID = 20;
+/** Files SQLite keeps beside the database: an older master's may be 0644. */
+const SQLITE_SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
 
 /** Opens the database named by the URL (SQLite file or postgres://) and runs the migrations. */
 export async function openStore(databaseUrl: string, logger?: Logger): Promise<Store> {
@@ -59,7 +62,11 @@ export async function openStore(databaseUrl: string, logger?: Logger): Promise<S
   } else {
     const path = databaseUrl.replace(/^(sqlite|file):(\/\/)?/, '');
     sqlitePath = path;
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // SQLite makes a new database 0644, and its -wal and -shm with the main file's mode: a file
+    // made 0600 first (an empty file is an empty database) keeps all three private.
+    ensurePrivateDataFile(path, true, logger);
+    for (const suffix of SQLITE_SIDE_FILES) ensurePrivateDataFile(`${path}${suffix}`, false, logger);
     const database = new SQLite(path);
     const journalMode: unknown = database.pragma('journal_mode = WAL', { simple: true });
     // FULL: the master acknowledges chunks after COMMIT and the agent then deletes them, so a
