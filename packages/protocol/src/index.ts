@@ -57,7 +57,7 @@ export { describeIssues, fieldIssues } from './schema-errors.ts';
 export type { FieldIssue } from './schema-errors.ts';
 export { DEFAULT_TOPIC_PREFIX, NODE_ID_PATTERN, Topics, assertNodeId, channels, isValidNodeId } from './topics.ts';
 export type { Channel, NodeRoute } from './topics.ts';
-export { enrollKeyProofSchema, enrollRequestSchema, enrollResponseSchema } from './enrollment.ts';
+export { enrollRequestSchema, enrollResponseSchema } from './enrollment.ts';
 export type { EnrollKeyProof, EnrollRequest, EnrollResponse } from './enrollment.ts';
 export { apiErrorSchema } from './api-error.ts';
 export type { ApiError } from './api-error.ts';
