@@ -407,8 +407,21 @@ describe('web console', () => {
       const enroll = await page.getByTestId('new-secret').textContent();
       expect(enroll).toMatch(new RegExp(`^edgestelle agent enroll --master ${stack.url} --token \\S+$`));
       const row = page.locator('.el-table__row', { hasText: 'rack 7' });
+      await row.getByText('new nodes').waitFor();
       await row.getByRole('button', { name: 'Revoke' }).click();
       await row.getByText('revoked').waitFor();
+      // A token for one node id, the way to enroll an enrolled node again.
+      await page.getByPlaceholder('Description').fill('edge-1 new disk');
+      await page.getByPlaceholder('Node id (optional)').fill('edge-1');
+      await page.getByRole('button', { name: 'Create' }).last().click();
+      await page.getByTestId('new-secret').getByText('--node-id edge-1').waitFor();
+      expect(await page.getByTestId('new-secret').textContent()).toMatch(
+        new RegExp(`^edgestelle agent enroll --master ${stack.url} --token \\S+ --node-id edge-1$`),
+      );
+      await page
+        .locator('.el-table__row', { hasText: 'edge-1 new disk' })
+        .getByText('edge-1', { exact: true })
+        .waitFor();
 
       await page.locator('.el-tabs__item', { hasText: 'API tokens' }).click();
       await page.getByPlaceholder('Name').fill('ci-pipeline');

@@ -119,7 +119,7 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
     // ---- the master path ------------------------------------------------------------------
     const token = (
       await master.enrollment.createJoinToken(
-        { ttlSec: 3600, maxUses: agentCount, tags: { bench: '1' }, description: 'bench' },
+        { ttlSec: 3600, maxUses: agentCount, tags: { bench: '1' }, description: 'bench', nodeId: null },
         'bench',
       )
     ).token;

@@ -1,8 +1,10 @@
 import { readFileSync, statSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { enrollRequestSchema, type EnrollResponse } from '@edgestelle/protocol';
+import { enrollRequestSchema, type EnrollRequest, type EnrollResponse } from '@edgestelle/protocol';
+import { enrollProofMatches } from '@edgestelle/protocol/envelope';
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../src/main.ts';
@@ -91,6 +93,63 @@ describe('edgestelle agent enroll', () => {
     expect(result.stdout).toContain(`enrolled as node ${nodeId}`);
     expect(statSync(join(stateDir, 'credentials.json')).mode & 0o777).toBe(0o600);
     expect(readCredentials(stateDir)).toMatchObject({ nodeId, keyId: 2, tags: { site: 'lab' } });
+  });
+
+  it('proves the node’s current key by itself when its state dir holds credentials for that node id', async () => {
+    await using dir = await tempDir();
+    const requests: EnrollRequest[] = [];
+    let keyId = 4;
+    await using server = await fakeMaster((body) => {
+      const request = enrollRequestSchema.parse(body);
+      requests.push(request);
+      keyId += 1;
+      const response: EnrollResponse = {
+        nodeId: request.nodeId,
+        keyId,
+        nodeKey: Buffer.alloc(32, keyId).toString('base64'),
+        topicPrefix: 'edgestelle',
+        mqtt: { url: 'mqtt://127.0.0.1:1884', username: request.nodeId, password: 'secret' },
+        tags: {},
+      };
+      return { status: 200, json: response };
+    });
+    const stateDir = join(dir.path, 'state');
+    const enrollAs = (token: string, nodeId: string) =>
+      quietly(['enroll', '--master', urlOf(server), '--token', token, '--state-dir', stateDir, '--node-id', nodeId]);
+    expect((await enrollAs('t1', 'edge-1')).code).toBe(0);
+    expect(requests[0]?.keyProof).toBeUndefined();
+    const before = Date.now();
+    expect((await enrollAs('t2', 'edge-1')).code).toBe(0);
+    const proof = requests[1]?.keyProof;
+    expect(proof).toMatchObject({ keyId: 5 });
+    expect(proof?.sentAt).toBeGreaterThanOrEqual(before);
+    const signed = { nodeId: 'edge-1', keyId: 5, joinToken: 't2', sentAtMs: proof?.sentAt ?? 0 };
+    // Signed with the key it held (epoch 5), over the token it sent.
+    expect(enrollProofMatches(Buffer.alloc(32, 5), signed, proof?.mac ?? '')).toBe(true);
+    // Credentials of another node id prove nothing about this one.
+    expect((await enrollAs('t3', 'edge-2')).code).toBe(0);
+    expect(requests[2]?.keyProof).toBeUndefined();
+  });
+
+  it('enrolls without a proof when its credentials file is unreadable, and says so if the master refuses', async () => {
+    await using dir = await tempDir();
+    await writeFile(join(dir.path, 'credentials.json'), '{ torn');
+    const requests: unknown[] = [];
+    await using server = await fakeMaster((body) => {
+      requests.push(body);
+      return { status: 409, json: { code: 'node_exists', message: 'node edge-1 is already enrolled' } };
+    });
+    const refused = await quietly([
+      'enroll',
+      ...['--master', urlOf(server), '--token', 't', '--state-dir', dir.path, '--node-id', 'edge-1'],
+    ]);
+    expect(refused.code).toBe(69);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({ token: 't', nodeId: 'edge-1' });
+    expect(requests[0]).not.toHaveProperty('keyProof');
+    expect(refused.stderr).toContain('node_exists: node edge-1 is already enrolled');
+    expect(refused.stderr).toContain("no proof of the node's key was sent");
+    expect(refused.stderr).toContain('credentials.json is not JSON');
   });
 
   it('reports the master’s refusal and an unreachable master with exit code 69', async () => {

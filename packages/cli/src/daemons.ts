@@ -25,10 +25,16 @@ export function addDaemonVerbs(program: Command): void {
                 {
                   url: master.url,
                   dataDir: master.config.dataDir,
-                  createJoinToken: async () =>
+                  createJoinToken: async (nodeId) =>
                     (
                       await master.enrollment.createJoinToken(
-                        { ttlSec: 600, maxUses: 1, tags: { demo: 'true' }, description: 'edgestelle master --demo' },
+                        {
+                          ttlSec: 600,
+                          maxUses: 1,
+                          tags: { demo: 'true' },
+                          description: 'edgestelle master --demo',
+                          nodeId,
+                        },
                         'demo',
                       )
                     ).token,

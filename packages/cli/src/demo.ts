@@ -11,7 +11,8 @@ import { join } from 'node:path';
 export interface DemoMaster {
   url: string;
   dataDir: string;
-  createJoinToken(): Promise<string>;
+  /** A token made for the node id: it enrolls the demo node on every start, the first or a later one. */
+  createJoinToken(nodeId: string): Promise<string>;
 }
 
 export interface DemoOptions {
@@ -24,6 +25,34 @@ export interface DemoOptions {
 export const DEMO_NODE_ID = 'demo';
 const STOP_GRACE_MS = 10_000;
 
+/**
+ * All the demo agent gets of the master's environment. Its scripts run as the master's user and
+ * can read the agent's environment (/proc/$PPID/environ), so nothing the master was started with
+ * (admin password, database URL, API token, …) may pass: the agent gets its settings in args and
+ * its state dir, and the names here carry none of the master's secrets. NODE_EXTRA_CA_CERTS (a
+ * path) lets it trust the embedded broker's TLS listener as the master's user does.
+ */
+const DEMO_AGENT_ENV = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'TZ',
+  'TERM',
+  'TMPDIR',
+  'NODE_EXTRA_CA_CERTS',
+]);
+
+export function demoAgentEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (value !== undefined && (DEMO_AGENT_ENV.has(name) || name.startsWith('LC_'))) kept[name] = value;
+  }
+  kept.EDGESTELLE_LOG_LEVEL = env.EDGESTELLE_LOG_LEVEL ?? 'info';
+  return kept;
+}
+
 export async function startDemoAgent(master: DemoMaster, options: DemoOptions): Promise<() => Promise<void>> {
   const stateDir = join(master.dataDir, 'demo-agent');
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -32,14 +61,14 @@ export async function startDemoAgent(master: DemoMaster, options: DemoOptions): 
   const run = (args: readonly string[]): ChildProcess => {
     const child = spawn(process.execPath, [...options.execArgv, options.cliEntry, 'agent', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, EDGESTELLE_LOG_LEVEL: process.env.EDGESTELLE_LOG_LEVEL ?? 'info' },
+      env: demoAgentEnvironment(process.env),
     });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     return child;
   };
 
-  const token = await master.createJoinToken();
+  const token = await master.createJoinToken(DEMO_NODE_ID);
   const enrolled = await exitOf(
     run([
       'enroll',
@@ -61,7 +90,10 @@ export async function startDemoAgent(master: DemoMaster, options: DemoOptions): 
   }
   const agent = run(['--state-dir', stateDir]);
   const exited = exitOf(agent);
-  options.log(`  demo agent        node '${DEMO_NODE_ID}' (pid ${agent.pid ?? '?'}), log in ${logPath}\n`);
+  options.log(
+    `  demo agent        node '${DEMO_NODE_ID}' (pid ${agent.pid ?? '?'}), log in ${logPath}\n` +
+      `                    (its commands run as your user and can read the data dir: for trying, not production)\n`,
+  );
   return async () => {
     if (agent.exitCode === null && agent.signalCode === null) {
       agent.kill('SIGTERM');

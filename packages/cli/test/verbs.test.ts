@@ -196,6 +196,32 @@ describe('nodes, jobs, tokens, enroll-token', () => {
     const badUses = await fleet.cli(['enroll-token', 'create', '--uses', 'lots']);
     expect(badUses.status).toBe(64);
   });
+
+  it('creates a join token for one node id (--node), which alone enrolls that node again', async () => {
+    const enrollDelta = (token: string) =>
+      fetch(`${fleet.url}/api/v1/enroll`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token, nodeId: 'delta', name: 'delta' }),
+      });
+    const ordinary = async () => (await fleet.cli(['enroll-token', 'create'])).stdout.trim();
+    expect((await enrollDelta(await ordinary())).status).toBe(200);
+    const created = joinTokenCreatedSchema.parse(
+      JSON.parse((await fleet.cli(['enroll-token', 'create', '--node', 'delta', '--json'])).stdout),
+    );
+    expect(created).toMatchObject({ nodeId: 'delta', maxUses: 1 });
+    expect((await fleet.cli(['enroll-token', 'list'])).stdout).toMatch(
+      new RegExp(`^${created.tokenId}\\s+active\\s+0/1\\s+\\S+\\s+delta\\s`, 'm'),
+    );
+    // delta is enrolled: an ordinary token is refused, the one made for it re-keys it.
+    const refused = await enrollDelta(await ordinary());
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ code: 'node_exists' });
+    expect((await enrollDelta(created.token)).status).toBe(200);
+    const badNode = await fleet.cli(['enroll-token', 'create', '--node', 'Not A Node']);
+    expect(badNode.status).toBe(64);
+    expect(badNode.stderr).toContain("--node: 'Not A Node' is not a node id");
+  });
 });
 
 const hasZsh = existsSync('/usr/bin/zsh') || existsSync('/bin/zsh');

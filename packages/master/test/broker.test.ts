@@ -5,10 +5,11 @@ import { enrollResponseSchema } from '@edgestelle/protocol';
 import { connect } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { startStack, waitFor, type Stack } from './support/stack.ts';
 
-async function enrollRaw(stack: Stack, nodeId: string) {
-  const token = await stack.joinToken();
+async function enrollRaw(stack: Stack, nodeId: string, token?: string) {
+  token ??= await stack.joinToken();
   const response = await fetch(`${stack.master.url}/api/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -134,7 +135,11 @@ describe('embedded broker lock-down', () => {
   it('re-enrollment rolls the key epoch and the broker password', async () => {
     await using stack = await startStack('sqlite', 'embedded');
     const first = await enrollRaw(stack, 'edge-1');
-    const second = await enrollRaw(stack, 'edge-1');
+    // An enrolled node enrolls again with a token made for it (enroll-takeover.test.ts has the rest).
+    const forNode = await stack.api('POST', '/api/v1/join-tokens', z.object({ token: z.string() }), {
+      nodeId: 'edge-1',
+    });
+    const second = await enrollRaw(stack, 'edge-1', forNode.token);
     expect(second.keyId).toBe(first.keyId + 1);
     expect(second.nodeKey).not.toBe(first.nodeKey);
     await expect(

@@ -1,11 +1,12 @@
 /**
  * Writes test-vectors/v1.json: fixed secret, node, epoch, message id, nonce, time, topic and
- * message → the exact body and envelope bytes. Another implementation checks itself against
+ * message → the exact body and envelope bytes; node key, join token and time → the exact
+ * enrollment proof. Another implementation checks itself against
  * the file; envelope.test.ts checks this one. Run: npx tsx --conditions=source scripts/make-test-vectors.ts
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { deriveNodeKey, encodeBody, sealEnvelope } from '../src/envelope.ts';
+import { deriveNodeKey, encodeBody, sealEnvelope, signEnrollProof } from '../src/envelope.ts';
 import type { Message } from '../src/messages.ts';
 import { Topics } from '../src/topics.ts';
 
@@ -89,6 +90,15 @@ const vectors = cases.map((c, i) => {
   };
 });
 
+const enrollProofs = [
+  { name: 'first key', epoch: 0, joinToken: 'esj_test-vector-token', sentAtMs: 1767225600000 },
+  { name: 'key epoch 3, a later time', epoch: 3, joinToken: 'esj_another-token', sentAtMs: 1767225661234 },
+].map((c) => {
+  const nodeKey = deriveNodeKey(masterSecret, nodeId, c.epoch);
+  const fields = { nodeId, keyId: c.epoch, joinToken: c.joinToken, sentAtMs: c.sentAtMs };
+  return { name: c.name, nodeKeyHex: hex(nodeKey), ...fields, mac: signEnrollProof(nodeKey, fields) };
+});
+
 const out = fileURLToPath(new URL('../test-vectors/v1.json', import.meta.url));
-writeFileSync(out, `${JSON.stringify({ version: 1, vectors }, null, 2)}\n`);
-console.log(`wrote ${vectors.length} vectors to ${out}`);
+writeFileSync(out, `${JSON.stringify({ version: 1, vectors, enrollProofs }, null, 2)}\n`);
+console.log(`wrote ${vectors.length} envelope and ${enrollProofs.length} enrollment proof vectors to ${out}`);

@@ -227,6 +227,11 @@ export const joinTokenCreateSchema = z
     maxUses: z.number().int().min(1).max(100_000).nullable().default(1),
     tags: tagsSchema.default({}),
     description: z.string().max(256).default(''),
+    /**
+     * Only this node id may enroll with it, and it may enroll that id again (a new key for a node
+     * that is already enrolled, e.g. after its disk was replaced). Null: new node ids only.
+     */
+    nodeId: nodeIdSchema.nullable().default(null),
   })
   .strict();
 export type JoinTokenCreate = z.input<typeof joinTokenCreateSchema>;
@@ -240,6 +245,8 @@ export const joinTokenDtoSchema = z.object({
   maxUses: z.number().int().nullable(),
   uses: z.number().int(),
   revokedAt: epochMsSchema.nullable(),
+  /** The one node id it enrolls (again); null: any id that is not enrolled yet. */
+  nodeId: nodeIdSchema.nullable(),
 });
 export type JoinTokenDto = z.infer<typeof joinTokenDtoSchema>;
 
@@ -608,6 +615,7 @@ export const auditActions = [
   'join_token.create',
   'join_token.revoke',
   'node.enroll',
+  'node.enroll_refused',
   'node.update',
   'node.revoke',
   'script.save',

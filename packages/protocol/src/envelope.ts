@@ -270,3 +270,4 @@ function parseBody<T>(schema: z.ZodType<T>, body: unknown, route: NodeRoute): T 
 }
 
 export { decodeBody, encodeBody } from './body-codec.ts';
+export { enrollProofMatches, signEnrollProof, type EnrollProofFields } from './enroll-proof.ts';

@@ -60,7 +60,7 @@ export type { FieldIssue } from './schema-errors.ts';
 export { DEFAULT_TOPIC_PREFIX, NODE_ID_PATTERN, Topics, assertNodeId, channels, isValidNodeId } from './topics.ts';
 export type { Channel, NodeRoute } from './topics.ts';
 export { enrollRequestSchema, enrollResponseSchema } from './enrollment.ts';
-export type { EnrollRequest, EnrollResponse } from './enrollment.ts';
+export type { EnrollKeyProof, EnrollRequest, EnrollResponse } from './enrollment.ts';
 export { apiErrorSchema } from './api-error.ts';
 export type { ApiError } from './api-error.ts';
 export {

@@ -1,6 +1,7 @@
 import {
   apiTokenCreatedSchema,
   apiTokenDtoSchema,
+  isValidNodeId,
   joinTokenCreatedSchema,
   joinTokenDtoSchema,
   type ApiTokenDto,
@@ -120,6 +121,7 @@ interface EnrollCreateFlags {
   ttl: string;
   uses: string;
   description?: string;
+  node?: string;
   json?: boolean;
 }
 
@@ -128,6 +130,12 @@ function parseUses(text: string): number | null {
   if (!/^\d+$/.test(text) || Number(text) < 1)
     throw usageError(`--uses: '${text}' is neither a count (1, 50) nor 'unlimited'`);
   return Number(text);
+}
+
+function parseNodeId(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  if (!isValidNodeId(text)) throw usageError(`--node: '${text}' is not a node id (a-z, 0-9 and '-', up to 64)`);
+  return text;
 }
 
 export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void {
@@ -139,6 +147,7 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
       examples(
         'edgestelle enroll-token create --tag site=berlin --ttl 1h',
         'edgestelle enroll-token create --uses 50 --ttl 7d --description "rack 4"',
+        'edgestelle enroll-token create --node edge-7 --ttl 1h',
         'edgestelle enroll-token list',
       ),
     );
@@ -149,10 +158,18 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
     .option('--ttl <duration>', 'how long it works', '24h')
     .option('--uses <n>', "how many nodes may use it, or 'unlimited'", '1')
     .option('--description <text>', 'a note for enroll-token list')
+    .option(
+      '--node <nodeId>',
+      'only this node id may enroll with it; the one way to enroll an enrolled node again without its key',
+    )
     .option('--json', 'print the API’s JoinTokenCreated as JSON')
     .addHelpText(
       'after',
-      examples('edgestelle enroll-token create --tag site=berlin', 'TOKEN=$(edgestelle enroll-token create --ttl 10m)'),
+      examples(
+        'edgestelle enroll-token create --tag site=berlin',
+        'TOKEN=$(edgestelle enroll-token create --ttl 10m)',
+        'edgestelle enroll-token create --node edge-7   # edge-7 lost its disk: enroll it again',
+      ),
     )
     .action(async (flags: EnrollCreateFlags) => {
       const request: JoinTokenCreate = {
@@ -160,6 +177,7 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
         maxUses: parseUses(flags.uses),
         tags: parseTags(flags.tag ?? []),
         description: flags.description ?? '',
+        nodeId: parseNodeId(flags.node),
       };
       const { api } = await connect(terminal.env);
       const created = await api.post('/api/v1/join-tokens', joinTokenCreatedSchema, request);
@@ -168,8 +186,10 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
         printSecret(
           terminal,
           created.token,
-          `Join token ${created.tokenId} created: ${created.maxUses === null ? 'any number of nodes' : `${created.maxUses} node${created.maxUses === 1 ? '' : 's'}`} until ${formatTime(created.expiresAt)}`,
-          `On the new node run:\n  edgestelle agent enroll --master ${api.baseUrl} --token ${created.token}\n`,
+          `Join token ${created.tokenId} created: ${created.nodeId === null ? (created.maxUses === null ? 'any number of new nodes' : `${created.maxUses} new node${created.maxUses === 1 ? '' : 's'}`) : `node ${created.nodeId} (new or enrolled), ${created.maxUses === null ? 'any number of times' : `${created.maxUses} time${created.maxUses === 1 ? '' : 's'}`}`} until ${formatTime(created.expiresAt)}`,
+          created.nodeId === null
+            ? `On the new node run:\n  edgestelle agent enroll --master ${api.baseUrl} --token ${created.token}\n`
+            : `On node ${created.nodeId} run:\n  edgestelle agent enroll --master ${api.baseUrl} --token ${created.token} --node-id ${created.nodeId}\n`,
         );
     });
   enroll
@@ -200,12 +220,13 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
 export function formatJoinTokens(items: readonly JoinTokenDto[], nowMs: number): string {
   if (items.length === 0) return 'No join tokens.';
   return formatTable(
-    ['TOKEN', 'STATUS', 'USES', 'EXPIRES', 'TAGS', 'DESCRIPTION'],
+    ['TOKEN', 'STATUS', 'USES', 'EXPIRES', 'NODE', 'TAGS', 'DESCRIPTION'],
     items.map((token) => [
       token.tokenId,
       token.maxUses !== null && token.uses >= token.maxUses ? 'used up' : tokenStatus(token, nowMs),
       `${token.uses}/${token.maxUses ?? '∞'}`,
       formatTime(token.expiresAt),
+      token.nodeId ?? 'new nodes',
       formatTags(token.tags),
       token.description,
     ]),

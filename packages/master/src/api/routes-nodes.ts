@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import {
+  apiErrorSchema,
   enrollRequestSchema,
   enrollResponseSchema,
   idSchema,
@@ -127,7 +128,13 @@ export function registerNodeRoutes(base: FastifyInstance, deps: ApiDeps): void {
     '/api/v1/enroll',
     {
       config: { access: 'public' },
-      schema: { tags: ['enrollment'], body: enrollRequestSchema, response: { 200: enrollResponseSchema } },
+      schema: {
+        tags: ['enrollment'],
+        description:
+          'A join token enrolls a node id that is not enrolled yet. An enrolled id needs a token made for it (JoinTokenCreate.nodeId) or keyProof, proof of its current key; otherwise 409 node_exists, and nothing changes.',
+        body: enrollRequestSchema,
+        response: { 200: enrollResponseSchema, 403: apiErrorSchema, 409: apiErrorSchema },
+      },
     },
     (request) => deps.enrollment.enroll(request.body, request.hostname, request.ip),
   );

@@ -216,6 +216,13 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         }
       },
     },
+    '0003_join_token_node': {
+      async up(db: Kysely<unknown>) {
+        // A join token an admin made for one node id: the only token that may enroll that id
+        // again once it is enrolled. Null (every token made before): new node ids only.
+        await db.schema.alterTable('join_tokens').addColumn('node_id', 'text').execute();
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

@@ -65,6 +65,8 @@ export interface JoinTokensTable {
   uses: number;
   revoked_at: number | null;
   created_by: string;
+  /** Only this node id enrolls with it (again); null: ids not enrolled yet. */
+  node_id: string | null;
 }
 
 export interface NodesTable {

@@ -244,6 +244,11 @@ export const en = {
     expires: 'Expires',
     lastUsed: 'Last used',
     uses: 'Uses',
+    nodeIdOptional: 'Node id (optional)',
+    nodeIdHint:
+      'Only this node id may enroll with it, and it may enroll that node again (a new key). Empty: new nodes only.',
+    node: 'Node',
+    newNodes: 'new nodes',
     never: 'never',
     none: 'None yet.',
     revoke: 'Revoke',
