@@ -1,10 +1,14 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { jobDtoSchema } from '@edgestelle/protocol';
+import { tempDir } from '@edgestelle/testkit';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { expectedLines, openLive, startSharedPair, waitFor } from './support/stack.ts';
+import { expectedLines, openLive, startPeerMaster, startSharedPair, startStack, waitFor } from './support/stack.ts';
 
 /**
- * DESIGN.md "Scale-out": two masters on one PostgreSQL and one Mosquitto, ingest split by a
- * shared subscription, live updates carried between them by LISTEN/NOTIFY.
+ * Scale-out: two masters on one PostgreSQL and one Mosquitto, ingest split by a shared
+ * subscription, live updates carried between them by LISTEN/NOTIFY.
  */
 describe('two masters on one PostgreSQL', () => {
   it('streams a job created on one master to a live client of the other, complete and in order', async () => {
@@ -72,5 +76,43 @@ describe('two masters on one PostgreSQL', () => {
       'output on b after the drop',
     );
     await live.close();
+  });
+
+  it('dispatches a job with secret variables that another master created: the shared master key opens them', async () => {
+    await using keyDir = await tempDir();
+    const masterKeyFile = join(keyDir.path, 'master.key');
+    await writeFile(masterKeyFile, Buffer.alloc(32, 7), { mode: 0o600 });
+    await using a = await startStack('postgres', 'mosquitto', {}, { mqttShared: 'true', masterKeyFile });
+    const agent = await a.agent('vault-1');
+    // Offline while the job is made, so the master that made it cannot be the one that sends it.
+    await agent.stop();
+    await waitFor(async () => !(await a.master.nodes.get(agent.nodeId)).online, 15_000, 'vault-1 offline');
+    const b = await startPeerMaster(a, masterKeyFile, join(keyDir.path, 'master-b'));
+    const secret = 'pg-scale-out-s3cret-value';
+    let jobId: string;
+    try {
+      const users = await b.store.db.selectFrom('users').select('user_id').executeTakeFirstOrThrow();
+      const { token } = await b.auth.createApiToken(users.user_id, 'b', null);
+      const response = await fetch(`${b.url}/api/v1/jobs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          target: { nodeIds: [agent.nodeId] },
+          spec: { command: 'echo "$DB_PASSWORD"', timeoutMs: 30_000 },
+          secretEnv: { DB_PASSWORD: secret },
+        }),
+      });
+      expect(response.status).toBe(201);
+      jobId = jobDtoSchema.parse(await response.json()).jobId;
+    } finally {
+      await b.close();
+    }
+    // Only master a is left: it opens what b sealed when the node comes back.
+    await agent.start();
+    const [run] = await a.runs(jobId);
+    const done = await a.waitRun(run?.runId ?? '', (r) => r.complete);
+    expect(done.state).toBe('succeeded');
+    const raw = await a.request('GET', `/api/v1/runs/${done.runId}/output/raw`);
+    expect(await raw.text()).toBe(`${secret}\n`);
   });
 });

@@ -13,6 +13,8 @@ export {
   channelSchemas,
   chunkDataSchema,
   commandSchema,
+  envKeySchema,
+  envSchema,
   epochMsSchema,
   eventSchema,
   exitedEventSchema,
@@ -62,6 +64,7 @@ export type { EnrollRequest, EnrollResponse } from './enrollment.ts';
 export { apiErrorSchema } from './api-error.ts';
 export type { ApiError } from './api-error.ts';
 export {
+  SECRET_MASK,
   apiTokenCreateSchema,
   apiTokenCreatedSchema,
   apiTokenDtoSchema,

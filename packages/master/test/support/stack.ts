@@ -407,26 +407,13 @@ export interface SharedPair extends AsyncDisposable {
   b: Master;
 }
 
-/** DESIGN.md "Scale-out": two masters on one PostgreSQL and one Mosquitto, ingest split between them. */
+/** Two masters on one PostgreSQL and one Mosquitto, ingest split between them. */
 export async function startSharedPair(): Promise<SharedPair> {
-  const { tempDir } = await import('@edgestelle/testkit');
   const keyDir = await tempDir();
   const masterKeyFile = join(keyDir.path, 'master.key');
   await writeFile(masterKeyFile, Buffer.alloc(32, 9), { mode: 0o600 });
   const a = await startStack('postgres', 'mosquitto', {}, { mqttShared: 'true', masterKeyFile });
-  const b = await createMaster(
-    configFrom({
-      dataDir: join(keyDir.path, 'master-b'),
-      httpPort: '0',
-      mqttUrl: a.mqttUrl,
-      mqttShared: 'true',
-      masterKeyFile,
-      databaseUrl: a.databaseUrl,
-      adminPassword: ADMIN_PASSWORD,
-      logLevel: 'error',
-    }),
-    { sweepIntervalMs: 0, logger: pino({ level: 'error' }) },
-  );
+  const b = await startPeerMaster(a, masterKeyFile, join(keyDir.path, 'master-b'));
   return {
     a,
     b,
@@ -436,4 +423,24 @@ export async function startSharedPair(): Promise<SharedPair> {
       await keyDir[Symbol.asyncDispose]();
     },
   };
+}
+
+/**
+ * Another master on `stack`'s database and broker (a shared subscription), holding the same
+ * master key: the stack must have been started with `mqttShared` and that `masterKeyFile`.
+ */
+export function startPeerMaster(stack: Stack, masterKeyFile: string, dataDir: string): Promise<Master> {
+  return createMaster(
+    configFrom({
+      dataDir,
+      httpPort: '0',
+      mqttUrl: stack.mqttUrl,
+      mqttShared: 'true',
+      masterKeyFile,
+      databaseUrl: stack.databaseUrl,
+      adminPassword: ADMIN_PASSWORD,
+      logLevel: 'error',
+    }),
+    { sweepIntervalMs: 0, logger: pino({ level: 'error' }) },
+  );
 }
