@@ -119,6 +119,9 @@ describe('edgestelle run', () => {
     expect(detail.stdout).toMatch(/secret env\s+API_TOKEN=\*\*\*,DB_PASSWORD=\*\*\*/);
     expect(detail.stdout).not.toContain('from-my-shell');
 
+    const both = await fleet.cli(['run', '--node', 'edge-a', '-e', 'A=1', '--secret-env', 'A=2', '--', 'true']);
+    expect(both.status).toBe(64);
+    expect(both.stderr).toContain('A is both a plain and a secret variable');
     const unset = await fleet.cli(['run', '--node', 'edge-a', '--secret-env', 'NOT_SET_HERE', '--', 'true']);
     expect(unset.status).toBe(64);
     expect(unset.stderr).toBe(
