@@ -61,6 +61,21 @@ describe('parseAssignments and parseTarget', () => {
     expect(usage(() => parseAssignments(['=x'], '--env'))).toMatch(/not key=value/);
   });
 
+  it('takes a bare name from the environment given, and never repeats a value in a message', () => {
+    const shell = { PGPASSWORD: 'from-the-shell' };
+    expect(parseAssignments(['PGPASSWORD', 'TOKEN=t=1'], '--secret-env', shell)).toEqual({
+      PGPASSWORD: 'from-the-shell',
+      TOKEN: 't=1',
+    });
+    expect(usage(() => parseAssignments(['MISSING'], '--secret-env', shell))).toBe(
+      '--secret-env: MISSING is not set in this shell: export it, or give MISSING=value',
+    );
+    expect(usage(() => parseAssignments(['PGPASSWORD'], '--env'))).toMatch(/not key=value/);
+    for (const pairs of [['=hunter2-value'], ['A=hunter2-value', 'A=hunter2-value']]) {
+      expect(usage(() => parseAssignments(pairs, '--secret-env', shell))).not.toContain('hunter2');
+    }
+  });
+
   it('wants exactly one kind of target', () => {
     expect(parseTarget({ node: ['a', 'a', 'b'], tag: [], all: false })).toEqual({ nodeIds: ['a', 'b'] });
     expect(parseTarget({ node: [], tag: ['site=x'], all: false })).toEqual({ tags: { site: 'x' } });
@@ -108,6 +123,16 @@ describe('buildJobCreate', () => {
     });
   });
 
+  it("sends --secret-env values as the job's secretEnv, apart from the spec", () => {
+    const job = buildJobCreate({ ...base, command: ['true'], env: ['MODE=fast'], secretEnv: { PGPASSWORD: 'pw' } });
+    expect(job.secretEnv).toEqual({ PGPASSWORD: 'pw' });
+    expect(job.spec?.env).toEqual({ MODE: 'fast' });
+    expect(buildJobCreate({ ...base, command: ['true'], secretEnv: {} }).secretEnv).toBeUndefined();
+    expect(usage(() => buildJobCreate({ ...base, command: ['true'], secretEnv: { 'BAD-NAME': 'x' } }))).toMatch(
+      /secretEnv/,
+    );
+  });
+
   it('asks for a command and checks the result against the API schema', () => {
     expect(usage(() => buildJobCreate(base))).toMatch(/give the command after --/);
     expect(usage(() => buildJobCreate({ ...base, command: ['true'], cwd: 'relative' }))).toMatch(/spec\.cwd/);
@@ -151,10 +176,14 @@ describe('run with a library script', () => {
       timeoutMs: 120_000,
       concurrency: { count: 1 },
     });
+    expect(buildJobCreate({ ...base, library, secretEnv: { PGPASSWORD: 'pw' } }).secretEnv).toEqual({
+      PGPASSWORD: 'pw',
+    });
   });
 
   it('refuses what would change a saved script', () => {
     expect(() => refuseWithLibraryScript(base)).not.toThrow();
+    expect(() => refuseWithLibraryScript({ ...base, secretEnv: { PGPASSWORD: 'pw' } })).not.toThrow();
     expect(
       usage(() => refuseWithLibraryScript({ ...base, command: ['x'], env: ['A=1'], cwd: '/tmp', pty: true })),
     ).toBe(

@@ -49,15 +49,28 @@ export function parseRolloutLimit(text: string, flag: string): RolloutLimit {
   return { count: amount };
 }
 
-/** `key=value` pairs into a record; the value may contain '=' and may be empty. */
-export function parseAssignments(pairs: readonly string[], flag: string): Record<string, string> {
+/**
+ * `key=value` pairs into a record; the value may contain '=' and may be empty. With
+ * `fromEnvironment`, a bare `key` takes its value from there. No message repeats a value: the
+ * same parser reads secrets.
+ */
+export function parseAssignments(
+  pairs: readonly string[],
+  flag: string,
+  fromEnvironment?: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
   const result: Record<string, string> = {};
   for (const pair of pairs) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw usageError(`${flag}: '${pair}' is not key=value`);
-    const key = pair.slice(0, eq);
+    if (eq === 0) throw usageError(`${flag}: '=…' is not key=value (the name is missing)`);
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    if (eq === -1 && fromEnvironment === undefined) throw usageError(`${flag}: '${pair}' is not key=value`);
     if (Object.hasOwn(result, key)) throw usageError(`${flag}: '${key}' is given twice`);
-    result[key] = pair.slice(eq + 1);
+    const value = eq === -1 ? fromEnvironment?.[key] : pair.slice(eq + 1);
+    if (value === undefined) {
+      throw usageError(`${flag}: ${key} is not set in this shell: export it, or give ${key}=value`);
+    }
+    result[key] = value;
   }
   return result;
 }
@@ -143,6 +156,8 @@ export interface RunFlags extends TargetFlags {
   concurrency?: string | undefined;
   maxFailures?: string | undefined;
   env: readonly string[];
+  /** `--secret-env` values, already read (see parseAssignments); sent as the job's secretEnv. */
+  secretEnv?: Readonly<Record<string, string>> | undefined;
   cwd?: string | undefined;
   pty: boolean;
 }
@@ -154,27 +169,34 @@ const DEFAULT_TIMEOUT = '10m';
  * through `/bin/sh -c`, as ssh does, so `-- 'df -h | tail -1'` and `-- df -h` both work.
  */
 export function buildJobCreate(flags: RunFlags): JobCreate {
-  const rollout = {
+  // What any job may carry, whatever it runs.
+  const common = {
     ...(flags.concurrency === undefined ? {} : { concurrency: parseRolloutLimit(flags.concurrency, '--concurrency') }),
     ...(flags.maxFailures === undefined ? {} : { maxFailures: parseRolloutLimit(flags.maxFailures, '--max-failures') }),
     ...(flags.deadline === undefined ? {} : { offlineDeadlineMs: parseDurationMs(flags.deadline, '--deadline') }),
+    ...(flags.secretEnv === undefined || Object.keys(flags.secretEnv).length === 0
+      ? {}
+      : { secretEnv: { ...flags.secretEnv } }),
   };
   const job: JobCreate =
     flags.library === undefined
-      ? { target: parseTarget(flags), spec: buildSpec(flags), ...rollout }
+      ? { target: parseTarget(flags), spec: buildSpec(flags), ...common }
       : {
           target: parseTarget(flags),
           script: { name: flags.library.name, version: flags.library.version },
           params: flags.library.params,
           ...(flags.timeout === undefined ? {} : { timeoutMs: parseDurationMs(flags.timeout, '--timeout') }),
-          ...rollout,
+          ...common,
         };
   const checked = jobCreateSchema.safeParse(job);
   if (!checked.success) throw usageError(describeIssues(checked.error));
   return job;
 }
 
-/** A library script runs as saved: what would change it belongs in a parameter. */
+/**
+ * A library script runs as saved: what would change it belongs in a parameter. Secret values
+ * are the exception (a parameter's value is shown to every viewer): `--secret-env` is allowed.
+ */
 export function refuseWithLibraryScript(flags: RunFlags): void {
   const given = [
     flags.command.length > 0 ? 'words after --' : '',

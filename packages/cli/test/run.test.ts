@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { jobDtoSchema, runDtoSchema } from '@edgestelle/protocol';
+import { jobDtoSchema, jobHistoryPageSchema, runDtoSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startFleet, type Fleet } from './fleet.ts';
@@ -91,6 +91,42 @@ describe('edgestelle run', () => {
     );
     expect(result.job).toEqual(job);
     expect(result.runs).toEqual(runs.items);
+  });
+
+  it('--secret-env delivers the value to the node, from the flag or the shell, and the job shows ***', async () => {
+    const secret = 'cli-Secret-Value-4e1d';
+    const { status, stdout } = await fleet.cli(
+      [
+        'run',
+        '--node',
+        'edge-a',
+        '--secret-env',
+        `DB_PASSWORD=${secret}`,
+        '--secret-env',
+        'API_TOKEN',
+        '--',
+        'echo "$DB_PASSWORD $API_TOKEN"',
+      ],
+      { env: { API_TOKEN: 'from-my-shell' } },
+    );
+    expect(status).toBe(0);
+    expect(stdout).toBe(`${secret} from-my-shell\n`);
+    const list = await fleet.cli(['jobs', '--limit', '1', '--json']);
+    expect(list.stdout).not.toContain(secret);
+    const [job] = jobHistoryPageSchema.parse(JSON.parse(list.stdout)).items;
+    expect(job?.secretEnv).toEqual({ API_TOKEN: '***', DB_PASSWORD: '***' });
+    const detail = await fleet.cli(['jobs', job?.jobId ?? '']);
+    expect(detail.stdout).toMatch(/secret env\s+API_TOKEN=\*\*\*,DB_PASSWORD=\*\*\*/);
+    expect(detail.stdout).not.toContain('from-my-shell');
+
+    const both = await fleet.cli(['run', '--node', 'edge-a', '-e', 'A=1', '--secret-env', 'A=2', '--', 'true']);
+    expect(both.status).toBe(64);
+    expect(both.stderr).toContain('A is both a plain and a secret variable');
+    const unset = await fleet.cli(['run', '--node', 'edge-a', '--secret-env', 'NOT_SET_HERE', '--', 'true']);
+    expect(unset.status).toBe(64);
+    expect(unset.stderr).toBe(
+      'edgestelle: --secret-env: NOT_SET_HERE is not set in this shell: export it, or give NOT_SET_HERE=value\n',
+    );
   });
 
   it('says so in one line with exit 66 when no node matches', async () => {

@@ -25,6 +25,7 @@ import { Ingest } from './runs/ingest.ts';
 import { History } from './runs/history.ts';
 import { MasterMetrics } from './metrics/metrics.ts';
 import { Retention } from './retention/retention.ts';
+import { SecretEnvBox } from './runs/secret-env.ts';
 import { ScriptLibrary } from './scripts/script-library.ts';
 import { LineIndexer } from './search/line-indexer.ts';
 import { LogSearch } from './search/log-search.ts';
@@ -53,7 +54,8 @@ export interface MasterDeps {
 
 /**
  * Log fields that may carry a secret, censored wherever they appear: credentials in requests,
- * enrollment answers (node key, broker password), tokens and passwords in any object logged.
+ * enrollment answers (node key, broker password), tokens and passwords in any object logged, a
+ * job's secret variables.
  */
 const REDACT_PATHS = [
   'req.headers.authorization',
@@ -69,9 +71,11 @@ const REDACT_PATHS = [
   '*.passwordHash',
   '*.password_hash',
   '*.token_hash',
+  '*.secretEnv',
   'password',
   'token',
   'nodeKey',
+  'secretEnv',
 ];
 
 export interface Master {
@@ -225,6 +229,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       sendCommand,
       audit,
       scripts,
+      secretEnv: new SecretEnvBox(dataDir.masterSecret),
       ...(deps.lostRunGraceMs === undefined ? {} : { lostRunGraceMs: deps.lostRunGraceMs }),
       ...(deps.cancelGraceMs === undefined ? {} : { cancelGraceMs: deps.cancelGraceMs }),
     });

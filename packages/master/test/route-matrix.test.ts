@@ -261,8 +261,16 @@ const table: Record<string, Row> = {
   },
 };
 
+/** Each job carries a secret variable of its own, which no response or log line may show. */
 function jobBody(ctx: Context): unknown {
-  return { target: { nodeIds: [ctx.nodeId] }, script: { name: 'hello' }, params: { who: 'matrix' } };
+  const secret = unique(ctx, 'matrix-secret-value');
+  ctx.secrets.add(secret);
+  return {
+    target: { nodeIds: [ctx.nodeId] },
+    script: { name: 'hello' },
+    params: { who: 'matrix' },
+    secretEnv: { MATRIX_TOKEN: secret },
+  };
 }
 
 async function newJob(ctx: Context) {
@@ -353,6 +361,7 @@ describe('route matrix', () => {
     ctx.runId = (await stack.runs(job.jobId))[0]?.runId ?? '';
     expect(job.script).toEqual({ name: 'hello', version: 1 });
     expect(job.spec.env).toEqual({ PARAM_WHO: 'matrix' });
+    expect(job.secretEnv).toEqual({ MATRIX_TOKEN: '***' });
 
     // An expired session: a real login whose expiry has passed.
     const expired = await stack.master.auth.login('admin', ADMIN_PASSWORD, { ip: '127.0.0.1', userAgent: null });

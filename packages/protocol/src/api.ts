@@ -1,6 +1,8 @@
 import * as z from 'zod';
 import { limits } from './limits.ts';
 import {
+  envKeySchema,
+  envSchema,
   epochMsSchema,
   idSchema,
   interpreterSchema,
@@ -408,6 +410,14 @@ export const jobCreateSchema = z
       .strict()
       .optional(),
     params: scriptParamsSchema.optional(),
+    /**
+     * Environment variables whose values are secret (passwords, tokens), for a spec or a library
+     * script alike. The master stores them sealed, puts them only into each node's sealed run
+     * command, and shows every value as `***` (JobDto.secretEnv), to admins too. A name may not
+     * also be in the spec's `env` (or be a script's `PARAM_*`); both count toward the same
+     * limit of variables.
+     */
+    secretEnv: envSchema.optional(),
     timeoutMs: z.number().int().min(1).max(limits.timeoutMaxMs).optional(),
     /** How many nodes run at once (like Salt's --batch, SSM's MaxConcurrency); all at once if absent. */
     concurrency: rolloutLimitSchema.optional(),
@@ -430,6 +440,9 @@ export const jobCreateSchema = z
   });
 export type JobCreate = z.input<typeof jobCreateSchema>;
 
+/** What every client is shown in place of a secret value. */
+export const SECRET_MASK = '***';
+
 export const jobStates = ['running', 'finished', 'cancelled', 'stopped'] as const;
 export const jobStateSchema = z.enum(jobStates);
 
@@ -445,6 +458,8 @@ export const jobDtoSchema = z.object({
   /** The library script and exact version, or null for an inline spec. */
   script: scriptRefSchema.nullable(),
   params: scriptParamsSchema,
+  /** The names of the job's secret variables, each value shown as `***`; `{}` when none. */
+  secretEnv: z.record(envKeySchema, z.literal(SECRET_MASK)),
   target: targetSchema,
   concurrency: rolloutLimitSchema.nullable(),
   maxFailures: rolloutLimitSchema.nullable(),

@@ -15,6 +15,8 @@ export {
   channelSchemas,
   chunkDataSchema,
   commandSchema,
+  envKeySchema,
+  envSchema,
   epochMsSchema,
   eventSchema,
   exitedEventSchema,
@@ -64,6 +66,7 @@ export type { EnrollKeyProof, EnrollRequest, EnrollResponse } from './enrollment
 export { apiErrorSchema } from './api-error.ts';
 export type { ApiError } from './api-error.ts';
 export {
+  SECRET_MASK,
   apiTokenCreateSchema,
   apiTokenCreatedSchema,
   apiTokenDtoSchema,

@@ -29,7 +29,15 @@ export const tagsSchema = z
   });
 
 const argSchema = z.string().max(limits.argMaxChars).refine(noNul, 'must not contain NUL');
-const envKeySchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment names are A-Z, a-z, 0-9 and _');
+export const envKeySchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'environment names are A-Z, a-z, 0-9 and _');
+/** Environment variables of a run: names and values bounded, at most `limits.envMaxCount`. */
+export const envSchema = z
+  .record(envKeySchema, z.string().max(limits.envValueMaxChars).refine(noNul, 'must not contain NUL'))
+  .refine((env) => Object.keys(env).length <= limits.envMaxCount, {
+    message: `at most ${limits.envMaxCount} variables`,
+  });
 const absolutePathSchema = z
   .string()
   .min(1)
@@ -52,12 +60,7 @@ export const runSpecSchema = z
       .strict()
       .optional(),
     args: z.array(argSchema).max(limits.argsMaxCount).default([]),
-    env: z
-      .record(envKeySchema, z.string().max(limits.envValueMaxChars).refine(noNul, 'must not contain NUL'))
-      .refine((env) => Object.keys(env).length <= limits.envMaxCount, {
-        message: `at most ${limits.envMaxCount} variables`,
-      })
-      .default({}),
+    env: envSchema.default({}),
     cwd: absolutePathSchema.optional(),
     timeoutMs: z.number().int().min(1).max(limits.timeoutMaxMs),
     killGraceMs: z.number().int().min(0).max(limits.killGraceMaxMs).default(5000),

@@ -18,6 +18,7 @@ import {
   formatLimit,
   formatRunSummary,
   formatTable,
+  formatTags,
   formatTarget,
   formatTime,
 } from '../format.ts';
@@ -136,6 +137,7 @@ export function formatJobDetail(job: JobDto): string {
     [
       ['state', job.state],
       ['command', formatJobWhat(job, 200)],
+      ['secret env', formatTags(job.secretEnv)],
       ['target', formatTarget(job.target)],
       ['created', `${formatTime(job.createdAt)} by ${job.createdBy}`],
       ['finished', formatTime(job.finishedAt)],

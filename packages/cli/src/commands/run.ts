@@ -6,7 +6,13 @@ import { connect, type Connection } from '../credentials.ts';
 import { followOutput, type Following } from '../follow-output.ts';
 import { CliError, usageError } from '../cli-error.ts';
 import { countRunStates, formatCounts, formatRunSummary, formatTarget, jobExitCode } from '../format.ts';
-import { buildJobCreate, interpreterFromShebang, refuseWithLibraryScript, type RunFlags } from '../parse-args.ts';
+import {
+  buildJobCreate,
+  interpreterFromShebang,
+  parseAssignments,
+  refuseWithLibraryScript,
+  type RunFlags,
+} from '../parse-args.ts';
 import { bindParamFlags } from '../script-params.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
@@ -21,6 +27,7 @@ interface RunCliFlags {
   concurrency?: string;
   maxFailures?: string;
   env?: string[];
+  secretEnv?: string[];
   cwd?: string;
   file?: string;
   interpreter?: string;
@@ -48,6 +55,11 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
     .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
+    .option(
+      '--secret-env <KEY[=value]>',
+      'secret environment variable: stored sealed, shown as *** to everyone; KEY alone takes the value from your own environment (repeatable)',
+      collect,
+    )
     .option('-f, --file <script>', 'send this local script and run it; the words after -- become its arguments')
     .option(
       '--interpreter <name>',
@@ -79,6 +91,7 @@ ${examples(
   "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
   'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
   'edgestelle run --tag role=db --file ./backup.sh -- --full',
+  'edgestelle run --tag role=db --secret-env PGPASSWORD -- pg_dump -U app -f /tmp/app.sql app',
   'edgestelle run --tag site=berlin --script restart-unit --param unit=collector --param lines=50',
   'edgestelle run --node edge-01 --script restart-unit --version 3 --param unit=ntp',
   'edgestelle run --all --json -- cat /etc/machine-id | jq -r ".runs[] | .nodeId + \\" \\" + .state"',
@@ -105,6 +118,7 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     concurrency: flags.concurrency,
     maxFailures: flags.maxFailures,
     env: flags.env ?? [],
+    secretEnv: parseAssignments(flags.secretEnv ?? [], '--secret-env', terminal.env),
     cwd: flags.cwd,
     pty: flags.pty === true,
   };

@@ -223,6 +223,15 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await db.schema.alterTable('join_tokens').addColumn('node_id', 'text').execute();
       },
     },
+    '0004_secret_env': {
+      async up(db: Kysely<unknown>) {
+        // A job's secret variables: the values sealed (runs/secret-env.ts), the names apart in
+        // the clear, so showing a job never opens the values.
+        const blob = dialect === 'postgres' ? 'bytea' : 'blob';
+        await db.schema.alterTable('jobs').addColumn('secret_env', sql.raw(blob)).execute();
+        await db.schema.alterTable('jobs').addColumn('secret_env_names', 'text').execute();
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

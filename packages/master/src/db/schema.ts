@@ -104,6 +104,10 @@ export interface JobsTable {
   script_version: number | null;
   /** JSON of the params after defaults (library scripts only). */
   params: string | null;
+  /** The secret variables as JSON, sealed by SecretEnvBox for this job id; null when none. */
+  secret_env: Uint8Array | null;
+  /** JSON array of the secret variables' names, for showing the job without opening the values. */
+  secret_env_names: string | null;
 }
 
 export interface RunsTable {

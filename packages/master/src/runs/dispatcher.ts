@@ -1,4 +1,5 @@
 import {
+  SECRET_MASK,
   limits,
   newId,
   runSpecSchema,
@@ -27,6 +28,7 @@ import { parseTags, tagsMatch } from '../nodes/tags.ts';
 import { jobDto, runDto, runState } from './dto.ts';
 import { slices } from './ingest.ts';
 import { activeStates, failureStates, isTerminalRunState, zeroRunCounts } from './run-state.ts';
+import type { SecretEnvBox } from './secret-env.ts';
 
 export type JobCreateInput = z.output<typeof jobCreateSchema>;
 
@@ -38,6 +40,8 @@ export interface DispatcherOptions {
   sendCommand: (nodeId: string, command: Command) => Promise<void>;
   audit: AuditLog;
   scripts: ScriptLibrary;
+  /** Seals a job's secret variables for the database and opens them for its run commands. */
+  secretEnv: SecretEnvBox;
   /** How long a started run may go without an exit report past its own timeout before it is given up. */
   lostRunGraceMs?: number;
   /** How long a delivered cancel may go unconfirmed (past the kill grace) before the run is called cancelled. */
@@ -74,8 +78,13 @@ export class Dispatcher {
   async createJob(input: JobCreateInput, createdBy: string, actor?: Actor): Promise<JobDto> {
     const nowMs = this.options.clock.now();
     const resolved = await this.resolveSpec(input);
+    const secretNames = checkSecretEnv(resolved.spec, input.secretEnv ?? {});
     const nodeIds = await this.resolveTargets(input.target);
     const jobId = newId(nowMs);
+    const secretEnv =
+      input.secretEnv === undefined || secretNames.length === 0
+        ? null
+        : this.options.secretEnv.seal(jobId, input.secretEnv);
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('jobs')
@@ -88,6 +97,8 @@ export class Dispatcher {
           script_name: resolved.script?.name ?? null,
           script_version: resolved.script?.version ?? null,
           params: resolved.script === null ? null : JSON.stringify(resolved.params),
+          secret_env: secretEnv,
+          secret_env_names: secretEnv === null ? null : JSON.stringify(secretNames),
           target: JSON.stringify(input.target),
           concurrency: input.concurrency === undefined ? null : JSON.stringify(input.concurrency),
           max_failures: input.maxFailures === undefined ? null : JSON.stringify(input.maxFailures),
@@ -127,6 +138,9 @@ export class Dispatcher {
         details: {
           nodeCount: nodeIds.length,
           ...(resolved.script === null ? {} : { script: `${resolved.script.name}@${resolved.script.version}` }),
+          ...(secretNames.length === 0
+            ? {}
+            : { secretEnv: secretNames.map((name) => `${name}=${SECRET_MASK}`).join(' ') }),
         },
       });
     });
@@ -322,7 +336,7 @@ export class Dispatcher {
       .limit(slots)
       .execute();
     if (ready.length === 0) return false;
-    const spec = runSpecSchema.parse(JSON.parse(job.spec));
+    const spec = this.specToSend(job.job_id, job.spec, job.secret_env);
     const sends: Array<Promise<void>> = [];
     const readyIds = ready.map((run) => run.run_id);
     for (const part of slices(readyIds, 500)) {
@@ -352,6 +366,16 @@ export class Dispatcher {
     }
     await Promise.all(sends);
     return sends.length > 0;
+  }
+
+  /**
+   * The spec as a node gets it: the secret values opened into its env here, just before the
+   * command is sealed under the node's key, and nowhere else.
+   */
+  private specToSend(jobId: string, specJson: string, secretEnv: Uint8Array | null): RunSpec {
+    const spec = runSpecSchema.parse(JSON.parse(specJson));
+    if (secretEnv === null) return spec;
+    return { ...spec, env: { ...spec.env, ...this.options.secretEnv.open(jobId, secretEnv) } };
   }
 
   private async send(nodeId: string, command: Command): Promise<void> {
@@ -388,7 +412,7 @@ export class Dispatcher {
     const unaccepted = await this.db
       .selectFrom('runs')
       .innerJoin('jobs', 'jobs.job_id', 'runs.job_id')
-      .select(['runs.run_id', 'runs.job_id', 'jobs.spec', 'jobs.deadline_at'])
+      .select(['runs.run_id', 'runs.job_id', 'jobs.spec', 'jobs.secret_env', 'jobs.deadline_at'])
       .where('runs.node_id', '=', nodeId)
       .where('runs.state', '=', 'sent')
       .execute();
@@ -400,7 +424,7 @@ export class Dispatcher {
         runId: run.run_id,
         jobId: run.job_id,
         deadlineAt: run.deadline_at,
-        spec: runSpecSchema.parse(JSON.parse(run.spec)),
+        spec: this.specToSend(run.job_id, run.spec, run.secret_env),
       });
     }
     const waiting = await this.db
@@ -554,6 +578,31 @@ export class Dispatcher {
     for (const jobId of jobs) await this.pump(jobId);
     return jobs.size;
   }
+}
+
+/**
+ * The secret names, sorted, once they are known not to clash with the spec's own variables (an
+ * inline spec's env, a library script's PARAM_*) and to fit, together with them, in the limit.
+ */
+function checkSecretEnv(spec: RunSpec, secretEnv: Readonly<Record<string, string>>): string[] {
+  const names = Object.keys(secretEnv).sort();
+  const clash = names.find((name) => Object.hasOwn(spec.env, name));
+  if (clash !== undefined) {
+    throw new MasterError(
+      MasterErrorCode.invalidRequest,
+      `${clash} is both a plain and a secret variable: give it in env or in secretEnv, not both`,
+      { field: `secretEnv.${clash}` },
+    );
+  }
+  const count = Object.keys(spec.env).length + names.length;
+  if (count > limits.envMaxCount) {
+    throw new MasterError(
+      MasterErrorCode.invalidRequest,
+      `${count} variables with the secret ones; a run takes at most ${limits.envMaxCount}`,
+      { field: 'secretEnv' },
+    );
+  }
+  return names;
 }
 
 function parseLimit(text: string | null): RolloutLimit | null {

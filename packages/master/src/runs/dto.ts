@@ -1,4 +1,6 @@
 import {
+  SECRET_MASK,
+  envKeySchema,
   nodeFactsSchema,
   rolloutLimitSchema,
   runSpecSchema,
@@ -26,6 +28,15 @@ import type { JobsTable, NodesTable, RunChunksTable, RunsTable } from '../db/sch
 
 function json<T>(schema: z.ZodType<T>, text: string): T {
   return schema.parse(JSON.parse(text));
+}
+
+const secretNamesSchema = envKeySchema.array();
+
+/** From the names alone: showing a job never opens its secret values. */
+function maskedSecretEnv(names: string | null): JobDto['secretEnv'] {
+  const masked: JobDto['secretEnv'] = {};
+  for (const name of names === null ? [] : json(secretNamesSchema, names)) masked[name] = SECRET_MASK;
+  return masked;
 }
 
 export function nodeDto(row: Selectable<NodesTable>): NodeDto {
@@ -82,6 +93,7 @@ export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, numb
         ? null
         : { name: row.script_name, version: row.script_version },
     params: row.params === null ? {} : json(scriptParamsSchema, row.params),
+    secretEnv: maskedSecretEnv(row.secret_env_names),
     target: json(targetSchema, row.target),
     concurrency: row.concurrency === null ? null : json(rolloutLimitSchema, row.concurrency),
     maxFailures: row.max_failures === null ? null : json(rolloutLimitSchema, row.max_failures),

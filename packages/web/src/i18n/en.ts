@@ -133,6 +133,21 @@ export const en = {
           : max !== undefined
             ? `≤ ${max}`
             : 'a number',
+    env: 'Environment',
+    envName: 'NAME',
+    envValue: 'value',
+    envSecret: 'Secret',
+    addEnv: 'Add variable',
+    removeEnv: 'Remove variable',
+    envHint: 'A secret value is stored sealed, goes only to the nodes, and is shown as *** to everyone, admins too.',
+    envProblems: {
+      name: (name: string) =>
+        name === '' ? 'A variable needs a name.' : `${name}: use A-Z, a-z, 0-9 and _, not starting with a digit.`,
+      duplicate: (name: string) => `${name} is given twice.`,
+      plainWithLibrary: (name: string) =>
+        `${name}: a library script takes only secret variables; put other values in its parameters.`,
+      tooMany: (limit: number) => `At most ${limit} variables.`,
+    },
     paramProblems: {
       required: () => 'Required.',
       number: () => 'Give a number.',
@@ -147,6 +162,8 @@ export const en = {
   job: {
     title: (jobId: string) => `Job ${jobId}`,
     by: (user: string) => `by ${user}`,
+    env: 'Environment',
+    secretValue: 'secret: shown to nobody',
     cancelJob: 'Cancel job',
     cancelRun: 'Cancel run',
     confirmCancelJob: 'Cancel every run of this job that has not finished?',

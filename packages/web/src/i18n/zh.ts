@@ -131,6 +131,20 @@ export const zh = {
           : max !== undefined
             ? `≤ ${max}`
             : '数字',
+    env: '环境变量',
+    envName: '名称',
+    envValue: '值',
+    envSecret: '保密',
+    addEnv: '添加变量',
+    removeEnv: '删除变量',
+    envHint: '保密的值加密存储，只发送给节点，对所有人（包括管理员）都显示为 ***。',
+    envProblems: {
+      name: (name: string) =>
+        name === '' ? '变量需要名称。' : `${name}：只能使用 A-Z、a-z、0-9 和 _，且不能以数字开头。`,
+      duplicate: (name: string) => `${name} 重复了。`,
+      plainWithLibrary: (name: string) => `${name}：库脚本只接受保密变量；其他值请通过参数传入。`,
+      tooMany: (limit: number) => `最多 ${limit} 个变量。`,
+    },
     paramProblems: {
       required: () => '必填。',
       number: () => '请输入数字。',
@@ -145,6 +159,8 @@ export const zh = {
   job: {
     title: (jobId: string) => `任务 ${jobId}`,
     by: (user: string) => `由 ${user} 发起`,
+    env: '环境变量',
+    secretValue: '保密：不向任何人显示',
     cancelJob: '取消任务',
     keepRunning: '继续运行',
     cancelRun: '取消运行',
