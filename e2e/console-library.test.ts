@@ -1,6 +1,6 @@
 import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, evaluate, login, logout, screenshot, waitForPanes } from './harness/console-page.ts';
@@ -29,6 +29,11 @@ afterAll(async () => {
   await browser?.[Symbol.asyncDispose]();
   await profile?.[Symbol.asyncDispose]();
   await stack?.[Symbol.asyncDispose]();
+});
+
+// Every page a test visits runs under the master's Content-Security-Policy without breaking it.
+afterEach(() => {
+  expect(browser.violations.splice(0)).toEqual([]);
 });
 
 const TEST_TIMEOUT_MS = 90_000;
