@@ -96,7 +96,7 @@ describe('web console', () => {
     'serves the console and the API docs under a policy that refuses inline script and other origins',
     async () => {
       const response = await page.goto(`${stack.url}/fleet`);
-      expect(response?.headers()['content-security-policy']).toContain("script-src 'self'");
+      expect(response?.headers()['content-security-policy'] ?? '(none)').toContain("script-src 'self'");
       expect(response?.headers()['x-frame-options']).toBe('DENY');
       await page.locator('[data-testid=node-row]').first().waitFor();
 
@@ -124,7 +124,7 @@ describe('web console', () => {
 
       // The OpenAPI page (Swagger UI) renders under the same policy.
       const docs = await page.goto(`${stack.url}/api/docs`);
-      expect(docs?.headers()['content-security-policy']).toContain("default-src 'none'");
+      expect(docs?.headers()['content-security-policy'] ?? '(none)').toContain("default-src 'none'");
       await page.locator('.swagger-ui .info .title', { hasText: 'EdgeStelle master API' }).waitFor();
       await page.locator('.opblock').nth(20).waitFor();
       await screenshot(page, '01b-api-docs');
