@@ -1,6 +1,6 @@
 import { tempDir, type TempDir } from '@edgestelle/testkit';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page, Request } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, evaluate, login, logout, screenshot, waitForPanes } from './harness/console-page.ts';
@@ -29,6 +29,11 @@ afterAll(async () => {
   await browser?.[Symbol.asyncDispose]();
   await profile?.[Symbol.asyncDispose]();
   await stack?.[Symbol.asyncDispose]();
+});
+
+// Every page a test visits runs under the master's Content-Security-Policy without breaking it.
+afterEach(() => {
+  expect(browser.violations.splice(0)).toEqual([]);
 });
 
 const TEST_TIMEOUT_MS = 90_000;
@@ -179,6 +184,45 @@ describe('console on the issue 5 API', () => {
       await page.goto(`${stack.url}/nodes/edge-2`);
       await page.locator('.run-row').first().waitFor();
       await screenshot(page, '24-node-runs');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'finds a word after 4,000 characters of a line, and says why it will not search for NUL bytes',
+    async () => {
+      const requests: string[] = [];
+      const record = (request: Request): void => {
+        if (request.url().includes('/api/v1/search')) requests.push(request.url());
+      };
+      page.on('request', record);
+      await page.goto(`${stack.url}/search?q=${encodeURIComponent('\0\0\0')}`);
+      await page.getByTestId('search-problem').waitFor();
+      expect(await page.getByTestId('search-problem').textContent()).toBe(
+        '"\\u0000\\u0000\\u0000" has no searchable character; each word needs 3 or more characters that are not spaces or control characters',
+      );
+      expect(await page.getByTestId('search-submit').isDisabled()).toBe(true);
+      expect(requests).toEqual([]);
+      page.off('request', record);
+
+      await stack.createJob({
+        target: { nodeIds: ['edge-1'] },
+        spec: { command: `head -c 4000 /dev/zero | tr '\\0' a; echo ' long-needle-5e1 end'`, timeoutMs: 60_000 },
+      });
+      await field('search-input').fill('long-needle-5e1');
+      expect(await page.getByTestId('search-problem').count()).toBe(0);
+      await until('a search hit', async () => {
+        await page.getByTestId('search-submit').click();
+        await page.waitForTimeout(300);
+        return (await page.getByTestId('search-hit').count()) > 0 ? true : null;
+      });
+      const hit = page.getByTestId('search-hit').first();
+      expect(await hit.locator('mark').allTextContents()).toEqual(['long-needle-5e1']);
+      // The line is cut before the match, and that is shown.
+      expect(await hit.getByTestId('hit-cut-start').count()).toBe(1);
+      expect(await hit.getByTestId('hit-cut-end').count()).toBe(0);
+      expect(await hit.locator('code').textContent()).toMatch(/^…a+ long-needle-5e1 end$/);
+      await screenshot(page, '24b-search-long-line');
     },
     TEST_TIMEOUT_MS,
   );

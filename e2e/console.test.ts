@@ -1,7 +1,7 @@
 import { isTerminalRunState, runStateSchema } from '@edgestelle/protocol';
 import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, evaluate, login, logout, readPanes, screenshot, waitForPanes } from './harness/console-page.ts';
@@ -32,7 +32,25 @@ afterAll(async () => {
   await stack?.[Symbol.asyncDispose]();
 });
 
+// Every page a test visits runs under the master's Content-Security-Policy without breaking it.
+afterEach(() => {
+  expect(browser.violations.splice(0)).toEqual([]);
+});
+
 const TEST_TIMEOUT_MS = 90_000;
+
+/**
+ * Waits, bounded, for one refusal to be reported both ways (its `securitypolicyviolation` event
+ * and the browser's console line, each naming the directive), then clears the record.
+ */
+async function refusalReported(directive: RegExp): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (browser.violations.filter((v) => directive.test(v)).length < 2 && Date.now() < deadline) {
+    await page.waitForTimeout(50);
+  }
+  expect(browser.violations.filter((v) => directive.test(v))).toHaveLength(2);
+  browser.violations.length = 0;
+}
 
 async function openJob(jobId: string, query = ''): Promise<void> {
   await page.goto(`${stack.url}/jobs/${jobId}${query}`);
@@ -70,6 +88,46 @@ describe('web console', () => {
       await page.locator('input[name=password]').fill(ADMIN.password);
       await page.getByTestId('login-submit').click();
       await page.waitForURL((url) => url.pathname === '/history');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'serves the console and the API docs under a policy that refuses inline script and other origins',
+    async () => {
+      const response = await page.goto(`${stack.url}/fleet`);
+      expect(response?.headers()['content-security-policy'] ?? '(none)').toContain("script-src 'self'");
+      expect(response?.headers()['x-frame-options']).toBe('DENY');
+      await page.locator('[data-testid=node-row]').first().waitFor();
+
+      // The recorder hears what the policy refuses: an injected inline script does not run.
+      await page.evaluate(
+        `document.body.append(Object.assign(document.createElement('script'), { textContent: 'window.__inline = 1' }))`,
+      );
+      await refusalReported(/script-src/);
+      expect(await evaluate(page, `typeof window.__inline`, z.string())).toBe('undefined');
+
+      // connect-src 'self' lets the page open the live hub on its own origin (ws:), and no other.
+      const opened = await evaluate(
+        page,
+        `new Promise((resolve) => {
+          const socket = new WebSocket(location.origin.replace(/^http/, 'ws') + '/api/v1/live');
+          socket.onopen = () => { socket.close(); resolve('open'); };
+          socket.onerror = () => resolve('error');
+        })`,
+        z.string(),
+      );
+      expect(opened).toBe('open');
+      expect(browser.violations).toEqual([]);
+      await page.evaluate(`new WebSocket('ws://127.0.0.2:9/')`);
+      await refusalReported(/connect-src/);
+
+      // The OpenAPI page (Swagger UI) renders under the same policy.
+      const docs = await page.goto(`${stack.url}/api/docs`);
+      expect(docs?.headers()['content-security-policy'] ?? '(none)').toContain("default-src 'none'");
+      await page.locator('.swagger-ui .info .title', { hasText: 'EdgeStelle master API' }).waitFor();
+      await page.locator('.opblock').nth(20).waitFor();
+      await screenshot(page, '01b-api-docs');
     },
     TEST_TIMEOUT_MS,
   );

@@ -53,5 +53,7 @@ describe('live output across a master restart', () => {
     // The page never reloaded: the same document kept its terminal and its socket client.
     expect(await evaluate(page, `window.sameDocument === true`, z.boolean())).toBe(true);
     expect(await page.getByTestId('live-status').getAttribute('class')).toContain('open');
+    // The live hub's reconnect stayed within connect-src 'self'.
+    expect(browser.violations).toEqual([]);
   }, 120_000);
 });

@@ -17,9 +17,19 @@ const FLAGS = [
 export interface Browser extends AsyncDisposable {
   context: BrowserContext;
   page: Page;
-  /** Uncaught page errors and console errors (failed resource loads excepted). */
+  /** Uncaught page errors and console errors (failed resource loads and policy violations excepted). */
   errors: string[];
+  /**
+   * Every Content-Security-Policy violation any page of the context reported: its
+   * `securitypolicyviolation` events and the browser's "Refused to …" console lines.
+   */
+  violations: string[];
 }
+
+/** Installed before any script of a page runs, so no violation escapes it. */
+const RECORD_VIOLATIONS = `document.addEventListener('securitypolicyviolation', (event) => {
+  window.__edgestelleCspViolation(event.effectiveDirective + ' blocked ' + (event.blockedURI || '(inline)') + ' at ' + (event.sourceFile || document.location.href) + ':' + event.lineNumber);
+}, true);`;
 
 /** Debian's Chromium with a fresh profile in `userDataDir`; never a downloaded browser. */
 export async function launchBrowser(userDataDir: string): Promise<Browser> {
@@ -31,6 +41,9 @@ export async function launchBrowser(userDataDir: string): Promise<Browser> {
     deviceScaleFactor: 1,
     colorScheme: 'dark',
   });
+  const violations: string[] = [];
+  await context.exposeBinding('__edgestelleCspViolation', (_source, text: unknown) => violations.push(String(text)));
+  await context.addInitScript(RECORD_VIOLATIONS);
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
@@ -38,6 +51,10 @@ export async function launchBrowser(userDataDir: string): Promise<Browser> {
     // A 401 answered to a wrong password, or an upgrade refused to an ended session, is the
     // browser's own log line, not an error of the console.
     const text = message.text();
+    if (/Content Security Policy|^Refused to /.test(text)) {
+      violations.push(text);
+      return;
+    }
     const browserLog = text.startsWith('Failed to load resource') || /^WebSocket connection to .* failed/.test(text);
     if (message.type() === 'error' && !browserLog) errors.push(text);
   });
@@ -45,6 +62,7 @@ export async function launchBrowser(userDataDir: string): Promise<Browser> {
     context,
     page,
     errors,
+    violations,
     async [Symbol.asyncDispose]() {
       await context.close();
       await killLeftovers(userDataDir);

@@ -17,6 +17,9 @@ export default defineConfig({
   build: {
     outDir,
     emptyOutDir: true,
+    // Modules run in the order main.ts imports them, whatever chunk they land in: zod-jitless.ts
+    // must configure zod before @edgestelle/protocol builds its schemas (see that file).
+    rolldownOptions: { output: { strictExecutionOrder: true } },
   },
   server: {
     proxy: { '/api': { target: process.env.EDGESTELLE_MASTER_URL ?? 'http://127.0.0.1:8080', ws: true } },

@@ -1,4 +1,4 @@
-import { outputPageSchema, searchPageSchema } from '@edgestelle/protocol';
+import { apiErrorSchema, outputPageSchema, searchPageSchema } from '@edgestelle/protocol';
 import { describe, expect, it } from 'vitest';
 import { startStack, type DbKind } from './support/stack.ts';
 
@@ -89,6 +89,51 @@ describe.each<DbKind>(['sqlite', 'postgres'])('log search (%s)', (db) => {
     );
     expect(second.items[0]?.lineNo).toBe(101);
     expect((await stack.request('GET', '/api/v1/search?q=ok')).status).toBe(400);
+  });
+
+  it('finds a word after 4,000 characters of one line, and refuses a query with nothing to search', async () => {
+    await using stack = await startStack(db, 'embedded');
+    const { nodeId } = await stack.agent('edge-long');
+    const job = await stack.createJob({
+      target: { nodeIds: [nodeId] },
+      spec: {
+        command: `head -c 4000 /dev/zero | tr '\\0' a; echo ' tail-word-91c end'; echo short line`,
+        timeoutMs: 30_000,
+      },
+    });
+    const [run] = await stack.runs(job.jobId);
+    await stack.waitRun(run?.runId ?? '', (r) => r.complete, 30_000);
+    await stack.master.indexer.drain();
+    const page = await stack.api('GET', `/api/v1/search?q=tail-word-91c`, searchPageSchema);
+    expect(page.items.map((h) => h.lineNo)).toEqual([1]);
+    const [hit] = page.items;
+    // A hit shows at most 2,000 characters of its line: the part around the first match.
+    expect(hit?.line.length).toBeLessThanOrEqual(2000);
+    expect(hit?.lineLength).toBe(4000 + ' tail-word-91c end'.length);
+    expect((hit?.lineStart ?? 0) + (hit?.line.length ?? 0)).toBe(hit?.lineLength);
+    expect(hit?.line.endsWith('a tail-word-91c end')).toBe(true);
+    expect(hit?.highlights.map((h) => hit.line.slice(h.start, h.end))).toEqual(['tail-word-91c']);
+    // The whole line is stored for the index.
+    const stored = await stack.master.store.db
+      .selectFrom('output_lines')
+      .select('line')
+      .where('run_id', '=', run?.runId ?? '')
+      .orderBy('line_no')
+      .execute();
+    expect(stored.map((r) => r.line.length)).toEqual([4018, 'short line'.length]);
+
+    // NUL, other control characters and spaces are nothing to search for: 400, naming q.
+    for (const q of ['\0\0\0', '\0\0\0\0\0\0 tail', '"\0 \0 \x01\x7f"', 'tail\0word', 'end ab']) {
+      const response = await stack.request('GET', `/api/v1/search?q=${encodeURIComponent(q)}`);
+      expect(response.status, JSON.stringify(q)).toBe(400);
+      const error = apiErrorSchema.parse(await response.json());
+      expect(error, JSON.stringify(q)).toMatchObject({ code: 'invalid_request', field: 'q' });
+      expect(error.message, JSON.stringify(q)).toMatch(/^query parameter q: /);
+    }
+    const nul = apiErrorSchema.parse(await (await stack.request('GET', '/api/v1/search?q=%00%00%00')).json());
+    expect(nul.message).toBe(
+      'query parameter q: "\\u0000\\u0000\\u0000" has no searchable character; each word needs 3 or more characters that are not spaces or control characters',
+    );
   });
 
   it('indexes a last line without a newline when the run ends after its output was indexed', async () => {

@@ -1,11 +1,14 @@
 import { join } from 'node:path';
 import { freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../src/db/connect.ts';
 import type { Database } from '../src/db/schema.ts';
 import { insertRunningRun } from './support/rows.ts';
 import { contiguousEnd } from '../src/runs/ingest.ts';
+import { MasterEvents } from '../src/events.ts';
+import { LineIndexer } from '../src/search/line-indexer.ts';
 
 /** One contract, both databases: what the run path relies on from the store. */
 async function withStore(
@@ -100,7 +103,75 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (kind) => {
       expect(names.map((u) => u.username)).toEqual(['u-kept']);
     });
   });
+
+  it('migration 0005 indexes again the runs whose lines an older master cut at 2,000 characters', async () => {
+    await withStore(kind, async (store, url) => {
+      const nowMs = 1_790_000_000_000;
+      const long = `${'a'.repeat(4000)} tail-word`;
+      // As the older indexer left them: the long run's first line cut, the short run's whole.
+      for (const [runId, text, lines] of [
+        ['run-long', `${long}\nnext\n`, [long.slice(0, 2000), 'next']],
+        ['run-short', 'one\ntwo\n', ['one', 'two']],
+      ] as const) {
+        await insertRunningRun(store, { jobId: `job-${runId}`, runId, nodeId: 'edge-1' }, nowMs);
+        await store.db
+          .insertInto('run_chunks')
+          .values({ run_id: runId, seq: 0, stream: 'stdout', data: Buffer.from(text), created_at: nowMs })
+          .execute();
+        await store.db
+          .insertInto('output_lines')
+          .values(
+            lines.map((line, i) => ({
+              run_id: runId,
+              seq: 0,
+              line_no: i + 1,
+              stream: 'stdout',
+              line,
+              created_at: nowMs,
+            })),
+          )
+          .execute();
+        await store.db
+          .updateTable('runs')
+          .set({ next_seq: 1, index_seq: 1, index_line: lines.length })
+          .where('run_id', '=', runId)
+          .execute();
+      }
+      const shortIds = await lineIds(store, 'run-short');
+      await sql`DELETE FROM kysely_migration WHERE name = '0005_search_whole_lines'`.execute(store.db);
+
+      const upgraded = await openStore(url);
+      try {
+        expect(await lineIds(upgraded, 'run-long')).toEqual([]);
+        expect(await lineIds(upgraded, 'run-short')).toEqual(shortIds);
+        const indexer = new LineIndexer({
+          store: upgraded,
+          events: new MasterEvents(),
+          logger: pino({ level: 'silent' }),
+          scanIntervalMs: 0,
+        });
+        await indexer.scan();
+        await indexer.drain();
+        indexer.close();
+        const lines = await upgraded.db
+          .selectFrom('output_lines')
+          .select('line')
+          .where('run_id', '=', 'run-long')
+          .orderBy('line_no')
+          .execute();
+        expect(lines.map((l) => l.line)).toEqual([long, 'next']);
+        expect(await lineIds(upgraded, 'run-short')).toEqual(shortIds);
+      } finally {
+        await upgraded.close();
+      }
+    });
+  });
 });
+
+async function lineIds(store: Store, runId: string): Promise<number[]> {
+  const rows = await store.db.selectFrom('output_lines').select('line_id').where('run_id', '=', runId).execute();
+  return rows.map((r) => Number(r.line_id)).sort((a, b) => a - b);
+}
 
 describe('store on sqlite: deferred commits', () => {
   it('relaxes synchronous for exactly the deferred transaction, even one that fails or overlaps another write', async () => {

@@ -570,7 +570,8 @@ export type RunHistoryPage = z.infer<typeof runHistoryPageSchema>;
 /**
  * `GET /api/v1/search`. `q` matches output lines containing every word of it (split on
  * spaces; `"quoted phrase"` keeps spaces) as a substring, case-insensitive; each word needs
- * 3 or more characters. The other filters narrow by run; `user` is who started the job.
+ * 3 or more characters that are not spaces or control characters, and none may hold NUL
+ * (`parseSearchWords`). The other filters narrow by run; `user` is who started the job.
  * Hits come newest run first, then in line order.
  */
 export const searchQuerySchema = z
@@ -598,8 +599,15 @@ export const searchHitSchema = z.object({
   stream: outputStreamSchema,
   /** 1-based line number within the run's output (both streams, in seq order). */
   lineNo: z.number().int().min(1),
-  /** The line as text (UTF-8, invalid bytes replaced, ANSI escapes kept), at most 2000 characters. */
+  /**
+   * The line as text (UTF-8, invalid bytes replaced, ANSI escapes kept), at most 2000 UTF-16
+   * units: a longer line is cut to the part around its first match.
+   */
   line: z.string(),
+  /** Where `line` starts in the indexed line (UTF-16 offset): 0 unless its start was cut. */
+  lineStart: z.number().int().min(0),
+  /** The indexed line's length (UTF-16 units): more than lineStart + line.length if its end was cut. */
+  lineLength: z.number().int().min(0),
   /** Where the words of q are in `line`: UTF-16 offsets, end exclusive, in order, not overlapping. */
   highlights: z.array(z.object({ start: z.number().int().min(0), end: z.number().int().min(0) })),
   /** When the chunk holding the line was stored. */

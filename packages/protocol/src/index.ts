@@ -63,6 +63,8 @@ export { DEFAULT_TOPIC_PREFIX, NODE_ID_PATTERN, Topics, assertNodeId, channels, 
 export type { Channel, NodeRoute } from './topics.ts';
 export { enrollRequestSchema, enrollResponseSchema } from './enrollment.ts';
 export type { EnrollKeyProof, EnrollRequest, EnrollResponse } from './enrollment.ts';
+export { SEARCH_WORD_MIN_CHARS, parseSearchWords } from './search-words.ts';
+export type { SearchWords } from './search-words.ts';
 export { apiErrorSchema } from './api-error.ts';
 export type { ApiError } from './api-error.ts';
 export {

@@ -1,3 +1,4 @@
+import './zod-jitless.ts';
 import 'element-plus/theme-chalk/dark/css-vars.css';
 import './ui/styles.css';
 import { describeError } from '@edgestelle/protocol';

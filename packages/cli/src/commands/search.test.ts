@@ -10,6 +10,8 @@ const hit: SearchHit = {
   stream: 'stdout',
   lineNo: 9,
   line: 'disk \x1b]52;c;x\x07full on /var',
+  lineStart: 0,
+  lineLength: 22,
   highlights: [
     { start: 0, end: 4 },
     { start: 14, end: 18 },
@@ -33,6 +35,14 @@ describe('formatHit', () => {
       'seq 4  \x1b[1mdisk\x1b[0m \\x1b]52;c;x\\x07\x1b[1mfull\x1b[0m on /var',
     );
   });
+
+  it('marks where the master cut a long line', () => {
+    const cut = { ...hit, line: 'disk full', highlights: [], lineStart: 10, lineLength: 30 };
+    expect(formatHit(cut, { escape: true, colour: false, nodeWidth: 0 })).toContain('seq 4  …disk full…');
+    expect(
+      formatHit({ ...cut, lineStart: 21 }, { escape: true, colour: false, nodeWidth: 0 }).endsWith(' …disk full'),
+    ).toBe(true);
+  });
 });
 
 describe('searchQuery', () => {
@@ -48,7 +58,11 @@ describe('searchQuery', () => {
   });
 
   it('refuses words under 3 characters and unknown states', () => {
-    expect(() => searchQuery(['ab', 'disk'], { limit: '50' }, 0)).toThrow(/'ab' is shorter/);
+    expect(() => searchQuery(['ab', 'disk'], { limit: '50' }, 0)).toThrow(/"ab" has only 2 searchable characters/);
+    // NUL and other control characters are no search words: the master's own message, before a request.
+    expect(() => searchQuery(['\0\0\0'], { limit: '50' }, 0)).toThrow(
+      '"\\u0000\\u0000\\u0000" has no searchable character; each word needs 3 or more characters that are not spaces or control characters',
+    );
     expect(() => searchQuery(['disk'], { limit: '50', state: ['broken'] }, 0)).toThrow(/not a run state/);
   });
 });

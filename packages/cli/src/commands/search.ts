@@ -1,4 +1,4 @@
-import { runStates, searchPageSchema, type SearchHit } from '@edgestelle/protocol';
+import { parseSearchWords, runStates, searchPageSchema, type SearchHit } from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import type { Query } from '../api-client.ts';
 import { usageError } from '../cli-error.ts';
@@ -32,7 +32,7 @@ export function addSearchVerb(program: Command, terminal: Terminal): void {
     .description('find lines in stored run output: node, run, seq and the line, newest run first')
     .argument(
       '<query...>',
-      'words a line must all contain (any case, 3+ characters each); one argument with spaces is a phrase',
+      'words a line must all contain (any case, 3+ characters each besides spaces and control characters); one argument with spaces is a phrase',
     )
     .option('--node <nodeId>', 'only output of this node')
     .option('--job <jobId>', 'only output of this job')
@@ -82,13 +82,8 @@ export function searchQuery(words: readonly string[], flags: SearchFlags, nowMs:
     .map((word) => (/\s/.test(word) && !word.includes('"') ? `"${word}"` : word))
     .join(' ')
     .trim();
-  const terms = [...q.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2] ?? '').trim()).filter((t) => t !== '');
-  const short = terms.find((term) => term.length < 3);
-  if (terms.length === 0 || short !== undefined) {
-    throw usageError(
-      `search words need 3 or more characters each${short === undefined ? '' : ` ('${short}' is shorter)`}`,
-    );
-  }
+  const parsed = parseSearchWords(q);
+  if (!parsed.ok) throw usageError(parsed.problem);
   if (q.length > 256) throw usageError('the search text is longer than 256 characters');
   const limit = Number(flags.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw usageError(`--limit: '${flags.limit}' is not 1-200`);
@@ -130,5 +125,8 @@ export function formatHit(hit: SearchHit, options: { escape: boolean; colour: bo
     at = end;
   }
   line += piece(hit.line.slice(at));
+  // The master sends at most 2,000 characters of a long line, around its first match.
+  if (hit.lineStart > 0) line = `…${line}`;
+  if (hit.lineStart + hit.line.length < hit.lineLength) line = `${line}…`;
   return `${options.colour ? paint(node, nodeColour(hit.nodeId)) : node}  ${hit.runId}  seq ${hit.seq}  ${line}`;
 }

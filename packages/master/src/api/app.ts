@@ -11,6 +11,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
 import {
@@ -41,6 +42,7 @@ import { registerJobRoutes } from './routes-jobs.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerUserRoutes } from './routes-users.ts';
+import { clientErrorHandler, securityHeaders } from './security-headers.ts';
 
 export interface ApiDeps {
   logger: FastifyBaseLogger;
@@ -81,6 +83,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
     // Shutdown must not wait on a browser's keep-alive or a refused WebSocket upgrade.
     forceCloseConnections: true,
+    clientErrorHandler,
+    // A URL the router cannot decode is refused before any hook runs: the headers by hand.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      void reply
+        .headers(securityHeaders)
+        .status(400)
+        .send({ code: MasterErrorCode.invalidRequest, message: error.message });
+    },
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -90,8 +100,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }
   app.decorateRequest('principal', null);
   app.decorateRequest('liveRefusal', null);
+  // onSend runs for every answer a route, an error handler, a 404 or a plugin sends.
   app.addHook('onSend', async (request, reply) => {
-    void reply.header('x-request-id', request.id);
+    void reply.header('x-request-id', request.id).headers(securityHeaders);
   });
   // A refused WebSocket upgrade leaves its socket outside the HTTP server's bookkeeping, where
   // forceCloseConnections cannot reach it; end those at shutdown so close() does not hang.

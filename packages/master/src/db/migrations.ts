@@ -232,6 +232,16 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await db.schema.alterTable('jobs').addColumn('secret_env_names', 'text').execute();
       },
     },
+    '0005_search_whole_lines': {
+      async up(db: Kysely<unknown>) {
+        // Lines used to be indexed only up to their 2,000th UTF-16 unit (at least 1,000
+        // characters as SQL counts them): the runs holding such a line are indexed again from
+        // their first chunk; the indexer's scan at start finds them (index_seq < next_seq).
+        await sql`UPDATE runs SET index_seq = 0, index_line = 0, index_carry = NULL
+          WHERE run_id IN (SELECT run_id FROM output_lines WHERE length(line) >= 1000)`.execute(db);
+        await sql`DELETE FROM output_lines WHERE run_id IN (SELECT run_id FROM runs WHERE index_seq = 0)`.execute(db);
+      },
+    },
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

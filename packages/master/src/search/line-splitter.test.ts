@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, parseCarry, serializeCarry } from './line-splitter.ts';
+import { LineSplitter, MAX_LINE_BYTES, parseCarry, serializeCarry } from './line-splitter.ts';
 
 const chunk = (seq: number, text: string | Buffer, stream = 'stdout') => ({
   seq,
@@ -42,5 +42,30 @@ describe('LineSplitter', () => {
     expect(first.lines.map((l) => l.lineNo)).toEqual([1]);
     expect(second.lines).toEqual([{ seq: 0, stream: 'stdout', lineNo: 3, line: 'half done', createdAt: 1000 }]);
     expect(serializeCarry(second.state().carry)).toBeNull();
+  });
+
+  it('keeps a line whole up to a chunk: a word after 4,000 characters is in it', () => {
+    const long = `${'a'.repeat(4000)} tail-word ${'€'.repeat(20_000)}`;
+    const splitter = new LineSplitter({}, 0);
+    splitter.push(chunk(0, `${long}\r\nnext\n`));
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(MAX_LINE_BYTES);
+    expect(splitter.lines.map((l) => l.line)).toEqual([long, 'next']);
+  });
+
+  it('cuts a line longer than a chunk into pieces between characters, each from the chunk it starts in or before', () => {
+    // 30,000 three-byte characters (90,000 bytes) in two chunks cut mid-character, then a word.
+    const bytes = Buffer.from(`${'€'.repeat(30_000)} tail-word\n`);
+    const splitter = new LineSplitter({}, 0);
+    splitter.push(chunk(0, bytes.subarray(0, 50_001)));
+    expect(splitter.lines).toEqual([]);
+    splitter.push(chunk(1, bytes.subarray(50_001)));
+    const pieces = splitter.lines;
+    expect(pieces.map((l) => [l.seq, l.lineNo])).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    expect(pieces.map((l) => l.line).join('')).toBe(`${'€'.repeat(30_000)} tail-word`);
+    expect(pieces.every((l) => !l.line.includes('\uFFFD') && Buffer.byteLength(l.line) <= MAX_LINE_BYTES)).toBe(true);
+    expect(serializeCarry(splitter.state().carry)).toBeNull();
   });
 });

@@ -1,17 +1,27 @@
+import { limits } from '@edgestelle/protocol';
 import { z } from 'zod';
 
-/** Longest line kept in the index; a longer one is cut into pieces of this size. */
-export const MAX_LINE_CHARS = 2000;
-/** A line still open after this many bytes is indexed as it stands and continued as a new piece. */
-const MAX_CARRY_BYTES = 8 * 1024;
+/**
+ * Longest piece of a line in the index, in bytes: the largest chunk, so a line that lies in
+ * one chunk is indexed whole. A longer line (it spans chunks) is indexed in pieces of this
+ * size, each numbered as a line of its own, cut between characters.
+ */
+export const MAX_LINE_BYTES = limits.chunkMaxBytes;
 
 export interface SplitLine {
-  /** The chunk the line starts in. */
+  /** The chunk the line starts in (a piece of a longer line: that chunk, or one before it). */
   seq: number;
   stream: string;
   lineNo: number;
   line: string;
   createdAt: number;
+}
+
+/** A line not ended yet: its bytes so far and the chunk it starts in (or one before). */
+interface OpenLine {
+  seq: number;
+  at: number;
+  bytes: Buffer;
 }
 
 export interface ChunkInput {
@@ -49,40 +59,36 @@ export class LineSplitter {
 
   push(chunk: ChunkInput): void {
     const open = this.carry[chunk.stream];
-    let pending: Buffer = open === undefined ? Buffer.alloc(0) : Buffer.from(open.data, 'base64');
-    let startSeq = open?.seq ?? chunk.seq;
-    let startAt = open?.at ?? chunk.createdAt;
+    let line: OpenLine =
+      open === undefined
+        ? { seq: chunk.seq, at: chunk.createdAt, bytes: Buffer.alloc(0) }
+        : { seq: open.seq, at: open.at, bytes: Buffer.from(open.data, 'base64') };
     const data = Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength);
     let from = 0;
     for (;;) {
       const newline = data.indexOf(0x0a, from);
+      line = this.extend(chunk, line, data.subarray(from, newline === -1 ? data.length : newline));
       if (newline === -1) break;
-      const bytes =
-        pending.length === 0 ? data.subarray(from, newline) : Buffer.concat([pending, data.subarray(from, newline)]);
-      this.emit(startSeq, chunk.stream, bytes, startAt);
-      pending = Buffer.alloc(0);
-      startSeq = chunk.seq;
-      startAt = chunk.createdAt;
+      this.emitLast(chunk.stream, line);
+      line = { seq: chunk.seq, at: chunk.createdAt, bytes: Buffer.alloc(0) };
       from = newline + 1;
     }
-    pending = pending.length === 0 ? data.subarray(from) : Buffer.concat([pending, data.subarray(from)]);
-    if (pending.length > MAX_CARRY_BYTES) {
-      this.emit(startSeq, chunk.stream, pending, startAt);
-      pending = Buffer.alloc(0);
-    }
-    if (pending.length === 0) {
+    if (line.bytes.length === 0) {
       const { [chunk.stream]: _done, ...rest } = this.carry;
       void _done;
       this.carry = rest;
     } else {
-      this.carry = { ...this.carry, [chunk.stream]: { seq: startSeq, at: startAt, data: pending.toString('base64') } };
+      this.carry = {
+        ...this.carry,
+        [chunk.stream]: { seq: line.seq, at: line.at, data: line.bytes.toString('base64') },
+      };
     }
   }
 
   /** The run is over: what never ended in a newline is a line too. */
   finish(): void {
     for (const [stream, open] of Object.entries(this.carry)) {
-      this.emit(open.seq, stream, Buffer.from(open.data, 'base64'), open.at);
+      this.emitLast(stream, { seq: open.seq, at: open.at, bytes: Buffer.from(open.data, 'base64') });
     }
     this.carry = {};
   }
@@ -91,11 +97,44 @@ export class LineSplitter {
     return { carry: this.carry, lineNo: this.lineNo };
   }
 
+  /**
+   * `part` of `chunk` added to the open line; while that is longer than a piece, pieces are
+   * indexed off its front. What is left starts in this chunk once the carried bytes are used up.
+   */
+  private extend(chunk: ChunkInput, line: OpenLine, part: Buffer): OpenLine {
+    let { seq, at } = line;
+    let bytes = line.bytes.length === 0 ? part : Buffer.concat([line.bytes, part]);
+    let carried = line.bytes.length;
+    while (bytes.length > MAX_LINE_BYTES) {
+      const cut = pieceEnd(bytes);
+      this.emit(seq, chunk.stream, bytes.subarray(0, cut), at);
+      bytes = bytes.subarray(cut);
+      carried = Math.max(0, carried - cut);
+      if (carried === 0) {
+        seq = chunk.seq;
+        at = chunk.createdAt;
+      }
+    }
+    return { seq, at, bytes };
+  }
+
+  /** The end of a line: its carriage return dropped. */
+  private emitLast(stream: string, line: OpenLine): void {
+    const { bytes } = line;
+    this.emit(line.seq, stream, bytes.at(-1) === 0x0d ? bytes.subarray(0, -1) : bytes, line.at);
+  }
+
   private emit(seq: number, stream: string, bytes: Buffer, createdAt: number): void {
     this.lineNo += 1;
-    const end = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
-    const text = bytes.subarray(0, end).toString('utf8').replaceAll('\0', '\uFFFD');
+    const text = bytes.toString('utf8').replaceAll('\0', '\uFFFD');
     if (text.trim() === '') return;
-    this.lines.push({ seq, stream, lineNo: this.lineNo, line: text.slice(0, MAX_LINE_CHARS), createdAt });
+    this.lines.push({ seq, stream, lineNo: this.lineNo, line: text, createdAt });
   }
+}
+
+/** Where the first piece of `bytes` (longer than a piece) ends: not inside a UTF-8 character. */
+function pieceEnd(bytes: Buffer): number {
+  let cut = MAX_LINE_BYTES;
+  while (cut > MAX_LINE_BYTES - 4 && ((bytes[cut] ?? 0) & 0xc0) === 0x80) cut -= 1;
+  return cut;
 }

@@ -1,4 +1,10 @@
-import { outputStreamSchema, type SearchHit, type SearchPage, type searchQuerySchema } from '@edgestelle/protocol';
+import {
+  outputStreamSchema,
+  parseSearchWords,
+  type SearchHit,
+  type SearchPage,
+  type searchQuerySchema,
+} from '@edgestelle/protocol';
 import { sql, type Kysely } from 'kysely';
 import type { z } from 'zod';
 import type { Dialect } from '../db/connect.ts';
@@ -8,43 +14,60 @@ import { MasterError, MasterErrorCode } from '../errors.ts';
 import { runState } from '../runs/dto.ts';
 
 export type SearchQuery = z.output<typeof searchQuerySchema>;
+type Range = { start: number; end: number };
 
-/** Fewer characters than a trigram cannot be looked up in either index. */
-const MIN_TERM_CHARS = 3;
-
-/** `q` into terms: words split on spaces, `"quoted phrases"` kept whole. */
+/** `q` into search words, or 400 naming the query parameter. */
 export function parseTerms(q: string): string[] {
-  const terms: string[] = [];
-  for (const match of q.matchAll(/"([^"]*)"|(\S+)/g)) {
-    const term = (match[1] ?? match[2] ?? '').trim();
-    if (term !== '') terms.push(term);
+  const parsed = parseSearchWords(q);
+  if (!parsed.ok) {
+    throw new MasterError(MasterErrorCode.invalidRequest, `query parameter q: ${parsed.problem}`, { field: 'q' });
   }
-  const short = terms.find((t) => [...t].length < MIN_TERM_CHARS);
-  if (terms.length === 0 || short !== undefined) {
-    throw new MasterError(
-      MasterErrorCode.invalidRequest,
-      `search words need ${MIN_TERM_CHARS} or more characters${short === undefined ? '' : ` ("${short}" is too short)`}`,
-      { field: 'q' },
-    );
-  }
-  return terms.slice(0, 16);
+  return parsed.words;
 }
 
 /** Where the terms occur in a line: merged, ordered UTF-16 ranges. */
-export function highlights(line: string, terms: readonly string[]): Array<{ start: number; end: number }> {
-  const ranges: Array<{ start: number; end: number }> = [];
+export function highlights(line: string, terms: readonly string[]): Range[] {
+  const ranges: Range[] = [];
   for (const term of terms) {
     const pattern = new RegExp(term.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'giu');
     for (const m of line.matchAll(pattern)) ranges.push({ start: m.index, end: m.index + m[0].length });
   }
   ranges.sort((a, b) => a.start - b.start || b.end - a.end);
-  const merged: Array<{ start: number; end: number }> = [];
+  const merged: Range[] = [];
   for (const range of ranges) {
     const last = merged.at(-1);
     if (last !== undefined && range.start <= last.end) last.end = Math.max(last.end, range.end);
     else merged.push({ ...range });
   }
   return merged;
+}
+
+/** Longest `line` a hit carries; a stored line may be up to a chunk (64 KiB) long. */
+export const HIT_MAX_CHARS = 2000;
+/** How much of a cut line is shown before its first match. */
+const HIT_LEAD_CHARS = 200;
+
+/**
+ * At most `HIT_MAX_CHARS` of `line`, from a little before its first highlight, with the
+ * highlights moved onto it. A cut never splits a surrogate pair.
+ */
+export function hitExcerpt(
+  line: string,
+  marks: readonly Range[],
+): { line: string; start: number; highlights: Range[] } {
+  if (line.length <= HIT_MAX_CHARS) return { line, start: 0, highlights: [...marks] };
+  let start = Math.max(0, Math.min((marks[0]?.start ?? 0) - HIT_LEAD_CHARS, line.length - HIT_MAX_CHARS));
+  if (isLowSurrogate(line.charCodeAt(start))) start += 1;
+  let end = Math.min(line.length, start + HIT_MAX_CHARS);
+  if (end < line.length && isLowSurrogate(line.charCodeAt(end))) end -= 1;
+  const highlights = marks
+    .filter((m) => m.end > start && m.start < end)
+    .map((m) => ({ start: Math.max(m.start, start) - start, end: Math.min(m.end, end) - start }));
+  return { line: line.slice(start, end), start, highlights };
+}
+
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 /**
@@ -110,23 +133,28 @@ export class LogSearch {
     }
     const rows = await q.execute();
     const page = rows.slice(0, query.limit);
-    const items: SearchHit[] = page.map((row) => ({
-      runId: row.run_id,
-      jobId: row.job_id,
-      nodeId: row.node_id,
-      seq: row.seq,
-      stream: outputStreamSchema.parse(row.stream),
-      lineNo: row.line_no,
-      line: row.line,
-      highlights: highlights(row.line, terms),
-      at: row.created_at,
-      runState: runState(row.state),
-      createdBy: row.created_by,
-      script:
-        row.script_name === null || row.script_version === null
-          ? null
-          : { name: row.script_name, version: row.script_version },
-    }));
+    const items: SearchHit[] = page.map((row) => {
+      const excerpt = hitExcerpt(row.line, highlights(row.line, terms));
+      return {
+        runId: row.run_id,
+        jobId: row.job_id,
+        nodeId: row.node_id,
+        seq: row.seq,
+        stream: outputStreamSchema.parse(row.stream),
+        lineNo: row.line_no,
+        line: excerpt.line,
+        lineStart: excerpt.start,
+        lineLength: row.line.length,
+        highlights: excerpt.highlights,
+        at: row.created_at,
+        runState: runState(row.state),
+        createdBy: row.created_by,
+        script:
+          row.script_name === null || row.script_version === null
+            ? null
+            : { name: row.script_name, version: row.script_version },
+      };
+    });
     const last = page.at(-1);
     return {
       items,
