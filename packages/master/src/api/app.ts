@@ -84,8 +84,9 @@ export interface HttpTimeouts {
 }
 
 /**
- * Fastify's defaults set no request deadline at all, and Node checks its 60 s header deadline
- * only every 30 s: a client sending a byte a minute held its connection for ever.
+ * Fastify's defaults set no deadline for a request's body (and no idle timeout): a client that
+ * sent its headers and then a byte of body now and then held its connection as long as it
+ * liked. Node's own header deadline (60 s) was checked only every 30 s.
  */
 export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 60_000, checkIntervalMs: 1000 };
 

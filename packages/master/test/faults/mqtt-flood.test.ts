@@ -35,11 +35,13 @@ const CONNECT_DEADLINE_MS = 10_000;
 const MAX_GROWTH_BYTES = 64 * MiB;
 /**
  * 'Near the baseline', after a full GC. Each refused socket costs the one read the guard needs
- * to see its header (up to 64 KiB, ~22 KiB on average here: ~30-40 MiB for the flood), freed at
- * the next GC. glibc then keeps the freed top of its heap as long as it is under its trim
- * threshold, which it raises at run time up to 64 MiB: 0 to 35 MiB of RSS stayed after the GC
- * in seven runs, all of it free (malloc_trim(0) over gdb gave it back), and further floods reuse
- * it instead of adding to it. 48 MiB is that, and not what the unfixed master kept: +703 MiB.
+ * to see its header: Node reads into a fresh 64 KiB buffer, and V8 frees those only at a GC
+ * (it forces one at 32 MiB of them), so the flood's peak is mostly dead reads (26-59 MiB in 15
+ * runs; a bare Node server that reads once and closes took 28-39 MiB). glibc then keeps the
+ * freed top of its heap while it is under its trim threshold, which it raises at run time up
+ * to 64 MiB: 0-36 MiB stayed after the GC in the same runs, all of it free memory
+ * (malloc_trim(0) over gdb gave it back) that later floods reuse instead of adding to it. 48 MiB
+ * is that, and not what the unfixed master kept: +703 MiB.
  */
 const NEAR_BASELINE_BYTES = 48 * MiB;
 /** How long a flood may hold its sockets before the test closes what is left. */
