@@ -3,12 +3,6 @@ import { readFileSync } from 'node:fs';
 /** Linux reports utime/stime in clock ticks; USER_HZ is 100 on every platform Node runs on. */
 const CLOCK_TICKS_PER_SEC = 100;
 
-/** Resident set size of a process (VmRSS), in bytes. */
-export function rssBytes(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(match?.[1] ?? NaN) * 1024;
-}
-
 /** CPU time (user + system) a process has used so far, in seconds. */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { enroll } from '@edgestelle/agent';
+import { rssBytes } from '@edgestelle/testkit';
 import type { BenchApi } from '../lib/api.ts';
 import { BenchError, BenchErrorCode } from '../lib/errors.ts';
-import { cpuSeconds, rssBytes } from '../lib/proc.ts';
+import { cpuSeconds } from '../lib/proc.ts';
 import { median, sleep, until } from '../lib/stats.ts';
 
 const repoDir = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,4 +1,4 @@
-import { rssBytes } from '../lib/proc.ts';
+import { rssBytes } from '@edgestelle/testkit';
 import { median, sleep } from '../lib/stats.ts';
 
 /** Median of one RSS reading a second over `seconds`, after `settleMs`. */

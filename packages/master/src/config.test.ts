@@ -14,6 +14,8 @@ describe('master config', () => {
     expect(config.httpPort).toBe(8080);
     expect(config.mqttHost).toBe('127.0.0.1');
     expect(config.mqttPort).toBeUndefined();
+    expect(config.httpMaxConnections).toBe(1000);
+    expect(config.mqttMaxUnauthenticated).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -36,8 +38,11 @@ describe('master config', () => {
     }
   });
 
-  it('refuses an external broker together with an embedded port, and unknown flags', () => {
+  it('refuses an external broker together with an embedded port or limit, and unknown flags', () => {
     expect(() => load(['--mqtt-url', 'mqtt://broker:1883', '--mqtt-port', '1884'])).toThrow(/exclude each other/);
+    expect(() => load(['--mqtt-url', 'mqtt://broker:1883', '--mqtt-max-unauthenticated', '50'])).toThrow(
+      /exclude each other/,
+    );
     expect(() => load(['--no-such-flag'])).toThrow(/no-such-flag/);
     expect(() => load([], { EDGESTELLE_MQTT_SHARED: '1' })).toThrow(/external broker/);
   });
@@ -47,6 +52,14 @@ describe('master config', () => {
     if (result.kind !== 'config') throw new Error('expected a config');
     expect(result.config.mqttShared).toBe(true);
     expect(result.config.mqttDynsec).toBe(false);
+  });
+
+  it('reads the connection caps and refuses one under 1', () => {
+    const result = load(['--http-max-connections', '200'], { EDGESTELLE_MQTT_MAX_UNAUTHENTICATED: '300' });
+    if (result.kind !== 'config') throw new Error('expected a config');
+    expect(result.config.httpMaxConnections).toBe(200);
+    expect(result.config.mqttMaxUnauthenticated).toBe(300);
+    expect(() => load([], { EDGESTELLE_HTTP_MAX_CONNECTIONS: '0' })).toThrow(/EDGESTELLE_HTTP_MAX_CONNECTIONS/);
   });
 
   it('answers --help', () => {

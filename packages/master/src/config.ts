@@ -26,6 +26,8 @@ const configSchema = z
     dataDir: z.string().min(1).default('./edgestelle-data'),
     httpHost: z.string().min(1).default('127.0.0.1'),
     httpPort: port.default(8080),
+    /** Open HTTP connections (WebSockets included); more are closed as they are accepted. */
+    httpMaxConnections: z.coerce.number().int().min(1).max(1_000_000).default(1000),
     /** The origin browsers use to reach the console, when it is not http://httpHost:httpPort (proxy, TLS). */
     publicUrl: z.string().url().optional(),
     /** More origins allowed to open the live hub with a session cookie, comma-separated. */
@@ -52,6 +54,8 @@ const configSchema = z
     mqttTlsPort: port.optional(),
     mqttTlsCertFile: z.string().optional(),
     mqttTlsKeyFile: z.string().optional(),
+    /** Embedded broker: sockets that may wait for their CONNACK at once (default 1000). */
+    mqttMaxUnauthenticated: z.coerce.number().int().min(1).max(1_000_000).optional(),
     databaseUrl: z
       .string()
       .refine((u) => /^(postgres(ql)?:\/\/|sqlite:|file:)/.test(u) || !u.includes('://'), {
@@ -99,12 +103,15 @@ const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.mqttUrl !== undefined && (c.mqttPort !== undefined || c.mqttTlsPort !== undefined)) {
+    if (
+      c.mqttUrl !== undefined &&
+      (c.mqttPort !== undefined || c.mqttTlsPort !== undefined || c.mqttMaxUnauthenticated !== undefined)
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['mqttUrl'],
         message:
-          'EDGESTELLE_MQTT_URL (external broker) and EDGESTELLE_MQTT_PORT/_TLS_PORT (embedded broker) exclude each other',
+          'EDGESTELLE_MQTT_URL (external broker) and EDGESTELLE_MQTT_PORT/_TLS_PORT/_MAX_UNAUTHENTICATED (embedded broker) exclude each other',
       });
     }
     if (c.mqttDynsec === true && c.mqttUrl === undefined) {
@@ -149,6 +156,7 @@ const keys = {
   dataDir: ['EDGESTELLE_DATA_DIR', 'data-dir'],
   httpHost: ['EDGESTELLE_HTTP_HOST', 'http-host'],
   httpPort: ['EDGESTELLE_HTTP_PORT', 'http-port'],
+  httpMaxConnections: ['EDGESTELLE_HTTP_MAX_CONNECTIONS', 'http-max-connections'],
   publicUrl: ['EDGESTELLE_PUBLIC_URL', 'public-url'],
   allowedOrigins: ['EDGESTELLE_ALLOWED_ORIGINS', 'allowed-origins'],
   mqttHost: ['EDGESTELLE_MQTT_HOST', 'mqtt-host'],
@@ -160,6 +168,7 @@ const keys = {
   mqttTlsPort: ['EDGESTELLE_MQTT_TLS_PORT', 'mqtt-tls-port'],
   mqttTlsCertFile: ['EDGESTELLE_MQTT_TLS_CERT_FILE', 'mqtt-tls-cert-file'],
   mqttTlsKeyFile: ['EDGESTELLE_MQTT_TLS_KEY_FILE', 'mqtt-tls-key-file'],
+  mqttMaxUnauthenticated: ['EDGESTELLE_MQTT_MAX_UNAUTHENTICATED', 'mqtt-max-unauthenticated'],
   databaseUrl: ['EDGESTELLE_DATABASE_URL', 'database-url'],
   masterKeyFile: ['EDGESTELLE_MASTER_KEY_FILE', 'master-key-file'],
   adminPassword: ['EDGESTELLE_ADMIN_PASSWORD', undefined],
@@ -179,11 +188,11 @@ export const configHelp = `Usage: edgestelle master [flags]
 
 Every flag has an environment variable (flags win over the environment, which wins over --env-file):
 ${Object.values(keys)
-  .map(([env, flag]) => `  ${flag === undefined ? ''.padEnd(22) : `--${flag}`.padEnd(22)} ${env}`)
+  .map(([env, flag]) => `  ${flag === undefined ? ''.padEnd(26) : `--${flag}`.padEnd(26)} ${env}`)
   .join('\n')}
-  --env-file <path>      read KEY=value lines first
-  --demo                 also enroll and run a local agent (EDGESTELLE_DEMO=1)
-  --help                 this text
+  --env-file <path>          read KEY=value lines first
+  --demo                     also enroll and run a local agent (EDGESTELLE_DEMO=1)
+  --help                     this text
 
 EDGESTELLE_ADMIN_PASSWORD sets the first admin's password; unset, one is generated, printed once and
 kept in <data dir>/initial-admin-password.`;

@@ -3,10 +3,15 @@ import { Topics, type Command } from '@edgestelle/protocol';
 import { sealMessage } from '@edgestelle/protocol/envelope';
 import type { FastifyInstance } from 'fastify';
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { buildApi } from './api/app.ts';
+import { buildApi, type HttpTimeouts } from './api/app.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { AuthService, type AdminBootstrap } from './auth/auth-service.ts';
-import { MASTER_MQTT_USERNAME, startEmbeddedBroker, type EmbeddedBroker } from './broker/embedded-broker.ts';
+import {
+  DEFAULT_MQTT_MAX_UNAUTHENTICATED,
+  MASTER_MQTT_USERNAME,
+  startEmbeddedBroker,
+  type EmbeddedBroker,
+} from './broker/embedded-broker.ts';
 import { connectMqttLink, type MqttLink } from './broker/mqtt-link.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { MasterConfig } from './config.ts';
@@ -50,6 +55,10 @@ export interface MasterDeps {
   indexDelayMs?: number;
   /** How often open live connections have their credentials checked again (ms). */
   liveRecheckIntervalMs?: number;
+  /** The embedded broker's CONNECT + authentication deadline (ms); tests shorten it. */
+  mqttConnectDeadlineMs?: number;
+  /** HTTP header and request deadlines; tests shorten them. */
+  httpTimeouts?: HttpTimeouts;
 }
 
 /**
@@ -193,6 +202,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         topics,
         masterPassword: dataDir.masterMqttPassword,
         checkNode: (nodeId, password) => nodes.checkBrokerPassword(nodeId, password),
+        maxUnauthenticated: config.mqttMaxUnauthenticated ?? DEFAULT_MQTT_MAX_UNAUTHENTICATED,
+        ...(deps.mqttConnectDeadlineMs === undefined ? {} : { connectDeadlineMs: deps.mqttConnectDeadlineMs }),
         logger: logger.child({ component: 'broker' }),
       });
       const embedded = broker;
@@ -351,7 +362,14 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
     });
     retention.start();
     cleanups.push(['retention', () => retention.close()]);
-    const metrics = new MasterMetrics({ store, ingest, hub, indexer, retention });
+    const metrics = new MasterMetrics({
+      store,
+      ingest,
+      hub,
+      indexer,
+      retention,
+      ...(broker === undefined ? {} : { embeddedBroker: broker }),
+    });
     let httpPort = config.httpPort;
     const allowedOrigins = (): readonly string[] => {
       const local = [
@@ -384,6 +402,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       allowedOrigins,
       publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
       secureCookies: config.publicUrl?.startsWith('https:') ?? false,
+      maxConnections: config.httpMaxConnections,
+      ...(deps.httpTimeouts === undefined ? {} : { timeouts: deps.httpTimeouts }),
       ...(deps.onRoute === undefined ? {} : { onRoute: deps.onRoute }),
     });
     cleanups.push(['http', () => app.close()]);

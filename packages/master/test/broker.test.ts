@@ -3,9 +3,11 @@ import { sealMessage } from '@edgestelle/protocol/envelope';
 import { deriveNodeKey } from '@edgestelle/protocol/envelope';
 import { enrollResponseSchema } from '@edgestelle/protocol';
 import { connect } from 'node:net';
+import { metricSum } from '@edgestelle/testkit';
 import mqtt, { type MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { PacketType, connectPacket, fixedHeader, openRaw } from './support/raw-mqtt.ts';
 import { startStack, waitFor, type Stack } from './support/stack.ts';
 
 async function enrollRaw(stack: Stack, nodeId: string, token?: string) {
@@ -151,6 +153,82 @@ describe('embedded broker lock-down', () => {
       password: second.mqtt.password,
     });
     await ok.endAsync();
+  });
+});
+
+describe('embedded broker before CONNACK', () => {
+  const metrics = async (stack: Stack): Promise<string> => (await stack.request('GET', '/metrics')).text();
+  const brokerPort = (stack: Stack): number => Number(new URL(stack.master.brokerUrl).port);
+
+  it('closes a connection whose first packet is not a CONNECT or that sends over 4 KiB before its CONNACK, and counts it', async () => {
+    await using stack = await startStack('sqlite', 'embedded');
+    const port = brokerPort(stack);
+    const publishFirst = await openRaw(port);
+    publishFirst.socket.write(fixedHeader(PacketType.publish, 10));
+    // The flood of issue 17: a CONNECT announcing 512 KiB, its body on the way.
+    const bigConnect = await openRaw(port);
+    bigConnect.socket.write(Buffer.concat([fixedHeader(PacketType.connect, 512 * 1024), Buffer.alloc(64 * 1024)]));
+    // A CONNECT within the limit, and before any CONNACK could come, a 5,000-byte PUBLISH.
+    const pipelined = await openRaw(port);
+    pipelined.socket.write(
+      Buffer.concat([connectPacket('pipelined'), fixedHeader(PacketType.publish, 5000), Buffer.alloc(100)]),
+    );
+    await Promise.all([publishFirst.closed, bigConnect.closed, pipelined.closed]);
+    // None got as far as a CONNACK.
+    for (const refused of [publishFirst, bigConnect, pipelined]) expect(refused.received()).toHaveLength(0);
+    // A CONNECT that trickles in a byte at a time is answered (no credentials: return code 4).
+    const trickle = await openRaw(port);
+    trickle.socket.setNoDelay(true);
+    for (const byte of connectPacket('trickle')) {
+      await new Promise<void>((resolve) => trickle.socket.write(Buffer.from([byte]), () => resolve()));
+    }
+    await trickle.closed;
+    expect([...trickle.received()]).toEqual([0x20, 0x02, 0x00, 0x04]);
+    const broker = stack.master.embeddedBroker;
+    await waitFor(() => broker?.unauthenticated.current === 0, 5000, 'no connection waiting for its CONNACK');
+    const text = await metrics(stack);
+    expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_refused_total', 'reason="not_connect"')).toBe(1);
+    expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_refused_total', 'reason="too_large"')).toBe(2);
+    expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_refused_total', 'reason="limit"')).toBe(0);
+    expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_connections')).toBe(0);
+  });
+
+  it('closes sockets past the cap as they come and the rest at the deadline; a node that logged in is neither counted nor closed', async () => {
+    const deadlineMs = 1500;
+    await using stack = await startStack(
+      'sqlite',
+      'embedded',
+      { mqttConnectDeadlineMs: deadlineMs },
+      { mqttMaxUnauthenticated: '3' },
+    );
+    const broker = stack.master.embeddedBroker;
+    if (broker === undefined) throw new Error('no embedded broker');
+    const agent = await stack.agent('edge-1');
+    expect(broker.unauthenticated.current).toBe(0);
+    const port = brokerPort(stack);
+    const opened = performance.now();
+    const waiting = [await openRaw(port), await openRaw(port), await openRaw(port)];
+    // One silent, one mid-CONNECT, one with a whole CONNECT header and half its body.
+    waiting[1]?.socket.write(connectPacket('slow-1').subarray(0, 6));
+    waiting[2]?.socket.write(connectPacket('slow-2').subarray(0, 10));
+    await waitFor(() => broker.unauthenticated.current === 3, 5000, 'three connections waiting');
+    const fourth = await openRaw(port);
+    await fourth.closed;
+    expect(broker.unauthenticated.refused.limit).toBe(1);
+    await Promise.all(waiting.map((connection) => connection.closed));
+    expect(performance.now() - opened).toBeGreaterThanOrEqual(deadlineMs - 50);
+    const text = await metrics(stack);
+    expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_refused_total', 'reason="limit"')).toBe(1);
+    expect(metricSum(text, 'edgestelle_mqtt_connect_timeouts_total')).toBe(3);
+    expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_connections')).toBe(0);
+    // The node's session outlived the deadline and still carries a job.
+    expect(broker.isNodeConnected(agent.nodeId)).toBe(true);
+    const job = await stack.createJob({
+      target: { nodeIds: [agent.nodeId] },
+      spec: { command: 'echo still here', timeoutMs: 30_000 },
+    });
+    const [run] = await stack.runs(job.jobId);
+    expect((await stack.waitRun(run?.runId ?? '', (r) => r.complete)).state).toBe('succeeded');
   });
 });
 

@@ -2,10 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import { startStack } from './support/stack.ts';
+import { openRaw } from './support/raw-mqtt.ts';
+import { startStack, waitFor } from './support/stack.ts';
 
 describe('embedded broker TLS listener', () => {
-  it('tells enrolling agents the mqtts:// URL and carries a job over TLS', async () => {
+  it('tells enrolling agents the mqtts:// URL, carries a job over TLS, and closes a stalled handshake at the deadline', async () => {
     await using certs = await tempDir();
     const cert = join(certs.path, 'broker.crt');
     const key = join(certs.path, 'broker.key');
@@ -18,10 +19,11 @@ describe('embedded broker TLS listener', () => {
       ],
       { stdio: 'ignore' },
     );
+    const deadlineMs = 2000;
     await using stack = await startStack(
       'sqlite',
       'embedded',
-      {},
+      { mqttConnectDeadlineMs: deadlineMs },
       { mqttTlsPort: '0', mqttTlsCertFile: cert, mqttTlsKeyFile: key },
     );
     const tlsPort = stack.master.embeddedBroker?.tlsPort;
@@ -37,5 +39,16 @@ describe('embedded broker TLS listener', () => {
     const done = await stack.waitRun(run?.runId ?? '', (r) => r.complete);
     expect(done.state).toBe('succeeded');
     expect(await (await stack.request('GET', `/api/v1/runs/${done.runId}/output/raw`)).text()).toBe('over tls\n');
+
+    // A socket that never finishes its handshake waits for its CONNACK like any other: counted
+    // from its accept, closed at the deadline.
+    const broker = stack.master.embeddedBroker;
+    const stalled = await openRaw(tlsPort ?? 0);
+    const opened = performance.now();
+    await waitFor(() => broker?.unauthenticated.current === 1, 5000, 'the stalled handshake counted');
+    await stalled.closed;
+    expect(performance.now() - opened).toBeGreaterThanOrEqual(deadlineMs - 100);
+    expect(broker?.unauthenticated.timedOut).toBe(1);
+    expect(broker?.unauthenticated.current).toBe(0);
   });
 });

@@ -23,3 +23,4 @@ export type { PostgresCluster } from './postgres-cluster.ts';
 export { startTcpProxy } from './tcp-proxy.ts';
 export type { ProxyDirection, TcpProxy } from './tcp-proxy.ts';
 export { metricSum } from './prometheus-text.ts';
+export { rssBytes } from './proc.ts';

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import type { DropArgument } from 'node:net';
 import type { Duplex } from 'node:stream';
 import fastifyCookie from '@fastify/cookie';
 import fastifyStatic from '@fastify/static';
@@ -31,6 +32,7 @@ import type { NodeService } from '../nodes/node-service.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { Store } from '../db/connect.ts';
 import type { MasterMetrics } from '../metrics/metrics.ts';
+import { warnAtMost } from '../warn-at-most.ts';
 import type { Retention } from '../retention/retention.ts';
 import type { History } from '../runs/history.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
@@ -68,14 +70,40 @@ export interface ApiDeps {
   trustProxy: boolean;
   /** Every route as registered, for the test that checks each refuses the unauthenticated. */
   onRoute?: (route: { method: string | string[]; url: string }) => void;
+  /** Open connections, WebSockets included (EDGESTELLE_HTTP_MAX_CONNECTIONS); more are closed at accept. */
+  maxConnections: number;
+  timeouts?: HttpTimeouts;
 }
+
+/** What a client may take to send a request; past it the master answers 408 and closes. */
+export interface HttpTimeouts {
+  /** From the accept (or the previous response) to the end of the request's headers. */
+  headersMs: number;
+  /** To the end of the whole request, body included (bodies are at most 1 MiB). */
+  requestMs: number;
+  /** How often Node looks for connections past either; they are closed within this much after. */
+  checkIntervalMs: number;
+}
+
+/**
+ * Fastify's defaults set no deadline for a request's body (and no idle timeout): a client that
+ * sent its headers and then a byte of body now and then held its connection as long as it
+ * liked. Node's own header deadline (60 s) was checked only every 30 s.
+ */
+export const DEFAULT_HTTP_TIMEOUTS: HttpTimeouts = { headersMs: 10_000, requestMs: 60_000, checkIntervalMs: 1000 };
+
+/** Refused connections are logged at warn at most this often (each one is counted on /metrics). */
+const REFUSAL_WARN_INTERVAL_MS = 10_000;
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const timeouts = deps.timeouts ?? DEFAULT_HTTP_TIMEOUTS;
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 1024 * 1024,
+    requestTimeout: timeouts.requestMs,
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: timeouts.checkIntervalMs },
     // Request lines at info would drown the log of a busy fleet; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy,
@@ -91,6 +119,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         .status(400)
         .send({ code: MasterErrorCode.invalidRequest, message: error.message });
     },
+  });
+  app.server.maxConnections = deps.maxConnections;
+  const warnRefused = warnAtMost(deps.logger, REFUSAL_WARN_INTERVAL_MS);
+  app.server.on('drop', (dropped?: DropArgument) => {
+    deps.metrics.httpConnectionRefused();
+    warnRefused(
+      { remoteAddress: dropped?.remoteAddress, maxConnections: deps.maxConnections },
+      'closed an HTTP connection: EDGESTELLE_HTTP_MAX_CONNECTIONS are open',
+    );
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { TLSSocket, createSecureContext } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import mqemitter from 'mqemitter';
 import type { Logger } from 'pino';
@@ -8,12 +8,26 @@ import { isValidNodeId, limits, type Topics } from '@edgestelle/protocol';
 import { MasterError, MasterErrorCode } from '../errors.ts';
 import { brokerPersistence } from './broker-persistence.ts';
 import { guardPacketSize } from './packet-size-guard.ts';
+import {
+  UnauthenticatedConnections,
+  type Admission,
+  type UnauthenticatedStats,
+} from './unauthenticated-connections.ts';
 
 /** The master's own broker user: contains ':', which no node id can. */
 export const MASTER_MQTT_USERNAME = 'edgestelle:master';
 export const DEFAULT_MQTT_PORT = 1883;
 /** Room for the topic and header around the largest envelope (Mosquitto's max_packet_size is set the same way). */
 const MAX_PACKET_HEADROOM_BYTES = 4096;
+/**
+ * All a connection may send before its CONNACK. An agent's CONNECT (client id, credentials, a
+ * sealed will of ~150 bytes) is under 1 KiB; the master's link sends less.
+ */
+export const PRE_AUTH_MAX_BYTES = 4096;
+/** TLS handshake + CONNECT + credential check. Agents and the master's link give up at 10 s themselves. */
+export const MQTT_CONNECT_DEADLINE_MS = 10_000;
+/** Sockets that may wait for their CONNACK at once (EDGESTELLE_MQTT_MAX_UNAUTHENTICATED). */
+export const DEFAULT_MQTT_MAX_UNAUTHENTICATED = 1000;
 
 export interface EmbeddedBrokerOptions {
   host: string;
@@ -24,6 +38,10 @@ export interface EmbeddedBrokerOptions {
   masterPassword: string;
   /** True when the node exists, is not revoked and the password matches its stored hash. */
   checkNode: (nodeId: string, password: string) => Promise<boolean>;
+  /** Sockets not yet past their CONNACK (TLS handshakes included); more are closed as they come. */
+  maxUnauthenticated: number;
+  /** Default {@link MQTT_CONNECT_DEADLINE_MS}; tests shorten it. */
+  connectDeadlineMs?: number;
   logger: Logger;
 }
 
@@ -36,6 +54,8 @@ export interface EmbeddedBroker {
   /** Ends a node's connection now (revocation); its next CONNECT is refused by {@link checkNode}. */
   disconnect(nodeId: string): void;
   isNodeConnected(nodeId: string): boolean;
+  /** Connections waiting for their CONNACK, and those closed before it (/metrics). */
+  readonly unauthenticated: UnauthenticatedStats;
   close(): Promise<void>;
 }
 
@@ -43,7 +63,8 @@ export interface EmbeddedBroker {
  * Aedes locked down the way Mosquitto 2 is by default (docs/DESIGN.md "Protocol v1"): loopback
  * unless told otherwise, no anonymous clients, each node confined to its own topics with its
  * client id equal to its username (so no node can take over another's session), and caps on
- * packet size and topic depth.
+ * packet size and topic depth. Before its CONNACK a connection is held to a few KiB, a deadline
+ * and a cap on how many may wait at once (the MQTT port is open to anyone who can reach it).
  */
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promise<EmbeddedBroker> {
   const { topics, logger } = options;
@@ -114,21 +135,51 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   });
   broker.on('clientError', (client, err) => logger.debug({ clientId: client.id, err }, 'broker client error'));
 
-  const maxPacketBytes = limits.envelopeMaxBytes + MAX_PACKET_HEADROOM_BYTES;
-  const guarded = (socket: Socket): void => {
+  const packetLimits = {
+    maxPacketBytes: limits.envelopeMaxBytes + MAX_PACKET_HEADROOM_BYTES,
+    preAuthMaxBytes: PRE_AUTH_MAX_BYTES,
+  };
+  // Aedes's own connectTimeout stops at the CONNECT; this deadline runs until the CONNACK.
+  const unauthenticated = new UnauthenticatedConnections(
+    { max: options.maxUnauthenticated, deadlineMs: options.connectDeadlineMs ?? MQTT_CONNECT_DEADLINE_MS },
+    logger,
+  );
+  const onConnack = new WeakMap<Client, () => void>();
+  broker.on('connackSent', (packet, client) => {
+    if (packet.returnCode === 0) onConnack.get(client)?.();
+  });
+  /** `socket` is what Aedes reads: the TCP socket itself, or the TLS socket over it. */
+  const serve = (socket: Socket, admission: Admission): void => {
     // PUBACKs and commands are small writes on sockets that carry traffic the other way: with
     // Nagle's algorithm each waited for a delayed TCP ACK, and a job's commands, sent one
     // PUBACK after another, went out at ~25 ms a node (fan-out bench: 300 nodes 6.7 s → 1.4 s).
     socket.setNoDelay(true);
-    broker.handle(socket);
-    guardPacketSize(socket, maxPacketBytes, (announced) =>
-      logger.warn(
-        { remoteAddress: socket.remoteAddress, announced },
-        'closed a connection sending an oversized MQTT packet',
-      ),
-    );
+    const guard = guardPacketSize(socket, packetLimits, {
+      handOver() {
+        onConnack.set(broker.handle(socket), () => {
+          admission.authenticated();
+          guard.authenticated();
+        });
+      },
+      refused(refusal) {
+        if (refusal.reason === 'too_large' && refusal.authenticated) {
+          logger.warn(
+            { remoteAddress: socket.remoteAddress, announced: refusal.announcedBytes },
+            'closed a connection sending an oversized MQTT packet',
+          );
+        } else {
+          unauthenticated.refused(refusal.reason, { remoteAddress: socket.remoteAddress, ...refusal });
+        }
+      },
+      socketError(err) {
+        logger.debug({ remoteAddress: socket.remoteAddress, err }, 'MQTT connection error before its CONNECT');
+      },
+    });
   };
-  const server = createServer(guarded);
+  const server = createServer((socket) => {
+    const admission = unauthenticated.admit(socket);
+    if (admission !== undefined) serve(socket, admission);
+  });
   let port: number;
   let portFallback = false;
   try {
@@ -149,10 +200,18 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
   }
   let tlsServer: Server | undefined;
   if (options.tls !== undefined) {
-    tlsServer = createTlsServer(
-      { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile), minVersion: 'TLSv1.2' },
-      guarded,
-    );
+    const secureContext = createSecureContext({
+      cert: readFileSync(options.tls.certFile),
+      key: readFileSync(options.tls.keyFile),
+      minVersion: 'TLSv1.2',
+    });
+    // A plain listener that wraps each socket itself, so that a socket is counted and on the
+    // clock from its accept, before its handshake (a tls.Server shows it only once secured).
+    tlsServer = createServer((socket) => {
+      const admission = unauthenticated.admit(socket);
+      if (admission === undefined) return;
+      serve(new TLSSocket(socket, { isServer: true, secureContext }), admission);
+    });
     await listen(tlsServer, options.host, options.tls.port);
   }
   const tlsPort = tlsServer === undefined ? undefined : portOf(tlsServer);
@@ -165,6 +224,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       clients.get(nodeId)?.close();
     },
     isNodeConnected: (nodeId) => clients.has(nodeId),
+    get unauthenticated() {
+      return unauthenticated.stats;
+    },
     async close() {
       await closeBroker(broker);
       await Promise.all([closeServer(server), tlsServer === undefined ? undefined : closeServer(tlsServer)]);

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { sql } from 'kysely';
+import type { EmbeddedBroker } from '../broker/embedded-broker.ts';
 import type { Store } from '../db/connect.ts';
 import type { LiveHub } from '../live/live-hub.ts';
 import type { Ingest } from '../runs/ingest.ts';
@@ -13,6 +14,8 @@ export interface MetricsSources {
   hub: LiveHub;
   indexer: LineIndexer;
   retention: Retention;
+  /** Absent with an external broker, which keeps its own connections. */
+  embeddedBroker?: Pick<EmbeddedBroker, 'unauthenticated'>;
 }
 
 /**
@@ -25,6 +28,7 @@ export interface MetricsSources {
 export class MasterMetrics {
   readonly registry = new Registry();
   private readonly commitSeconds: Histogram;
+  private readonly httpRefused: Counter;
 
   constructor(sources: MetricsSources) {
     const registry = this.registry;
@@ -147,6 +151,18 @@ export class MasterMetrics {
       registers: [registry],
     });
     ingest.onCommit((seconds) => this.commitSeconds.observe(seconds));
+    this.httpRefused = new Counter({
+      name: 'edgestelle_http_connections_refused_total',
+      help: 'HTTP connections closed as they were accepted because EDGESTELLE_HTTP_MAX_CONNECTIONS were open',
+      registers: [registry],
+    });
+    const broker = sources.embeddedBroker;
+    if (broker !== undefined) registerUnauthenticatedMetrics(registry, broker);
+  }
+
+  /** The HTTP server closed a connection at its connection cap. */
+  httpConnectionRefused(): void {
+    this.httpRefused.inc();
   }
 
   text(): Promise<string> {
@@ -156,4 +172,34 @@ export class MasterMetrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+function registerUnauthenticatedMetrics(registry: Registry, broker: Pick<EmbeddedBroker, 'unauthenticated'>): void {
+  new Gauge({
+    name: 'edgestelle_mqtt_unauthenticated_connections',
+    help: 'Embedded broker: connections accepted and not yet past their CONNACK',
+    registers: [registry],
+    collect() {
+      this.set(broker.unauthenticated.current);
+    },
+  });
+  new Counter({
+    name: 'edgestelle_mqtt_unauthenticated_refused_total',
+    help: 'Embedded broker: connections closed before their CONNACK, by reason (limit: EDGESTELLE_MQTT_MAX_UNAUTHENTICATED were waiting; too_large: more than a few KiB before the CONNACK; not_connect: the first packet was not a CONNECT)',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(broker.unauthenticated.refused)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'edgestelle_mqtt_connect_timeouts_total',
+    help: 'Embedded broker: connections closed because CONNECT and authentication took longer than the deadline',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(broker.unauthenticated.timedOut);
+    },
+  });
 }
