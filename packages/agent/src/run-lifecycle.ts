@@ -36,7 +36,7 @@ export const runStates = [
 ] as const;
 export type RunState = (typeof runStates)[number];
 
-export const runTransitions: Transitions<RunState> = {
+const runTransitions: Transitions<RunState> = {
   received: ['recorded', 'rejected'],
   recorded: ['queued', 'rejected', 'interrupted'],
   queued: ['starting', 'exited', 'interrupted'],
@@ -55,7 +55,7 @@ export const runTransitions: Transitions<RunState> = {
  * between live only in memory; an agent that dies in one of them leaves `accepted` or
  * `running` behind, which the next start ends as `interrupted`.
  */
-export const ledgerStateOf: Readonly<Record<RunState, LedgerState | undefined>> = {
+const ledgerStateOf: Readonly<Record<RunState, LedgerState | undefined>> = {
   received: undefined,
   recorded: 'accepted',
   queued: 'accepted',
@@ -111,7 +111,7 @@ export interface RunProcess {
 export class Run extends StateMachine<RunState> {
   announceTimer: NodeJS.Timeout | undefined = undefined;
   announced: Announced = 'nothing';
-  private started: RunProcess | undefined = undefined;
+  private ownProcess: RunProcess | undefined = undefined;
 
   constructor(readonly command: RunCommand) {
     super(`run ${command.runId}`, 'received', runTransitions);
@@ -122,16 +122,16 @@ export class Run extends StateMachine<RunState> {
   }
 
   /** Its process exists (from `starting` or `cancelling`). */
-  run(process: RunProcess): void {
+  processStarted(process: RunProcess): void {
     this.to('running');
-    this.started = process;
+    this.ownProcess = process;
   }
 
   /** The process of a run that got as far as `running`; asking any other run is a bug. */
   get process(): RunProcess {
-    if (this.started === undefined) {
+    if (this.ownProcess === undefined) {
       throw new AgentError(AgentErrorCode.illegalTransition, `run ${this.runId} has no process: it is '${this.state}'`);
     }
-    return this.started;
+    return this.ownProcess;
   }
 }

@@ -139,7 +139,7 @@ export class RunScheduler {
     }
     const cancelled = run.state === 'cancelling';
     const spoolRun = spool.createRun(command.runId);
-    run.run({
+    run.processStarted({
       execution,
       spoolRun,
       chunker: new Chunker({
