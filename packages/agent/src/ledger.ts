@@ -2,8 +2,9 @@ import { closeSync, fdatasync, fdatasyncSync, openSync, readFileSync, writeSync 
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '@edgestelle/protocol/envelope';
 import { epochMsSchema, exitedEventSchema, idSchema, rejectionCodeSchema } from '@edgestelle/protocol';
 import * as z from 'zod';
-import { AgentError, AgentErrorCode } from './errors.ts';
 import { isNotFound } from './fs-errors.ts';
+import { ledgerTransitions } from './run-lifecycle.ts';
+import { illegalTransition, isLegalTransition } from './state-machine.ts';
 import { writeFileAtomic } from './state-dir.ts';
 
 /**
@@ -27,18 +28,6 @@ import { writeFileAtomic } from './state-dir.ts';
  */
 export const ledgerStates = ['accepted', 'running', 'exited', 'rejected', 'delivered'] as const;
 export type LedgerState = (typeof ledgerStates)[number];
-
-/**
- * A run's life on this node. `rejected` after `accepted` is a run that could not start (its
- * deadline passed while it waited, or the spawn failed).
- */
-const runTransitions: Readonly<Record<LedgerState, readonly LedgerState[]>> = {
-  accepted: ['running', 'exited', 'rejected'],
-  running: ['exited'],
-  exited: ['delivered'],
-  rejected: [],
-  delivered: [],
-};
 
 const entrySchema = z
   .object({
@@ -127,15 +116,14 @@ export class Ledger {
   update(runId: string, change: Partial<Omit<LedgerEntry, 'runId'>>): LedgerEntry {
     const entry = this.entries.get(runId);
     if (entry === undefined) throw new Error(`run ${runId} is not in the ledger`);
+    // The run's lifecycle decides which changes are legal (run-lifecycle.ts, projected onto
+    // the states a line can hold); writing the same state again is a rewrite, not a change.
     if (
       change.state !== undefined &&
       change.state !== entry.state &&
-      !runTransitions[entry.state].includes(change.state)
+      !isLegalTransition(ledgerTransitions, entry.state, change.state)
     ) {
-      throw new AgentError(
-        AgentErrorCode.illegalTransition,
-        `run ${runId} cannot go from '${entry.state}' to '${change.state}'`,
-      );
+      throw illegalTransition(`run ${runId}`, entry.state, change.state);
     }
     const next = { ...entry, ...change };
     this.put(next);
