@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { newId, runSpecSchema, type RunSpecInput } from '@edgestelle/protocol';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { until } from '../test/test-master.ts';
 import { Executor, type Execution, type ExecutionResult } from './executor.ts';
 
 const logger = pino({ level: 'silent' });
@@ -46,14 +47,6 @@ function alive(pid: number): boolean {
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
-  }
-}
-
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -120,14 +113,14 @@ describe('Executor', () => {
       executor,
       { script: { interpreter: 'sh', body: TREE_SCRIPT }, killGraceMs: 300, timeoutMs: 60_000 },
       async (execution, output) => {
-        await until(() => output().includes('ready') && pidsIn(output()).length === 4, 'the tree to start');
+        await until(() => output().includes('ready') && pidsIn(output()).length === 4, 'the tree to start', 10_000);
         pids = [execution.pid, ...pidsIn(output())];
         expect(pids.every(alive)).toBe(true);
         execution.stop('cancelled');
       },
     );
     expect(result.outcome).toBe('cancelled');
-    await until(() => !pids.some(alive), 'every process of the tree to be gone');
+    await until(() => !pids.some(alive), 'every process of the tree to be gone', 10_000);
   });
 
   it('a timeout ends the whole process tree', async () => {
@@ -136,12 +129,12 @@ describe('Executor', () => {
       executor,
       { script: { interpreter: 'sh', body: TREE_SCRIPT }, killGraceMs: 300, timeoutMs: 1500 },
       async (execution, output) => {
-        await until(() => output().includes('ready') && pidsIn(output()).length === 4, 'the tree to start');
+        await until(() => output().includes('ready') && pidsIn(output()).length === 4, 'the tree to start', 10_000);
         pids = [execution.pid, ...pidsIn(output())];
       },
     );
     expect(result).toMatchObject({ outcome: 'timed_out', reason: 'timed out after 1500 ms' });
-    await until(() => !pids.some(alive), 'every process of the tree to be gone');
+    await until(() => !pids.some(alive), 'every process of the tree to be gone', 10_000);
   });
 
   it('ends what a script left running in the background when it exits', async () => {
@@ -152,7 +145,7 @@ describe('Executor', () => {
     });
     const [pid] = pidsIn(stdout);
     if (pid === undefined) throw new Error('no pid printed');
-    await until(() => !alive(pid), 'the background process to be gone');
+    await until(() => !alive(pid), 'the background process to be gone', 10_000);
   });
 
   it('fails to start with a clear error for an interpreter that does not exist', async () => {

@@ -46,7 +46,8 @@ describe('delivery through broker restarts', () => {
       );
       if (master.run(command.runId).exited === undefined) killsWhileRunning += 1;
       await broker.kill();
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Back only once the agent has lost its connection, so that each kill is a reconnect.
+      await until(() => !agent.stats().connected, 'the agent to notice the broker is gone', 10_000);
       await broker.start();
     }
     await until(() => master.complete(command.runId), 'the whole run to be acknowledged', 90_000);

@@ -18,20 +18,29 @@ let broker: Mosquitto;
 let master: TestMaster;
 const started: ExecutionRequest[] = [];
 
+/** Whether the master has heard `kind` about the run. */
+const heard = (runId: string, kind: string): boolean =>
+  master.events.some((e) => 'runId' in e && e.runId === runId && e.kind === kind);
+
 /**
- * Answers every run without a process: starts after `startMs`, prints `output` and succeeds
- * `runMs` later.
+ * Answers every run without a process: its start returns once `startsAfter` resolves, then it
+ * prints `output` and succeeds once `endsAfter` resolves (by default as soon as the agent has
+ * the execution the start returned).
  */
-function answering(startMs: number, runMs: number, output: (request: ExecutionRequest) => string): RunExecutor {
+function answering(
+  output: (request: ExecutionRequest) => string,
+  startsAfter: (request: ExecutionRequest) => Promise<void> = () => Promise.resolve(),
+  endsAfter: (request: ExecutionRequest) => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)),
+): RunExecutor {
   return {
     ptyAvailable: () => Promise.resolve(false),
     runAsAvailable: () => false,
     refuse: () => Promise.resolve(undefined),
     start: async (request, handlers) => {
       started.push(request);
-      if (startMs > 0) await new Promise((resolve) => setTimeout(resolve, startMs));
+      await startsAfter(request);
       const startedAt = Date.now();
-      setTimeout(() => {
+      void endsAfter(request).then(() => {
         handlers.onOutput('stdout', Buffer.from(output(request)));
         handlers.onExit({
           outcome: 'succeeded',
@@ -41,14 +50,14 @@ function answering(startMs: number, runMs: number, output: (request: ExecutionRe
           endedAt: Date.now(),
           peakRssBytes: null,
         });
-      }, runMs);
+      });
       return { pid: 1, startedAt, stop: () => undefined };
     },
   };
 }
 
 /** Answers every run at once with its command echoed back. */
-const echoExecutor = answering(0, 0, (request) => `${request.spec.command ?? ''}\n`);
+const echoExecutor = answering((request) => `${request.spec.command ?? ''}\n`);
 
 beforeAll(async () => {
   dir = await tempDir();
@@ -85,13 +94,19 @@ describe('executor dep', () => {
     await until(() => agent.stats().published >= 2, `PUBACKs counted, published=${agent.stats().published}`, 3000);
   });
 
+  // The runs go on until the master has heard what the agent says of a run still going after
+  // 100 ms: a start that takes that long is `accepted` first.
   it.each([
-    { startMs: 0, kinds: ['started', 'exited'] },
-    { startMs: 300, kinds: ['accepted', 'started', 'exited'] },
-  ])('announces a run still going after 100 ms (start after $startMs ms): $kinds', async ({ startMs, kinds }) => {
-    const slow = answering(startMs, 400, () => 'done\n');
+    { slowStart: false, kinds: ['started', 'exited'] },
+    { slowStart: true, kinds: ['accepted', 'started', 'exited'] },
+  ])('announces a run still going after 100 ms (slow start: $slowStart): $kinds', async ({ slowStart, kinds }) => {
+    const slow = answering(
+      () => 'done\n',
+      (request) => (slowStart ? until(() => heard(request.runId, 'accepted'), 'accepted', 10_000) : Promise.resolve()),
+      (request) => until(() => heard(request.runId, 'started'), 'started', 10_000),
+    );
     await using agent = await startTestAgent(
-      testConfig(broker.url, join(dir.path, `state-slow-${startMs}`), key, nodeId),
+      testConfig(broker.url, join(dir.path, `state-slow-${String(slowStart)}`), key, nodeId),
       {
         executor: slow,
       },
@@ -109,8 +124,8 @@ describe('executor dep', () => {
   it('says accepted while a start takes long, and refuses the run when the start then fails', async () => {
     const failingStart: RunExecutor = {
       ...echoExecutor,
-      start: async () => {
-        await new Promise((resolve) => setTimeout(resolve, 400));
+      start: async (request) => {
+        await until(() => heard(request.runId, 'accepted'), 'accepted', 10_000);
         throw new Error('fork failed: out of memory');
       },
     };

@@ -2,24 +2,15 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { jobDtoSchema, nodeDtoSchema, runDtoSchema, sessionDtoSchema } from '@edgestelle/protocol';
+import { jobDtoSchema, nodeDtoSchema, runDtoSchema, sessionDtoSchema, type RunDto } from '@edgestelle/protocol';
 import { freePort, freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { waitFor } from '../test/fleet.ts';
 import { demoAgentEnvironment } from './demo.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const PASSWORD = 'demo-test-password';
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 interface DemoMasterProcess {
   url: string;
@@ -59,7 +50,8 @@ async function startDemoMaster(dataDir: string, env: NodeJS.ProcessEnv): Promise
     return exited;
   };
   try {
-    await until(() => Promise.resolve(stderr.includes('demo agent') ? true : undefined), 60_000, `banner (${stderr})`);
+    // Printed once the master listens and its demo node is enrolled.
+    await waitFor(() => stderr.includes('demo agent'), 'the banner', 60_000);
     const login = await fetch(`${url}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -68,13 +60,10 @@ async function startDemoMaster(dataDir: string, env: NodeJS.ProcessEnv): Promise
     const session = sessionDtoSchema.parse(await login.json());
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const headers = { cookie, 'x-csrf-token': session.csrfToken ?? '', 'content-type': 'application/json' };
-    await until(
-      async () => {
-        const node = nodeDtoSchema.parse(await (await fetch(`${url}/api/v1/nodes/demo`, { headers })).json());
-        return node.online ? node : undefined;
-      },
-      60_000,
+    await waitFor(
+      async () => nodeDtoSchema.parse(await (await fetch(`${url}/api/v1/nodes/demo`, { headers })).json()).online,
       'the demo node online',
+      60_000,
     );
     const run = async (command: string) => {
       const job = jobDtoSchema.parse(
@@ -87,14 +76,16 @@ async function startDemoMaster(dataDir: string, env: NodeJS.ProcessEnv): Promise
         ).json(),
       );
       const runs = z.object({ items: z.array(runDtoSchema) });
-      const done = await until(
+      let done: RunDto | undefined;
+      await waitFor(
         async () => {
-          const [r] = runs.parse(await (await fetch(`${url}/api/v1/jobs/${job.jobId}/runs`, { headers })).json()).items;
-          return r?.complete === true ? r : undefined;
+          [done] = runs.parse(await (await fetch(`${url}/api/v1/jobs/${job.jobId}/runs`, { headers })).json()).items;
+          return done?.complete === true;
         },
-        30_000,
         'the run',
+        30_000,
       );
+      if (done === undefined) throw new Error('no run');
       const output = await (await fetch(`${url}/api/v1/runs/${done.runId}/output/raw`, { headers })).text();
       return { state: done.state, output };
     };

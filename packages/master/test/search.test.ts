@@ -1,6 +1,8 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { apiErrorSchema, outputPageSchema, searchPageSchema } from '@edgestelle/protocol';
 import { describe, expect, it } from 'vitest';
-import { startStack, type DbKind } from './support/stack.ts';
+import { startStack, waitFor, type DbKind } from './support/stack.ts';
 
 const NEEDLE = 'kernel: EXT4-fs error (device sda7): checksum mismatch in block 881';
 const LINES_PER_NODE = 33_333;
@@ -140,10 +142,15 @@ describe.each<DbKind>(['sqlite', 'postgres'])('log search (%s)', (db) => {
   it('indexes a last line without a newline when the run ends after its output was indexed', async () => {
     await using stack = await startStack(db, 'embedded');
     const { nodeId } = await stack.agent('edge-carry');
-    // The output is stored and indexed (its line kept open) a second before the exit arrives.
+    // The output is stored and indexed (its line kept open) before the exit: the script ends
+    // only once the test has seen that and created the file it waits for.
+    const indexed = join(stack.dir, 'first-line-indexed');
     const job = await stack.createJob({
       target: { nodeIds: [nodeId] },
-      spec: { command: 'printf "first line\\nno newline at the end"; sleep 1.5', timeoutMs: 30_000 },
+      spec: {
+        command: `printf "first line\\nno newline at the end"; while [ ! -e '${indexed}' ]; do sleep 0.05; done`,
+        timeoutMs: 30_000,
+      },
     });
     const [run] = await stack.runs(job.jobId);
     const indexedLines = async (): Promise<string[]> =>
@@ -155,12 +162,12 @@ describe.each<DbKind>(['sqlite', 'postgres'])('log search (%s)', (db) => {
           .orderBy('line_no')
           .execute()
       ).map((r) => r.line);
-    const deadline = Date.now() + 10_000;
-    while ((await indexedLines()).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await indexedLines()).length >= 1, 10_000, 'the first line indexed');
     expect(await indexedLines()).toEqual(['first line']);
+    await writeFile(indexed, '');
     await stack.waitRun(run?.runId ?? '', (r) => r.complete, 30_000);
     // No drain and no scan (that runs every minute): the run's end alone finishes the line.
-    while ((await indexedLines()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await indexedLines()).length >= 2, 10_000, 'the last line indexed');
     expect(await indexedLines()).toEqual(['first line', 'no newline at the end']);
   });
 });

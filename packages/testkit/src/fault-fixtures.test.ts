@@ -35,7 +35,8 @@ describe('fault fixtures', () => {
     proxy.blackhole();
     let acked = false;
     const during = client.publishAsync('t/p', 'during', { qos: 1 }).then(() => (acked = true));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The PUBLISH has reached the proxy and is held there: the broker cannot have it yet.
+    await expect.poll(() => proxy.heldBytes('toServer')).toBeGreaterThan(0);
     expect(acked).toBe(false);
     expect(client.connected).toBe(true);
     proxy.heal();
@@ -61,7 +62,8 @@ describe('fault fixtures', () => {
     socket.write(connectPacket);
     let answered = false;
     socket.once('data', () => (answered = true));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The CONNECT has reached the proxy and is held there: the broker cannot answer it yet.
+    await expect.poll(() => proxy.heldBytes('toServer')).toBe(connectPacket.byteLength);
     expect(answered).toBe(false);
     proxy.heal();
     await expect.poll(() => answered).toBe(true);

@@ -20,6 +20,11 @@ export interface TcpProxy extends AsyncDisposable {
   /** Resets every open connection (RST), as a dying middlebox would. */
   cut(): void;
   readonly stats: { connections: number; open: number; bytes: Record<ProxyDirection, number> };
+  /**
+   * Bytes read from one side and kept back while that direction is held, over every open
+   * connection: a test's proof that what it sent reached the fault and stopped there.
+   */
+  heldBytes(direction: ProxyDirection): number;
   close(): Promise<void>;
 }
 
@@ -110,6 +115,11 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     cut,
     stats,
+    heldBytes: (direction) => {
+      let total = 0;
+      for (const pair of pairs) total += (direction === 'toServer' ? pair.client : pair.server).readableLength;
+      return total;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -210,7 +210,10 @@ describe('replayed commands', () => {
     // Past the freshness window the captured bytes are stale, before the ledger is asked.
     // The stand-in master's acks are dated by the real clock and would be stale too.
     master.acking = false;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // An ack already sent would be refused as a stale command once the clock moves: a ping
+    // sent after it, on the same topic from the same client, is answered only after the agent
+    // has taken every message before it.
+    await pingPong(master);
     clock.offsetMs = 6 * 60_000;
     const staleBefore = agent.stats().rejections.command_stale ?? 0;
     await replay(replays);

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Topics } from '@edgestelle/protocol';
 import mqtt from 'mqtt';
@@ -64,8 +65,9 @@ describe('MQTT link', () => {
     await held.sendEvent();
     // Stored only once the link's socket has ended: a PUBACK then would be written after the end.
     held.link.client.stream.once('finish', () => held.store());
+    // close() resolves on the socket's 'close', which Node emits after any 'error' of that
+    // socket: a PUBACK written after the end would have been logged by then.
     await held.link.close();
-    await sleep(100);
     expect(held.logged).toEqual([]);
   });
 
@@ -75,9 +77,11 @@ describe('MQTT link', () => {
     // The link reads no packet while the message is held, so the broker's PUBACK to this waits
     // in the socket; the close then waits for that PUBACK (10,000 agents going offline during
     // a master's shutdown made this, and the master never exited).
+    const pubackWaits = once(held.link.client.stream, 'data');
     const published = held.link.publisher.publish(held.commandTopic, Buffer.from('a command'));
     const closed = held.link.close().then(() => 'closed');
-    await sleep(50);
+    // The broker's PUBACK to the command has reached the link's socket and waits there, unread.
+    await pubackWaits;
     held.store();
     await expect(Promise.race([closed, sleep(5000).then(() => 'still closing after 5 s')])).resolves.toBe('closed');
     await published;

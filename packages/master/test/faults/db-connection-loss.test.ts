@@ -24,21 +24,25 @@ describe('PostgreSQL stops while a transaction holds a connection', () => {
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', fixture], {
       cwd: repoRoot,
       env: { ...process.env, DATABASE_URL: cluster.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     let output = '';
+    child.stdin.on('error', (err) => (output += `stdin: ${err.message}\n`));
     child.stdout.on('data', (data: Buffer) => (output += data.toString()));
     child.stderr.on('data', (data: Buffer) => (output += data.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
+      // Printed once the transaction's first statement has been answered: the connection is
+      // held between two statements.
       await waitFor(
         () => output.includes('querying'),
         30_000,
         () => `the query to start:\n${output}`,
       );
-      // Let the query reach the server before the server goes.
-      await new Promise((resolve) => setTimeout(resolve, 500));
       await cluster.stop('fast');
+      // The next statement, now (nothing happens if the process already died of the
+      // connection's end).
+      child.stdin.end();
       const code = await exited;
       expect(output, output).toContain('refused');
       expect(code).toBe(0);

@@ -4,9 +4,10 @@
  * blackholing TCP proxy, and PostgreSQL restarted during ingest. Output lines are numbered:
  * the stored output is counted for loss and duplication and compared by hash.
  *
- * CI size by default; `EDGESTELLE_FAULT_SCALE=long` for more lines, more kills, a 5-minute cut.
+ * CI size by default; `EDGESTELLE_FAULT_SCALE=long` for more lines, more kills, and a cut
+ * that also outlasts the agent's keepalive.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   countNumberedLines,
@@ -123,26 +124,38 @@ describe('infrastructure faults under a running job', () => {
     const spoolMaxBytes = 64 * MiB;
     const agent = await stack.agent('cut-1', {}, { spoolMaxBytes: String(spoolMaxBytes) });
     const lines = sized(50_000, 500_000);
-    const cutMs = sized(20_000, 300_000);
+    const printed = join(stack.dir, 'cut-1-printed');
     const job = await stack.createJob({
       target: { nodeIds: [agent.nodeId] },
-      // Printing lasts a good part of the cut: pauses spread the lines over ~8 s (CI).
-      spec: { command: numberedLinesScript(lines, 'p', Math.ceil(lines / 40), 0.2), timeoutMs: 3_600_000 },
+      // Pauses spread the lines over ~8 s (CI); the file says the last one is out.
+      spec: {
+        command: `${numberedLinesScript(lines, 'p', Math.ceil(lines / 40), 0.2)}; : > '${printed}'`,
+        timeoutMs: 3_600_000,
+      },
     });
     const [run] = await stack.runs(job.jobId);
     if (run === undefined) throw new Error('no run');
     await stack.waitRun(run.runId, (r) => r.chunkCount >= 2, 30_000);
     proxy.blackhole();
     const cutAt = Date.now();
+    const connectionsAtCut = proxy.stats.connections;
+    // Long: the cut also lasts until the agent has given up on its connection (keepalive) and
+    // dialled again, into the blackhole.
+    const untilRedial = sized(false, true);
     let spoolPeak = 0;
-    let storedDuringCut = 0;
     const before = await stack.waitRun(run.runId, () => true);
-    // Bounded: samples the spool until the cut ends.
-    while (Date.now() - cutAt < cutMs) {
-      spoolPeak = Math.max(spoolPeak, folderBytes(join(agent.stateDir, 'spool')));
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-    storedDuringCut = (await stack.waitRun(run.runId, () => true)).chunkCount - before.chunkCount;
+    // The cut lasts until the script has printed its last line, so that all it printed since
+    // the cut waits in the spool; the spool is sampled meanwhile.
+    await waitFor(
+      () => {
+        spoolPeak = Math.max(spoolPeak, folderBytes(join(agent.stateDir, 'spool')));
+        return existsSync(printed) && (!untilRedial || proxy.stats.connections > connectionsAtCut);
+      },
+      sized(120_000, 600_000),
+      'the script to print its last line during the cut',
+    );
+    const cutMs = Date.now() - cutAt;
+    const storedDuringCut = (await stack.waitRun(run.runId, () => true)).chunkCount - before.chunkCount;
     proxy.heal();
     const done = await stack.waitRun(run.runId, (r) => r.complete, sized(120_000, 600_000));
     const count = countNumberedLines(
@@ -154,7 +167,7 @@ describe('infrastructure faults under a running job', () => {
     recordFault({
       scenario: 'agent blackholed from the broker (TCP proxy)',
       load: `${lines} lines`,
-      faults: `1 partition of ${cutMs / 1000} s`,
+      faults: `1 partition of ${(cutMs / 1000).toFixed(1)} s`,
       badInputs: 0,
       lost: count.lost,
       doubled: count.doubled,
@@ -190,9 +203,13 @@ describe('infrastructure faults under a running job', () => {
     const agent = await stack.agent('pg-1');
     const lines = sized(20_000, 200_000);
     const restarts = sized(1, 5);
+    const printed = join(stack.dir, 'pg-1-printed');
     const job = await stack.createJob({
       target: { nodeIds: [agent.nodeId] },
-      spec: { command: numberedLinesScript(lines, 'g', Math.ceil(lines / 60), 0.1), timeoutMs: 600_000 },
+      spec: {
+        command: `${numberedLinesScript(lines, 'g', Math.ceil(lines / 60), 0.1)}; : > '${printed}'`,
+        timeoutMs: 600_000,
+      },
     });
     const [run] = await stack.runs(job.jobId);
     if (run === undefined) throw new Error('no run');
@@ -205,8 +222,16 @@ describe('infrastructure faults under a running job', () => {
       await cluster.stop('fast');
       await waitFor(async () => (await readyz()) === 503, 20_000, '/readyz to report the database down');
       seen.push(503);
-      // The agent keeps printing into its spool while nothing can be committed.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // The agent keeps printing into its spool while nothing can be committed: the database
+      // comes back once the spool holds more than when /readyz said so, or once the script has
+      // nothing more to print.
+      const spool = join(agent.stateDir, 'spool');
+      const spooledAtStop = folderBytes(spool);
+      await waitFor(
+        () => folderBytes(spool) > spooledAtStop || existsSync(printed),
+        30_000,
+        'output spooled while the database is down',
+      );
       await cluster.start();
       await waitFor(async () => (await readyz()) === 200, 30_000, '/readyz to recover');
       seen.push(200);

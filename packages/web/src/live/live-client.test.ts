@@ -94,16 +94,43 @@ function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   });
 }
 
+/**
+ * Real sockets and real timers, counted: the client opens sockets only through `connect` and
+ * waits only through `setTimer`, so with neither called after a refusal nothing can follow it.
+ */
+function countingConnections() {
+  const timers = { connects: 0, scheduled: 0 };
+  const pending = new Map<unknown, ReturnType<typeof setTimeout>>();
+  const options = {
+    connect: (url: string): LiveSocket => {
+      timers.connects += 1;
+      return connect(url);
+    },
+    setTimer: (fn: () => void, ms: number): unknown => {
+      timers.scheduled += 1;
+      const timeout = setTimeout(fn, ms);
+      pending.set(timeout, timeout);
+      return timeout;
+    },
+    clearTimer: (timer: unknown): void => {
+      clearTimeout(pending.get(timer));
+      pending.delete(timer);
+    },
+  };
+  return { timers, options };
+}
+
 describe('LiveClient', () => {
   it('resumes a run from the seq after the last chunk it delivered, without gap or duplicate', async () => {
     const total = 10;
+    let dropFirstConnection = (): void => undefined;
     const hub = await startHub((send, message, connection, ws) => {
       if (typeof message !== 'object' || message === null || !('fromSeq' in message)) return;
       const fromSeq = Number(message.fromSeq);
       if (connection === 1) {
         for (let seq = fromSeq; seq < 4; seq += 1) send(chunk(seq));
-        // Drop the connection abruptly, as a dying proxy would.
-        setTimeout(() => ws.terminate(), 20);
+        // Dropped abruptly, as a dying proxy would, once the client has delivered all four.
+        dropFirstConnection = () => ws.terminate();
         return;
       }
       // Replay one chunk the client already has: it must not be shown twice.
@@ -115,7 +142,13 @@ describe('LiveClient', () => {
 
     const seen: ChunkDto[] = [];
     let replayedAt = -1;
-    client.subscribeRun(runId, 0, { onChunk: (c) => seen.push(c), onReplayed: (n) => (replayedAt = n) });
+    client.subscribeRun(runId, 0, {
+      onChunk: (c) => {
+        seen.push(c);
+        if (c.seq === 3) dropFirstConnection();
+      },
+      onReplayed: (n) => (replayedAt = n),
+    });
     await waitFor(() => replayedAt === total);
 
     expect(seen.map((c) => c.seq)).toEqual([...Array(total).keys()]);
@@ -143,7 +176,7 @@ describe('LiveClient', () => {
 
   it('restores job and node subscriptions after a reconnect and reports its status', async () => {
     const hub = await startHub((_send, _message, connection, ws) => {
-      if (connection === 1 && hub.subscriptions.length === 2) setTimeout(() => ws.terminate(), 20);
+      if (connection === 1 && hub.subscriptions.length === 2) ws.terminate();
     });
     const client = new LiveClient({ url: hub.url, connect, backoff: { baseMs: 20, maxMs: 100 } });
     track(hub, client);
@@ -165,9 +198,10 @@ describe('LiveClient', () => {
     const hub = await startHub((_send, _message, _connection, ws) => ws.close(4403, 'origin not allowed'));
     let unauthenticated = 0;
     let forbidden = 0;
+    const { timers, options } = countingConnections();
     const client = new LiveClient({
       url: hub.url,
-      connect,
+      ...options,
       backoff: { baseMs: 10, maxMs: 10 },
       onUnauthenticated: () => (unauthenticated += 1),
       onForbiddenOrigin: () => (forbidden += 1),
@@ -175,7 +209,8 @@ describe('LiveClient', () => {
     track(hub, client);
     client.subscribeNodes(() => undefined);
     await waitFor(() => forbidden === 1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // No reconnect now, and none scheduled for later.
+    expect(timers).toEqual({ connects: 1, scheduled: 0 });
     expect(hub.subscriptions).toHaveLength(1);
     expect(unauthenticated).toBe(0);
     expect(client.status).toBe('closed');
@@ -184,18 +219,19 @@ describe('LiveClient', () => {
   it('stops and reports when the hub refuses the session', async () => {
     const hub = await startHub((_send, _message, _connection, ws) => ws.close(4401, 'unauthenticated'));
     let unauthenticated = 0;
+    const { timers, options } = countingConnections();
     const client = new LiveClient({
       url: hub.url,
-      connect,
+      ...options,
       backoff: { baseMs: 10, maxMs: 10 },
       onUnauthenticated: () => (unauthenticated += 1),
     });
     track(hub, client);
     client.subscribeNodes(() => undefined);
     await waitFor(() => unauthenticated === 1);
-    // Give a wrongly scheduled reconnect the time to happen.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(hub.server.clients.size).toBe(0);
+    // No reconnect now, and none scheduled for later.
+    expect(timers).toEqual({ connects: 1, scheduled: 0 });
+    await waitFor(() => hub.server.clients.size === 0);
     expect(hub.subscriptions).toHaveLength(1);
     expect(client.status).toBe('closed');
   });
