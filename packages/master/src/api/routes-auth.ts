@@ -14,7 +14,7 @@ import {
 import { z } from 'zod';
 import { SESSION_COOKIE, SESSION_TTL_MS, hasRole } from '../auth/auth-service.ts';
 import { MasterError, MasterErrorCode } from '../errors.ts';
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { actorOf, requirePrincipal } from './access.ts';
 
 /** `all=true`: everyone's (admins only). */

@@ -16,7 +16,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { AuditLog, Actor } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import { INITIAL_ADMIN_PASSWORD_FILE, writePrivateFile } from '../data-dir.ts';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { Database, UsersTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import { LoginThrottle } from './login-throttle.ts';

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { MasterEvents, StoredChunk } from '../events.ts';
 
 const CHANNEL = 'edgestelle_live';
