@@ -6,7 +6,8 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import type { HttpTimeouts } from './api/api-deps.ts';
 import { buildApi } from './api/app.ts';
 import { AuditLog } from './audit/audit-log.ts';
-import { AuthService, type AdminBootstrap } from './auth/auth-service.ts';
+import type { AdminBootstrap } from './auth/admin-bootstrap.ts';
+import { AuthService } from './auth/auth-service.ts';
 import {
   DEFAULT_MQTT_MAX_UNAUTHENTICATED,
   MASTER_MQTT_USERNAME,

@@ -22,7 +22,9 @@ import {
 } from 'fastify-type-provider-zod';
 import { liveCloseCodes, readinessSchema } from '@edgestelle/protocol';
 import { z } from 'zod';
-import { SESSION_COOKIE, hasRole, type AuthService, type Principal } from '../auth/auth-service.ts';
+import type { AuthService } from '../auth/auth-service.ts';
+import { hasRole, type Principal } from '../auth/principal.ts';
+import { SESSION_COOKIE } from '../auth/sessions.ts';
 import { MasterError, MasterErrorCode, httpStatusByCode } from '../errors.ts';
 import { warnAtMost } from '../warn-at-most.ts';
 import './access.ts';
