@@ -264,6 +264,11 @@ export class Dispatcher {
     }
   }
 
+  /** {@link onNodeOnline} in the background: ingest calls it for every node whose connection comes up. */
+  onNodeOnlineInBackground(nodeId: string): void {
+    this.background(this.onNodeOnline(nodeId), `re-sending to ${nodeId}`);
+  }
+
   /** Work nobody awaits (pumps after ingest, re-sends to a node back online), tracked for close(). */
   background(work: Promise<void>, what: string): void {
     if (this.closed) return;
