@@ -1,5 +1,5 @@
 import { deriveNodeKey, type SealingKey } from '@edgestelle/protocol/envelope';
-import type { Store } from './db/connect.ts';
+import type { Store } from './db/store.ts';
 
 interface NodeKeyInfo {
   epoch: number;

@@ -1,7 +1,7 @@
 import type { Role } from '@edgestelle/protocol';
 import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/audit-log.ts';
-import type { Principal } from '../auth/auth-service.ts';
+import type { Principal } from '../auth/principal.ts';
 
 /** Who may call a route: nobody needs credentials (`public`), anyone signed in (`any`), or a role and above. */
 export type Access = 'public' | 'any' | Role;

@@ -9,7 +9,6 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, {
   LogController,
-  type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
@@ -23,21 +22,13 @@ import {
 } from 'fastify-type-provider-zod';
 import { liveCloseCodes, readinessSchema } from '@edgestelle/protocol';
 import { z } from 'zod';
-import type { AuditLog } from '../audit/audit-log.ts';
-import { SESSION_COOKIE, hasRole, type AuthService, type Principal } from '../auth/auth-service.ts';
+import type { AuthService } from '../auth/auth-service.ts';
+import { hasRole, type Principal } from '../auth/principal.ts';
+import { SESSION_COOKIE } from '../auth/sessions.ts';
 import { MasterError, MasterErrorCode, httpStatusByCode } from '../errors.ts';
-import type { LiveHub } from '../live/live-hub.ts';
-import type { Enrollment } from '../nodes/enrollment.ts';
-import type { NodeService } from '../nodes/node-service.ts';
-import type { Dispatcher } from '../runs/dispatcher.ts';
-import type { Store } from '../db/connect.ts';
-import type { MasterMetrics } from '../metrics/metrics.ts';
 import { warnAtMost } from '../warn-at-most.ts';
-import type { Retention } from '../retention/retention.ts';
-import type { History } from '../runs/history.ts';
-import type { ScriptLibrary } from '../scripts/script-library.ts';
-import type { LogSearch } from '../search/log-search.ts';
 import './access.ts';
+import type { ApiDeps, HttpTimeouts } from './api-deps.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
@@ -45,45 +36,6 @@ import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerUserRoutes } from './routes-users.ts';
 import { clientErrorHandler, securityHeaders } from './security-headers.ts';
-
-export interface ApiDeps {
-  logger: FastifyBaseLogger;
-  store: Store;
-  auth: AuthService;
-  audit: AuditLog;
-  scripts: ScriptLibrary;
-  history: History;
-  search: LogSearch;
-  retention: Retention;
-  metrics: MasterMetrics;
-  dispatcher: Dispatcher;
-  nodes: NodeService;
-  enrollment: Enrollment;
-  hub: LiveHub;
-  brokerReady: () => boolean;
-  /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
-  allowedOrigins: () => readonly string[];
-  publicDir: string | undefined;
-  /** Mark the session cookie Secure even on plain HTTP: the console is served over https by a proxy. */
-  secureCookies: boolean;
-  /** Take the client address from X-Forwarded-For (the master is behind a proxy). */
-  trustProxy: boolean;
-  /** Every route as registered, for the test that checks each refuses the unauthenticated. */
-  onRoute?: (route: { method: string | string[]; url: string }) => void;
-  /** Open connections, WebSockets included (EDGESTELLE_HTTP_MAX_CONNECTIONS); more are closed at accept. */
-  maxConnections: number;
-  timeouts?: HttpTimeouts;
-}
-
-/** What a client may take to send a request; past it the master answers 408 and closes. */
-export interface HttpTimeouts {
-  /** From the accept (or the previous response) to the end of the request's headers. */
-  headersMs: number;
-  /** To the end of the whole request, body included (bodies are at most 1 MiB). */
-  requestMs: number;
-  /** How often Node looks for connections past either; they are closed within this much after. */
-  checkIntervalMs: number;
-}
 
 /**
  * Fastify's defaults set no deadline for a request's body (and no idle timeout): a client that

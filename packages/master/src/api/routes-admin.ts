@@ -8,7 +8,7 @@ import {
   searchQuerySchema,
   storeStatsSchema,
 } from '@edgestelle/protocol';
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { actorOf } from './access.ts';
 
 /** Log search (viewers), the audit log, store size and retention (admins), and Prometheus metrics. */

@@ -12,9 +12,10 @@ import {
   sessionInfoDtoSchema,
 } from '@edgestelle/protocol';
 import { z } from 'zod';
-import { SESSION_COOKIE, SESSION_TTL_MS, hasRole } from '../auth/auth-service.ts';
+import { hasRole } from '../auth/principal.ts';
+import { SESSION_COOKIE, SESSION_TTL_MS } from '../auth/sessions.ts';
 import { MasterError, MasterErrorCode } from '../errors.ts';
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { actorOf, requirePrincipal } from './access.ts';
 
 /** `all=true`: everyone's (admins only). */

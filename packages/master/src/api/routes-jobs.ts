@@ -16,7 +16,7 @@ import {
 import { z } from 'zod';
 import { notFound } from '../errors.ts';
 import { chunkDto, isRunComplete, runDto } from '../runs/dto.ts';
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { actorOf, requirePrincipal } from './access.ts';
 
 export function registerJobRoutes(base: FastifyInstance, deps: ApiDeps): void {

@@ -14,7 +14,7 @@ import {
   tagDtoSchema,
 } from '@edgestelle/protocol';
 import { z } from 'zod';
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { actorOf, requirePrincipal } from './access.ts';
 
 const tagFilter = z

@@ -10,7 +10,7 @@ import {
   scriptVersionDtoSchema,
 } from '@edgestelle/protocol';
 import { z } from 'zod';
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { actorOf } from './access.ts';
 
 export function registerScriptRoutes(base: FastifyInstance, deps: ApiDeps): void {

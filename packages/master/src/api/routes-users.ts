@@ -8,7 +8,7 @@ import {
   userUpdateSchema,
 } from '@edgestelle/protocol';
 import { z } from 'zod';
-import type { ApiDeps } from './app.ts';
+import type { ApiDeps } from './api-deps.ts';
 import { actorOf, requirePrincipal } from './access.ts';
 
 /** User management: admins only. A user's own password change is `POST /api/v1/auth/password`. */

@@ -1,37 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql, type Transaction } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { MasterError, MasterErrorCode } from '../errors.ts';
 import { ensurePrivateDataFile } from '../private-files.ts';
 import { migrationProvider } from './migrations.ts';
 import type { Database } from './schema.ts';
+import type { Dialect, Store } from './store.ts';
 import { withStatementCache } from './statement-cache.ts';
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
 import { groupCommit, type GroupCommit } from './wal-sync.ts';
-
-export type Dialect = 'sqlite' | 'postgres';
-
-export interface Store {
-  readonly db: Kysely<Database>;
-  readonly dialect: Dialect;
-  /** For LISTEN/NOTIFY (PostgreSQL only). */
-  readonly postgresUrl: string | undefined;
-  /** The SQLite file (its size is shown to admins), unless PostgreSQL. */
-  readonly sqlitePath: string | undefined;
-  /**
-   * A transaction whose COMMIT does not wait for the disk, for the hot write paths (ingest,
-   * the search index): what it stored is durable once {@link durable} resolves. Everything
-   * else commits durably as usual. PostgreSQL's COMMIT is durable already.
-   */
-  deferredTransaction<T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T>;
-  /** Resolves once every commit made so far is on disk. */
-  durable(): Promise<void>;
-  ping(): Promise<boolean>;
-  close(): Promise<void>;
-}
 
 const INT8_OID = 20;
 /** Files SQLite keeps beside the database: an older master's may be 0644. */

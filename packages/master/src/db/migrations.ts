@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import type { Dialect } from './connect.ts';
+import type { Dialect } from './store.ts';
 
 /**
  * The one set of migrations for both databases, in code so they ship inside the build.

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { sql, type Kysely } from 'kysely';
-import type { Store } from './connect.ts';
+import type { Store } from './store.ts';
 import type { Database } from './schema.ts';
 
 export type GroupCommit = Pick<Store, 'deferredTransaction' | 'durable'>;

@@ -1,7 +1,7 @@
 import { describeIssues, liveClientMessageSchema, liveCloseCodes, type LiveServerMessage } from '@edgestelle/protocol';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import { MasterError } from '../errors.ts';
 import type { MasterEvents, StoredChunk } from '../events.ts';
 import type { NodeService } from '../nodes/node-service.ts';

@@ -3,8 +3,10 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { MasterEvents, StoredChunk } from '../events.ts';
+import type { NodeKeys } from '../node-keys.ts';
+import type { ShutdownSteps } from '../shutdown-steps.ts';
 
 const CHANNEL = 'edgestelle_live';
 const FLUSH_MS = 50;
@@ -20,7 +22,7 @@ const notificationSchema = z.object({
 });
 type Notification = z.infer<typeof notificationSchema>;
 
-export interface PgRelay {
+interface PgRelay {
   close(): Promise<void>;
 }
 
@@ -30,7 +32,7 @@ export interface PgRelay {
  * master re-announces it to its own live hub. Only ids travel; hubs read the rows themselves,
  * so a lost notification delays an update but never corrupts one.
  */
-export async function startPgRelay(options: {
+async function startPgRelay(options: {
   store: Store;
   events: MasterEvents;
   logger: Logger;
@@ -177,4 +179,28 @@ export async function startPgRelay(options: {
       await listener?.end();
     },
   };
+}
+
+/**
+ * The relay when the database is PostgreSQL, which several masters may share; with SQLite
+ * there is no other master. A node another master enrolled or revoked has its key re-read.
+ */
+export async function startLiveRelay(options: {
+  store: Store;
+  events: MasterEvents;
+  keys: Pick<NodeKeys, 'reload'>;
+  logger: Logger;
+  shutdown: Pick<ShutdownSteps, 'add'>;
+}): Promise<void> {
+  const { store, keys, logger } = options;
+  if (store.dialect !== 'postgres') return;
+  const relay = await startPgRelay({
+    store,
+    events: options.events,
+    logger: logger.child({ component: 'live-relay' }),
+    onRemoteNode: (nodeId) => {
+      keys.reload([nodeId]).catch((err: unknown) => logger.warn({ err, nodeId }, 're-reading a node failed'));
+    },
+  });
+  options.shutdown.add('live relay', () => relay.close());
 }

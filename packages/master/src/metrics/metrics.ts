@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { sql } from 'kysely';
 import type { EmbeddedBroker } from '../broker/embedded-broker.ts';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { LiveHub } from '../live/live-hub.ts';
 import type { Ingest } from '../runs/ingest.ts';
 import { zeroRunCounts } from '../runs/run-state.ts';

@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import { hashSecret, newSecret } from '../auth/secrets.ts';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { JoinTokensTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';

@@ -1,12 +1,12 @@
-import { nodeFactsSchema, type NodeDto, type NodeUpdate, type TagDto } from '@edgestelle/protocol';
+import type { NodeDto, NodeUpdate, TagDto } from '@edgestelle/protocol';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import { secretMatches } from '../auth/secrets.ts';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import { notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
 import type { NodeKeys } from '../node-keys.ts';
-import { nodeDto } from '../runs/dto.ts';
+import { nodeDto, parseFacts } from './node-dto.ts';
 import { mergeTags, parseTags, tagsMatch, type Tags } from './tags.ts';
 
 export interface NodeServiceOptions {
@@ -46,7 +46,7 @@ export class NodeService {
     await this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('nodes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
       if (row === undefined) throw notFound(`node ${nodeId}`);
-      const reported = row.facts === null ? {} : nodeFactsSchema.parse(JSON.parse(row.facts)).tags;
+      const reported = row.facts === null ? {} : parseFacts(row.facts).tags;
       const base = update.tags ?? parseTags(row.base_tags);
       await trx
         .updateTable('nodes')

@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 
 export interface RetentionSettings {
   /** Finished jobs older than this are deleted; null keeps them. */

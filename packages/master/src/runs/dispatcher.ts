@@ -20,7 +20,7 @@ import type { Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { JobsTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
@@ -262,6 +262,11 @@ export class Dispatcher {
     for (const jobId of jobIds) {
       this.background(this.pump(jobId), jobId);
     }
+  }
+
+  /** {@link onNodeOnline} in the background: ingest calls it for every node whose connection comes up. */
+  onNodeOnlineInBackground(nodeId: string): void {
+    this.background(this.onNodeOnline(nodeId), `re-sending to ${nodeId}`);
   }
 
   /** Work nobody awaits (pumps after ingest, re-sends to a node back online), tracked for close(). */

@@ -1,25 +1,22 @@
 import {
   SECRET_MASK,
   envKeySchema,
-  nodeFactsSchema,
   rolloutLimitSchema,
   runSpecSchema,
   runStateSchema,
   scriptParamsSchema,
-  tagsSchema,
   targetSchema,
   jobStateSchema,
   outputStreamSchema,
   isTerminalRunState,
   type ChunkDto,
   type JobDto,
-  type NodeDto,
   type RunDto,
   type RunState,
 } from '@edgestelle/protocol';
 import type { Selectable } from 'kysely';
 import type { z } from 'zod';
-import type { JobsTable, NodesTable, RunChunksTable, RunsTable } from '../db/schema.ts';
+import type { JobsTable, RunChunksTable, RunsTable } from '../db/schema.ts';
 
 /**
  * Rows to API DTOs. JSON columns are parsed by their schemas on the way out too: the database
@@ -37,19 +34,6 @@ function maskedSecretEnv(names: string | null): JobDto['secretEnv'] {
   const masked: JobDto['secretEnv'] = {};
   for (const name of names === null ? [] : json(secretNamesSchema, names)) masked[name] = SECRET_MASK;
   return masked;
-}
-
-export function nodeDto(row: Selectable<NodesTable>): NodeDto {
-  return {
-    nodeId: row.node_id,
-    name: row.name,
-    online: row.online === 1 && row.revoked_at === null,
-    tags: json(tagsSchema, row.tags),
-    facts: row.facts === null ? null : json(nodeFactsSchema, row.facts),
-    lastSeenAt: row.last_seen_at,
-    enrolledAt: row.enrolled_at,
-    revokedAt: row.revoked_at,
-  };
 }
 
 export function runState(value: string): RunState {

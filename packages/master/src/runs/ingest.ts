@@ -10,7 +10,7 @@ import { openMessage, type OpenedMessage } from '@edgestelle/protocol/envelope';
 import type { Selectable, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { Database, NodesTable, RunsTable } from '../db/schema.ts';
 import type { MasterEvents, StoredChunk } from '../events.ts';
 import type { NodeKeys } from '../node-keys.ts';

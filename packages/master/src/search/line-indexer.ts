@@ -1,7 +1,7 @@
 import { terminalRunStates } from '@edgestelle/protocol';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import type { Store } from '../db/connect.ts';
+import type { Store } from '../db/store.ts';
 import type { MasterEvents } from '../events.ts';
 import { isRunComplete } from '../runs/dto.ts';
 import { slices } from '../runs/ingest.ts';

@@ -7,7 +7,7 @@ import {
 } from '@edgestelle/protocol';
 import { sql, type Kysely } from 'kysely';
 import type { z } from 'zod';
-import type { Dialect } from '../db/connect.ts';
+import type { Dialect } from '../db/store.ts';
 import { cursorNumber, cursorString, decodeCursor, encodeCursor } from '../db/cursor.ts';
 import type { Database } from '../db/schema.ts';
 import { MasterError, MasterErrorCode } from '../errors.ts';

@@ -1,4 +1,4 @@
-import type { Store } from '../../src/db/connect.ts';
+import type { Store } from '../../src/db/store.ts';
 
 /** A running job with one running run on `nodeId`, as the dispatcher leaves them; the node's row is the caller's. */
 export async function insertRunningRun(
