@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { AgentEvent, Topics } from '@edgestelle/protocol';
 import type { Logger } from 'pino';
 import { AckHandler } from './acks.ts';
-import type { AgentDeps } from './agent.ts';
+import type { AgentDeps } from './agent-deps.ts';
 import type { AgentLink } from './agent-link.ts';
 import { CommandHandlers } from './commands.ts';
 import type { AgentConfig } from './config.ts';

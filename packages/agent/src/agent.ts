@@ -3,37 +3,15 @@ import pino, { type Logger } from 'pino';
 import { AgentLink } from './agent-link.ts';
 import { openParts, type AgentParts } from './agent-parts.ts';
 import type { AgentConfig } from './config.ts';
+import type { AgentDeps } from './agent-deps.ts';
 import { Executor, type RunExecutor } from './executor.ts';
-import type { PtyModule } from './pty.ts';
 import { ensureStateDir, resolveNodeId } from './state-dir.ts';
 import { StateMachine, type Transitions } from './state-machine.ts';
 import { StatePublisher } from './state-publisher.ts';
 import { AgentCounters, type AgentStats } from './stats.ts';
 
+export type { AgentDeps } from './agent-deps.ts';
 export type { AgentStats, RejectionCode, RejectionCounts } from './stats.ts';
-
-export interface AgentDeps {
-  logger?: Logger;
-  /** Wall clock in ms: freshness, deadlines, timestamps. */
-  now?: () => number;
-  /** Reconnect backoff; tests shorten it. */
-  backoff?: { initialMs: number; maxMs: number; random?: () => number };
-  /** How long sent output may go unacknowledged before it is sent again. */
-  ackTimeoutMs?: number;
-  keepaliveSec?: number;
-  /** Chunk cut: size and time. */
-  chunkMaxBytes?: number;
-  chunkFlushMs?: number;
-  /** Publishes awaiting PUBACK at most. */
-  publishWindow?: number;
-  spoolSegmentMaxBytes?: number;
-  loadPty?: () => Promise<PtyModule | undefined>;
-  /**
-   * What starts a run's process; the real executor by default. The fleet benchmark swaps in
-   * one that answers without forking, so one machine can stand for 10,000 nodes.
-   */
-  executor?: RunExecutor;
-}
 
 export interface Agent {
   readonly nodeId: string;

@@ -3,7 +3,7 @@ import { DEFAULT_MAX_CLOCK_SKEW_MS } from '@edgestelle/protocol/envelope';
 import { epochMsSchema, exitedEventSchema, idSchema, rejectionCodeSchema } from '@edgestelle/protocol';
 import * as z from 'zod';
 import { isNotFound } from './fs-errors.ts';
-import { ledgerTransitions } from './run-lifecycle.ts';
+import { ledgerStates, ledgerTransitions } from './run-lifecycle.ts';
 import { illegalTransition, isLegalTransition } from './state-machine.ts';
 import { writeFileAtomic } from './state-dir.ts';
 
@@ -26,8 +26,6 @@ import { writeFileAtomic } from './state-dir.ts';
  * is rewritten without superseded lines and expired entries when it has grown to twice its
  * live size.
  */
-export const ledgerStates = ['accepted', 'running', 'exited', 'rejected', 'delivered'] as const;
-export type LedgerState = (typeof ledgerStates)[number];
 
 const entrySchema = z
   .object({

@@ -2,7 +2,6 @@ import type { RunCommand } from '@edgestelle/protocol';
 import type { Chunker } from './chunker.ts';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import type { Execution } from './executor.ts';
-import type { LedgerState } from './ledger.ts';
 import type { RunSpool } from './spool.ts';
 import { StateMachine, type Transitions } from './state-machine.ts';
 
@@ -49,6 +48,10 @@ const runTransitions: Transitions<RunState> = {
   // Taken by the next start, on the ledger's line (recovery).
   interrupted: ['exited'],
 };
+
+/** The states the ledger file records, a projection of the run's states below. */
+export const ledgerStates = ['accepted', 'running', 'exited', 'rejected', 'delivered'] as const;
+export type LedgerState = (typeof ledgerStates)[number];
 
 /**
  * What the ledger holds for a run in each state (nothing before `recorded`). The states in
