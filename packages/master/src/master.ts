@@ -32,6 +32,8 @@ import { Ingest } from './runs/ingest.ts';
 import { resendAfterRestart } from './runs/resend-after-restart.ts';
 import { SecretEnvBox } from './runs/secret-env.ts';
 import { startSweeper } from './runs/sweeper.ts';
+import { startScheduler } from './schedules/start-scheduler.ts';
+import type { ScheduleService } from './schedules/schedule-service.ts';
 import { ScriptLibrary } from './scripts/script-library.ts';
 import { LineIndexer } from './search/line-indexer.ts';
 import { LogSearch } from './search/log-search.ts';
@@ -61,6 +63,8 @@ export interface MasterDeps {
   mqttConnectDeadlineMs?: number;
   /** HTTP header and request deadlines; tests shorten them. */
   httpTimeouts?: HttpTimeouts;
+  /** How often due schedules are looked for (ms); 0 turns the timer off (tests call schedules.tick()). */
+  scheduleTickMs?: number;
 }
 
 export interface Master {
@@ -87,6 +91,9 @@ export interface Master {
   readonly retention: Retention;
   readonly metrics: MasterMetrics;
   readonly hub: LiveHub;
+  readonly schedules: ScheduleService;
+  /** Fires what is due now (the timer does the same every second). */
+  tickSchedules(): Promise<number>;
   readonly app: FastifyInstance;
   sweep(): Promise<number>;
   close(): Promise<void>;
@@ -235,6 +242,17 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       retention,
       ...(broker.embedded === undefined ? {} : { embeddedBroker: broker.embedded }),
     });
+    const scheduler = startScheduler({
+      store,
+      dispatcher,
+      events,
+      clock,
+      audit,
+      scripts,
+      logger: logger.child({ component: 'scheduler' }),
+      tickMs: deps.scheduleTickMs,
+      shutdown,
+    });
     const http = await startHttp(
       config,
       {
@@ -251,6 +269,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         nodes,
         enrollment,
         hub,
+        schedules: scheduler.schedules,
         brokerReady: () => link.connected(),
         publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
         ...(deps.httpTimeouts === undefined ? {} : { timeouts: deps.httpTimeouts }),
@@ -283,6 +302,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       retention,
       metrics,
       hub,
+      schedules: scheduler.schedules,
+      tickSchedules: () => scheduler.firing.tick(),
       app: http.app,
       sweep: () => dispatcher.sweep(),
       close: () => shutdown.run(),

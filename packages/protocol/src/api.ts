@@ -467,6 +467,8 @@ export const jobDtoSchema = z.object({
   nodeCount: z.number().int().min(0),
   counts: runCountsSchema,
   finishedAt: epochMsSchema.nullable(),
+  /** The schedule whose fire made the job, by name; null for a job started by hand. */
+  schedule: z.string().nullable(),
 });
 export type JobDto = z.infer<typeof jobDtoSchema>;
 
@@ -507,6 +509,8 @@ export const jobListQuerySchema = z
     /** Jobs with a run on this node. */
     nodeId: nodeIdSchema.optional(),
     scriptName: scriptNameSchema.optional(),
+    /** Jobs made by this schedule (by name). */
+    schedule: z.string().max(64).optional(),
     from: queryTimeSchema.optional(),
     to: queryTimeSchema.optional(),
     cursor: cursorSchema.optional(),
@@ -646,6 +650,13 @@ export const auditActions = [
   'job.cancel',
   'run.cancel',
   'retention.purge',
+  'schedule.create',
+  'schedule.pause',
+  'schedule.resume',
+  'schedule.run',
+  'schedule.delete',
+  'webhook.create',
+  'webhook.delete',
 ] as const;
 export const auditActionSchema = z.enum(auditActions);
 export type AuditAction = z.infer<typeof auditActionSchema>;

@@ -192,3 +192,44 @@ export type {
   UserCreate,
   UserUpdate,
 } from './api.ts';
+export {
+  cronExpressionSchema,
+  cronPreviewQuerySchema,
+  cronPreviewSchema,
+  fireOutcomes,
+  fireTriggers,
+  missedPolicies,
+  missedPolicySchema,
+  overlapPolicies,
+  overlapPolicySchema,
+  scheduleCreateSchema,
+  scheduleDetailSchema,
+  scheduleDtoSchema,
+  scheduleFireDtoSchema,
+  scheduleListSchema,
+  scheduleNameSchema,
+  timeZoneSchema,
+} from './schedules.ts';
+export type {
+  CronPreview,
+  MissedPolicy,
+  OverlapPolicy,
+  ScheduleCreate,
+  ScheduleDetail,
+  ScheduleDto,
+  ScheduleFireDto,
+} from './schedules.ts';
+export {
+  deliveryStates,
+  webhookAttemptDtoSchema,
+  webhookCreateSchema,
+  webhookCreatedSchema,
+  webhookDeliveryDtoSchema,
+  webhookDeliveryListSchema,
+  webhookDtoSchema,
+  webhookEventSchema,
+  webhookEvents,
+  webhookListSchema,
+  webhookUrlSchema,
+} from './webhooks.ts';
+export type { WebhookCreate, WebhookCreated, WebhookDeliveryDto, WebhookDto, WebhookEvent } from './webhooks.ts';

@@ -33,6 +33,7 @@ import { registerAdminRoutes } from './routes-admin.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
+import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerUserRoutes } from './routes-users.ts';
 import { clientErrorHandler, securityHeaders } from './security-headers.ts';
@@ -230,6 +231,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerNodeRoutes(app, deps);
   registerJobRoutes(app, deps);
   registerScriptRoutes(app, deps);
+  registerScheduleRoutes(app, deps);
   registerAdminRoutes(app, deps);
 
   // The upgrade is accepted and then closed with 4401/4403 when credentials or Origin are wrong:

@@ -16,12 +16,12 @@ import {
 } from '@edgestelle/protocol';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
-import type { Selectable } from 'kysely';
+import type { Selectable, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/store.ts';
-import type { JobsTable } from '../db/schema.ts';
+import type { Database, JobsTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
 import { parseTags, tagsMatch } from '../nodes/tags.ts';
@@ -31,6 +31,14 @@ import { activeStates, failureStates, isTerminalRunState, zeroRunCounts } from '
 import type { SecretEnvBox } from './secret-env.ts';
 
 export type JobCreateInput = z.output<typeof jobCreateSchema>;
+
+/** A job a schedule's fire makes: which schedule, and the fire's claim, run in the job's transaction. */
+export interface ScheduledOrigin {
+  scheduleId: string;
+  scheduleName: string;
+  /** Throws to roll the job back (another master fired this cron time first). */
+  claim: (trx: Transaction<Database>, jobId: string) => Promise<void>;
+}
 
 export interface DispatcherOptions {
   store: Store;
@@ -75,7 +83,7 @@ export class Dispatcher {
   }
 
   /** Stores the job and its queued runs (and the audit event) in one transaction, then starts what may start. */
-  async createJob(input: JobCreateInput, createdBy: string, actor?: Actor): Promise<JobDto> {
+  async createJob(input: JobCreateInput, createdBy: string, actor?: Actor, origin?: ScheduledOrigin): Promise<JobDto> {
     const nowMs = this.options.clock.now();
     const resolved = await this.resolveSpec(input);
     const secretNames = checkSecretEnv(resolved.spec, input.secretEnv ?? {});
@@ -106,8 +114,11 @@ export class Dispatcher {
           node_count: nodeIds.length,
           finished_at: null,
           stop_reason: null,
+          schedule_id: origin?.scheduleId ?? null,
+          schedule_name: origin?.scheduleName ?? null,
         })
         .execute();
+      await origin?.claim(trx, jobId);
       for (const part of slices(nodeIds, 500)) {
         await trx
           .insertInto('runs')
@@ -138,6 +149,7 @@ export class Dispatcher {
         details: {
           nodeCount: nodeIds.length,
           ...(resolved.script === null ? {} : { script: `${resolved.script.name}@${resolved.script.version}` }),
+          ...(origin === undefined ? {} : { schedule: origin.scheduleName }),
           ...(secretNames.length === 0
             ? {}
             : { secretEnv: secretNames.map((name) => `${name}=${SECRET_MASK}`).join(' ') }),
@@ -402,12 +414,14 @@ export class Dispatcher {
       .limit(1)
       .executeTakeFirst();
     if (open !== undefined) return false;
-    await this.db
+    const ended = await this.db
       .updateTable('jobs')
       .set({ state: job.state === 'running' ? 'finished' : job.state, finished_at: nowMs })
       .where('job_id', '=', job.job_id)
       .where('finished_at', 'is', null)
-      .execute();
+      .executeTakeFirst();
+    // Only the master whose update ended it says so: webhooks hear of each job once.
+    if (Number(ended.numUpdatedRows) > 0) this.options.events.emit('jobFinished', job.job_id);
     return true;
   }
 

@@ -85,6 +85,7 @@ export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, numb
     nodeCount: row.node_count,
     counts,
     finishedAt: row.finished_at,
+    schedule: row.schedule_name,
   };
 }
 

@@ -1,0 +1,256 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  auditPageSchema,
+  jobDtoSchema,
+  jobHistoryPageSchema,
+  scheduleDetailSchema,
+  scheduleListSchema,
+  type ScheduleCreate,
+  type ScheduleDetail,
+} from '@edgestelle/protocol';
+import { tempDir } from '@edgestelle/testkit';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { configFrom, createMaster } from '../src/index.ts';
+import type { ScheduleFailure } from '../src/events.ts';
+import { ADMIN_PASSWORD, startStack, type Stack } from './support/stack.ts';
+
+const MINUTE = 60_000;
+
+function schedule(name: string, extra: Partial<ScheduleCreate> = {}): ScheduleCreate {
+  return {
+    name,
+    cron: '* * * * *',
+    job: { target: { all: true }, spec: { command: `echo ${name}`, timeoutMs: 30_000 } },
+    ...extra,
+  };
+}
+
+async function create(stack: Stack, body: ScheduleCreate): Promise<ScheduleDetail> {
+  return stack.api('POST', '/api/v1/schedules', scheduleDetailSchema, body);
+}
+
+const detail = (stack: Stack, name: string) => stack.api('GET', `/api/v1/schedules/${name}`, scheduleDetailSchema);
+
+/** Moves the master's clock to `ms` past the given time (never backwards). */
+function moveTo(stack: Stack, at: number, pastMs = 1): void {
+  stack.clock.offsetMs = Math.max(stack.clock.offsetMs, at + pastMs - Date.now());
+}
+
+describe('schedules', () => {
+  it('a schedule fires twice on real agents, each job saying which schedule made it', async () => {
+    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
+    await stack.agent('cron-1');
+    await stack.agent('cron-2');
+    const created = await create(stack, schedule('every-minute', { timezone: 'Europe/Berlin' }));
+    expect(created.nextFireTimes).toHaveLength(5);
+    expect(created.nextFireTimes[1]! - created.nextFireTimes[0]!).toBe(MINUTE);
+    expect(created.nextFireAt).toBe(created.nextFireTimes[0]);
+
+    for (const round of [0, 1]) {
+      moveTo(stack, created.nextFireTimes[round]!);
+      expect(await stack.master.tickSchedules()).toBe(1);
+      // The same cron time is fired once, however often the master looks.
+      expect(await stack.master.tickSchedules()).toBe(0);
+      const jobs = await stack.api('GET', '/api/v1/jobs?schedule=every-minute', jobHistoryPageSchema);
+      expect(jobs.items).toHaveLength(round + 1);
+      const job = jobs.items[0]!;
+      expect([job.schedule, job.createdBy]).toEqual(['every-minute', 'admin']);
+      // Overlap is `skip` by default: the next fire needs this job to have ended.
+      const done = await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
+      expect(done.counts.succeeded).toBe(2);
+    }
+    const shown = await detail(stack, 'every-minute');
+    expect(shown.fires.map((f) => [f.trigger, f.outcome, f.scheduledAt])).toEqual([
+      ['cron', 'started', created.nextFireTimes[1]],
+      ['cron', 'started', created.nextFireTimes[0]],
+    ]);
+    expect(shown.fires.every((f) => f.jobState === 'finished')).toBe(true);
+    expect(shown.nextFireAt).toBe(created.nextFireTimes[2]);
+    const other = await stack.api('GET', '/api/v1/jobs?schedule=nothing-here', jobHistoryPageSchema);
+    expect(other.items).toHaveLength(0);
+  });
+
+  it('follows its overlap and missed-fire policies, pauses, fires by hand and records why', async () => {
+    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
+    // A node that is away: its runs wait, so each job stays running and the next fire overlaps.
+    const away = await stack.agent('away-1');
+    await away.stop();
+    const failures: ScheduleFailure[] = [];
+    stack.master.events.on('scheduleFailed', (failure) => failures.push(failure));
+    const skip = await create(stack, schedule('o-skip', { overlap: 'skip' }));
+    await create(stack, schedule('o-queue', { overlap: 'queue' }));
+    await create(stack, schedule('o-allow', { overlap: 'allow' }));
+    await create(stack, schedule('m-skip', { missed: 'skip', overlap: 'allow' }));
+    await create(
+      stack,
+      schedule('nowhere', { job: { target: { tags: { site: 'mars' } }, spec: { command: 'true', timeoutMs: 1000 } } }),
+    );
+    const [t1, t2, t3] = skip.nextFireTimes;
+
+    moveTo(stack, t1!);
+    expect(await stack.master.tickSchedules()).toBe(5);
+    moveTo(stack, t2!);
+    expect(await stack.master.tickSchedules()).toBe(5);
+    moveTo(stack, t3!);
+    expect(await stack.master.tickSchedules()).toBe(5);
+
+    const outcomes = async (name: string) =>
+      (await detail(stack, name)).fires.map((f) => `${f.trigger}:${f.outcome}`).reverse();
+    expect(await outcomes('o-skip')).toEqual(['cron:started', 'cron:skipped', 'cron:skipped']);
+    expect(await outcomes('o-queue')).toEqual(['cron:started', 'cron:queued', 'cron:skipped']);
+    expect(await outcomes('o-allow')).toEqual(['cron:started', 'cron:started', 'cron:started']);
+    expect((await detail(stack, 'o-skip')).fires[0]?.reason).toMatch(/still runs \(overlap: skip\)/);
+    const nowhere = await detail(stack, 'nowhere');
+    expect(nowhere.fires.map((f) => f.outcome)).toEqual(['failed', 'failed', 'failed']);
+    expect(nowhere.fires[0]?.reason).toMatch(/matches no enrolled node/);
+    expect(failures.map((f) => [f.name, f.scheduledAt])).toEqual([
+      ['nowhere', t1],
+      ['nowhere', t2],
+      ['nowhere', t3],
+    ]);
+
+    // The queued fire starts once the running job ends.
+    const queued = await detail(stack, 'o-queue');
+    expect(queued.queuedFireAt).toBe(t2);
+    await stack.api('POST', `/api/v1/jobs/${queued.fires.at(-1)!.jobId!}/cancel`, jobDtoSchema);
+    await stack.master.tickSchedules();
+    expect(await outcomes('o-queue')).toEqual(['cron:started', 'cron:queued', 'cron:skipped', 'queued:started']);
+    expect((await detail(stack, 'o-queue')).queuedFireAt).toBeNull();
+
+    // Ten minutes with no master firing: run_once makes one job for all of them, skip none.
+    stack.clock.offsetMs += 10 * MINUTE;
+    await stack.master.tickSchedules();
+    const missedOnce = (await detail(stack, 'o-allow')).fires[0]!;
+    expect([missedOnce.trigger, missedOnce.outcome]).toEqual(['missed', 'started']);
+    expect(missedOnce.reason).toMatch(/^1[01] cron times from .* fell while no master was firing \(missed: run_once\)/);
+    const missedSkip = (await detail(stack, 'm-skip')).fires[0]!;
+    expect([missedSkip.trigger, missedSkip.outcome, missedSkip.jobId]).toEqual(['missed', 'skipped', null]);
+    const after = await detail(stack, 'o-allow');
+    expect(after.nextFireAt).toBeGreaterThan(stack.clock.now());
+
+    // Paused: no fire, however late; resumed: the next cron time from now, no catching up.
+    const paused = await stack.api('POST', '/api/v1/schedules/o-allow/pause', scheduleDetailSchema);
+    expect([paused.paused, paused.nextFireAt]).toEqual([true, null]);
+    stack.clock.offsetMs += 5 * MINUTE;
+    const firesBefore = (await detail(stack, 'o-allow')).fires.length;
+    await stack.master.tickSchedules();
+    expect((await detail(stack, 'o-allow')).fires).toHaveLength(firesBefore);
+    const resumed = await stack.api('POST', '/api/v1/schedules/o-allow/resume', scheduleDetailSchema);
+    expect(resumed.paused).toBe(false);
+    expect(resumed.nextFireAt! - stack.clock.now()).toBeLessThanOrEqual(MINUTE);
+    expect(resumed.nextFireAt!).toBeGreaterThan(stack.clock.now());
+
+    // By hand: a job now, whatever runs, recorded with who asked.
+    const manual = await stack.api('POST', '/api/v1/schedules/o-skip/run', jobDtoSchema);
+    expect(manual.schedule).toBe('o-skip');
+    const manualFire = (await detail(stack, 'o-skip')).fires[0]!;
+    expect([manualFire.trigger, manualFire.outcome, manualFire.jobId, manualFire.actor]).toEqual([
+      'manual',
+      'started',
+      manual.jobId,
+      'admin',
+    ]);
+
+    const audit = await stack.api('GET', '/api/v1/audit?target=schedule:o-allow', auditPageSchema);
+    expect(audit.items.map((e) => e.action).reverse()).toEqual([
+      'schedule.create',
+      'schedule.pause',
+      'schedule.resume',
+    ]);
+
+    const gone = await stack.request('DELETE', '/api/v1/schedules/o-allow');
+    expect(gone.status).toBe(204);
+    expect((await stack.request('GET', '/api/v1/schedules/o-allow')).status).toBe(404);
+    // Its jobs stay, still naming it.
+    const kept = await stack.api('GET', '/api/v1/jobs?schedule=o-allow', jobHistoryPageSchema);
+    expect(kept.items.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('refuses bad input with the field named and stores nothing', async () => {
+    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
+    await stack.agent('bad-1');
+    const cases: Array<[unknown, number, string | undefined]> = [
+      [{ ...schedule('c1'), cron: '* * * *' }, 400, 'cron'],
+      [{ ...schedule('c2'), cron: '99 * * * *' }, 400, 'cron'],
+      [{ ...schedule('c3'), timezone: 'Mars/Olympus' }, 400, 'timezone'],
+      [{ ...schedule('c4'), overlap: 'sometimes' }, 400, 'overlap'],
+      [schedule('Bad Name'), 400, 'name'],
+      [{ ...schedule('c5'), job: { target: { all: true }, script: { name: 'no-such-script' } } }, 404, undefined],
+      [
+        {
+          ...schedule('c6'),
+          job: { target: { all: true }, spec: { command: 'x', timeoutMs: 1000 }, secretEnv: { A: 'b' } },
+        },
+        400,
+        'job.secretEnv',
+      ],
+      [{ ...schedule('c7'), startAt: 2000, endAt: 1000 }, 400, 'endAt'],
+    ];
+    for (const [body, status, field] of cases) {
+      const response = await stack.request('POST', '/api/v1/schedules', body);
+      const answer: unknown = await response.json();
+      expect([response.status, answer], JSON.stringify(body)).toMatchObject([
+        status,
+        field === undefined ? {} : { field },
+      ]);
+    }
+    await create(stack, schedule('taken'));
+    const again = await stack.request('POST', '/api/v1/schedules', schedule('taken'));
+    expect(again.status).toBe(409);
+    const list = await stack.api('GET', '/api/v1/schedules', scheduleListSchema);
+    expect(list.items.map((s) => s.name)).toEqual(['taken']);
+  });
+});
+
+describe('schedules on two masters sharing one PostgreSQL', () => {
+  it('fires each cron time exactly once, whichever master looks and however often', async () => {
+    const keyDir = await tempDir();
+    const masterKeyFile = join(keyDir.path, 'master.key');
+    await writeFile(masterKeyFile, Buffer.alloc(32, 9), { mode: 0o600 });
+    await using a = await startStack(
+      'postgres',
+      'mosquitto',
+      { scheduleTickMs: 0 },
+      { mqttShared: 'true', masterKeyFile },
+    );
+    const b = await createMaster(
+      configFrom({
+        dataDir: join(keyDir.path, 'master-b'),
+        httpPort: '0',
+        mqttUrl: a.mqttUrl,
+        mqttShared: 'true',
+        masterKeyFile,
+        databaseUrl: a.databaseUrl,
+        adminPassword: ADMIN_PASSWORD,
+        logLevel: 'error',
+      }),
+      { sweepIntervalMs: 0, scheduleTickMs: 0, clock: a.clock, logger: pino({ level: 'error' }) },
+    );
+    try {
+      await a.agent('pg-1');
+      const names = ['pg-a', 'pg-b', 'pg-c'];
+      const first = await create(a, schedule(names[0]!, { overlap: 'allow' }));
+      for (const name of names.slice(1)) await create(a, schedule(name, { overlap: 'allow' }));
+      for (const at of first.nextFireTimes.slice(0, 3)) {
+        moveTo(a, at);
+        // Both masters, several times each, at once.
+        const acted = await Promise.all([1, 2, 3].flatMap(() => [a.master.tickSchedules(), b.tickSchedules()]));
+        expect(acted.reduce((sum, n) => sum + n, 0)).toBe(names.length);
+      }
+      for (const name of names) {
+        const fires = (await detail(a, name)).fires;
+        expect(fires.map((f) => f.scheduledAt).reverse()).toEqual(first.nextFireTimes.slice(0, 3));
+        expect(fires.every((f) => f.outcome === 'started')).toBe(true);
+        const jobs = await a.api('GET', `/api/v1/jobs?schedule=${name}`, jobHistoryPageSchema);
+        expect(jobs.items).toHaveLength(3);
+        for (const job of jobs.items)
+          expect((await a.waitJob(job.jobId, (j) => j.finishedAt !== null)).counts.succeeded).toBe(1);
+      }
+    } finally {
+      await b.close();
+      await keyDir[Symbol.asyncDispose]();
+    }
+  });
+});
