@@ -5,6 +5,7 @@ import { addJobsVerb } from './commands/jobs.ts';
 import { addLogsVerb } from './commands/logs.ts';
 import { addNodesVerb } from './commands/nodes.ts';
 import { addRunVerb } from './commands/run.ts';
+import { addSchedulesVerb } from './commands/schedules.ts';
 import { addScriptsVerbs } from './commands/scripts.ts';
 import { addSearchVerb } from './commands/search.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
@@ -19,6 +20,7 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addLogsVerb(program, terminal);
   addSearchVerb(program, terminal);
   addScriptsVerbs(program, terminal);
+  addSchedulesVerb(program, terminal);
   addTokenVerbs(program, terminal);
   addEnrollTokenVerbs(program, terminal);
   addCompletionVerb(program, terminal);

@@ -1,0 +1,120 @@
+import { jobDtoSchema, scheduleDetailSchema } from '@edgestelle/protocol';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFleet, waitFor, type Fleet } from './fleet.ts';
+
+/**
+ * `edgestelle schedules …` and `jobs --schedule` against a real master with one agent, the
+ * CLI as a child process. The cron times are far off: only `schedules run` fires here (the
+ * master's tests drive its clock through cron fires).
+ */
+let fleet: Fleet;
+
+beforeAll(async () => {
+  fleet = await startFleet([{ nodeId: 'sched-1', tags: { role: 'db' } }]);
+});
+
+afterAll(async () => {
+  await fleet?.[Symbol.asyncDispose]();
+});
+
+describe('schedules', () => {
+  it('creates, lists, shows, fires by hand, pauses, resumes and deletes a schedule', async () => {
+    const created = await fleet.cli([
+      'schedules',
+      'create',
+      'nightly',
+      '--cron',
+      '30 2 * * *',
+      '--tz',
+      'Europe/Berlin',
+      '--tag',
+      'role=db',
+      '--overlap',
+      'queue',
+      '--jitter',
+      '1m',
+      '--',
+      'echo',
+      'backup-done',
+    ]);
+    expect(created.stderr).toBe('');
+    expect(created.status).toBe(0);
+    expect(created.stdout).toContain('Schedule nightly created.');
+    expect(created.stdout).toMatch(/cron\s+30 2 \* \* \* \(Europe\/Berlin\)/);
+    // Five next fires, each shown in the zone as well (CET or CEST).
+    expect(created.stdout.match(/02:30 (CET|CEST|GMT\+\d)/g)).toHaveLength(5);
+
+    const list = await fleet.cli(['schedules', 'list']);
+    expect(list.stdout).toMatch(/nightly\s+30 2 \* \* \*\s+Europe\/Berlin\s+active/);
+
+    const fired = await fleet.cli(['schedules', 'run', 'nightly', '--json']);
+    expect(fired.status).toBe(0);
+    const job = jobDtoSchema.parse(JSON.parse(fired.stdout));
+    expect(job.schedule).toBe('nightly');
+    await waitFor(
+      async () => (await fleet.api('GET', `/api/v1/jobs/${job.jobId}`, jobDtoSchema)).finishedAt !== null,
+      20_000,
+      'the fired job to end',
+    );
+
+    const jobs = await fleet.cli(['jobs', '--schedule', 'nightly']);
+    expect(jobs.stdout).toContain(job.jobId);
+    const none = await fleet.cli(['jobs', '--schedule', 'weekly']);
+    expect(none.stdout).toBe('No jobs.\n');
+
+    const shown = await fleet.cli(['schedules', 'show', 'nightly']);
+    expect(shown.stdout).toMatch(new RegExp(`manual\\s+started\\s+${job.jobId}\\s+finished`));
+
+    const paused = await fleet.cli(['schedules', 'pause', 'nightly']);
+    expect(paused.stdout).toBe('Schedule nightly paused.\n');
+    expect((await fleet.api('GET', '/api/v1/schedules/nightly', scheduleDetailSchema)).paused).toBe(true);
+    const resumed = await fleet.cli(['schedules', 'resume', 'nightly']);
+    expect(resumed.stdout).toMatch(/^Schedule nightly resumed; next fire \d{4}-\d\d-\d\dT\d\d:30:00Z\.\n$/);
+
+    const deleted = await fleet.cli(['schedules', 'delete', 'nightly']);
+    expect(deleted.status).toBe(0);
+    const gone = await fleet.cli(['schedules', 'show', 'nightly']);
+    expect(gone.status).toBe(66);
+    expect(gone.stderr).toContain('schedule nightly does not exist');
+  });
+
+  it('refuses bad flags before asking the master, and the master’s refusals name the field', async () => {
+    const noCron = await fleet.cli(['schedules', 'create', 'x', '--all', '--', 'true']);
+    expect(noCron.status).toBe(64);
+    expect(noCron.stderr).toContain("required option '--cron <expr>' not specified");
+    const overlap = await fleet.cli([
+      'schedules',
+      'create',
+      'x',
+      '--cron',
+      '* * * * *',
+      '--all',
+      '--overlap',
+      'never',
+      '--',
+      'true',
+    ]);
+    expect([overlap.status, overlap.stderr]).toEqual([
+      64,
+      expect.stringContaining("--overlap: 'never' is not skip, queue, allow"),
+    ]);
+    const badCron = await fleet.cli(['schedules', 'create', 'x', '--cron', '61 * * * *', '--all', '--', 'true']);
+    expect(badCron.status).toBe(64);
+    expect(badCron.stderr).toContain("the cron expression '61 * * * *' is not valid");
+    const badZone = await fleet.cli([
+      'schedules',
+      'create',
+      'x',
+      '--cron',
+      '0 3 * * *',
+      '--tz',
+      'Moon/Base',
+      '--all',
+      '--',
+      'true',
+    ]);
+    expect(badZone.status).toBe(64);
+    expect(badZone.stderr).toContain('timezone');
+    expect((await fleet.cli(['schedules', 'list'])).stdout).toBe('No schedules.\n');
+  });
+});
