@@ -42,7 +42,7 @@ describe('schedules', () => {
     expect(created.stdout).toContain('Schedule nightly created.');
     expect(created.stdout).toMatch(/cron\s+30 2 \* \* \* \(Europe\/Berlin\)/);
     // Five next fires, each shown in the zone as well (CET or CEST).
-    expect(created.stdout.match(/02:30 (CET|CEST|GMT\+\d)/g)).toHaveLength(5);
+    expect(created.stdout.match(/02:30 GMT\+[12]/g)).toHaveLength(5);
 
     const list = await fleet.cli(['schedules', 'list']);
     expect(list.stdout).toMatch(/nightly\s+30 2 \* \* \*\s+Europe\/Berlin\s+active/);

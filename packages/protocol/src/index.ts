@@ -209,6 +209,7 @@ export {
   scheduleListSchema,
   scheduleNameSchema,
   timeZoneSchema,
+  zonedTime,
 } from './schedules.ts';
 export type {
   CronPreview,

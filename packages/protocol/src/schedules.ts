@@ -148,3 +148,21 @@ export const cronPreviewQuerySchema = z
   .strict();
 export const cronPreviewSchema = z.object({ nextFireTimes: z.array(epochMsSchema) });
 export type CronPreview = z.infer<typeof cronPreviewSchema>;
+
+/**
+ * A fire time as its schedule's zone reads it, with the zone's UTC offset (`2026-03-29 03:00
+ * GMT+2`), so a shift across a DST change shows where it happens. The CLI and the console both
+ * show times this way.
+ */
+export function zonedTime(at: number, timeZone: string): string {
+  return new Intl.DateTimeFormat('sv-SE', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'shortOffset',
+  }).format(at);
+}

@@ -10,6 +10,7 @@ import {
   type ScheduleDetail,
   type ScheduleDto,
   type ScheduleFireDto,
+  zonedTime,
 } from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import { usageError } from '../cli-error.ts';
@@ -240,7 +241,7 @@ export function formatScheduleDetail(s: ScheduleDetail): string {
       ...(s.description === '' ? [] : [['description', s.description]]),
     ],
   );
-  const next = s.nextFireTimes.map((at) => `  ${formatTime(at)}  ${localTime(at, s.timezone)}`).join('\n');
+  const next = s.nextFireTimes.map((at) => `  ${formatTime(at)}  ${zonedTime(at, s.timezone)}`).join('\n');
   const fires =
     s.fires.length === 0
       ? '  none yet'
@@ -257,18 +258,4 @@ export function formatScheduleDetail(s: ScheduleDetail): string {
           ]),
         );
   return `${head}\n\n${s.paused ? 'Would fire (if resumed now)' : 'Next fires'}:\n${next || '  none'}\n\nLast fires:\n${fires}`;
-}
-
-/** The cron time as the zone reads it, so a DST shift is visible. */
-function localTime(at: number, timeZone: string): string {
-  return new Intl.DateTimeFormat('sv-SE', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'short',
-  }).format(at);
 }

@@ -1,0 +1,86 @@
+import { tempDir, type TempDir } from '@edgestelle/testkit';
+import type { Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type Browser } from './harness/browser.ts';
+import { confirmDialog, login } from './harness/console-page.ts';
+import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+
+/**
+ * The Schedules page in real Chromium against a real master with a real agent: the cron
+ * helper's next fire times in the chosen zone, create, pause, resume, run now and the fire
+ * history with its job, delete.
+ */
+
+let stack: ConsoleStack;
+let profile: TempDir;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  stack = await startConsoleStack(['sched-edge-1']);
+  profile = await tempDir('edgestelle-chromium-');
+  browser = await launchBrowser(profile.path);
+  page = browser.page;
+  await login(page, stack.url, ADMIN);
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.[Symbol.asyncDispose]();
+  await profile?.[Symbol.asyncDispose]();
+  await stack?.[Symbol.asyncDispose]();
+});
+
+afterEach(() => {
+  expect(browser.violations.splice(0)).toEqual([]);
+});
+
+function field(testId: string) {
+  return page.locator(`input[data-testid=${testId}], [data-testid=${testId}] input`);
+}
+
+describe('console: schedules', () => {
+  it('creates a schedule with the cron helper, pauses, resumes, fires it by hand and deletes it', async () => {
+    await page.goto(`${stack.url}/schedules`);
+    await page.getByTestId('schedule-new').click();
+    await field('schedule-form-name').fill('nightly');
+    await field('schedule-form-cron').fill('30 2 * *');
+    await page.getByTestId('schedule-preview').getByText('Not a valid 5-field cron expression yet').waitFor();
+    await field('schedule-form-cron').fill('30 2 * * *');
+    await page.getByTestId('schedule-form-tz').click();
+    await page.keyboard.type('Europe/Berl');
+    await page.locator('.el-select-dropdown__item').filter({ visible: true, hasText: 'Europe/Berlin' }).first().click();
+    // Five fire times, read in Berlin: 02:30 at UTC+1 or UTC+2.
+    const times = page.getByTestId('schedule-preview').locator('li');
+    await expect
+      .poll(async () => (await times.allTextContents()).filter((text) => / 02:30 GMT\+[12]$/.test(text)).length, {
+        timeout: 10_000,
+      })
+      .toBe(5);
+    await field('schedule-form-command').fill('echo from-the-console');
+    await page.getByTestId('schedule-form-save').click();
+
+    const row = page.getByTestId('schedules-table').locator('tr', { hasText: 'nightly' });
+    await expect.poll(() => row.getByTestId('schedule-state').textContent()).toBe('active');
+    await page.getByTestId('schedule-detail').getByTestId('schedule-next').locator('li').nth(4).waitFor();
+
+    await row.getByTestId('schedule-pause').click();
+    await expect.poll(() => row.getByTestId('schedule-state').textContent()).toBe('paused');
+    await row.getByTestId('schedule-resume').click();
+    await expect.poll(() => row.getByTestId('schedule-state').textContent()).toBe('active');
+
+    await row.getByTestId('schedule-run').click();
+    const jobLink = page.getByTestId('schedule-fires').getByTestId('schedule-fire-job').first();
+    await jobLink.waitFor({ timeout: 15_000 });
+    const href = await jobLink.getAttribute('href');
+    expect(href).toMatch(/^\/jobs\/[0-9a-z]{26}$/);
+    await expect
+      .poll(async () => (await stack.master.dispatcher.job(href!.slice('/jobs/'.length))).finishedAt !== null, {
+        timeout: 20_000,
+      })
+      .toBe(true);
+
+    await row.getByTestId('schedule-delete').click();
+    await confirmDialog(page);
+    await expect.poll(() => page.getByTestId('schedule-name').count()).toBe(0);
+  }, 90_000);
+});
