@@ -38,6 +38,7 @@ import { ScriptLibrary } from './scripts/script-library.ts';
 import { LineIndexer } from './search/line-indexer.ts';
 import { LogSearch } from './search/log-search.ts';
 import { ShutdownSteps } from './shutdown-steps.ts';
+import { startWebhooks, type WebhookTimings, type Webhooks } from './webhooks/start-webhooks.ts';
 
 export interface MasterDeps {
   clock?: Clock;
@@ -65,6 +66,8 @@ export interface MasterDeps {
   httpTimeouts?: HttpTimeouts;
   /** How often due schedules are looked for (ms); 0 turns the timer off (tests call schedules.tick()). */
   scheduleTickMs?: number;
+  /** Webhook delivery timings; tests shorten them or turn the timers off. */
+  webhooks?: WebhookTimings;
 }
 
 export interface Master {
@@ -94,6 +97,7 @@ export interface Master {
   readonly schedules: ScheduleService;
   /** Fires what is due now (the timer does the same every second). */
   tickSchedules(): Promise<number>;
+  readonly webhooks: Webhooks;
   readonly app: FastifyInstance;
   sweep(): Promise<number>;
   close(): Promise<void>;
@@ -253,6 +257,17 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       tickMs: deps.scheduleTickMs,
       shutdown,
     });
+    const webhooks = startWebhooks({
+      store,
+      events,
+      dispatcher,
+      clock,
+      audit,
+      masterSecret: dataDir.masterSecret,
+      logger: logger.child({ component: 'webhooks' }),
+      timings: deps.webhooks ?? {},
+      shutdown,
+    });
     const http = await startHttp(
       config,
       {
@@ -270,6 +285,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         enrollment,
         hub,
         schedules: scheduler.schedules,
+        webhooks: webhooks.service,
         brokerReady: () => link.connected(),
         publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
         ...(deps.httpTimeouts === undefined ? {} : { timeouts: deps.httpTimeouts }),
@@ -304,6 +320,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       hub,
       schedules: scheduler.schedules,
       tickSchedules: () => scheduler.firing.tick(),
+      webhooks,
       app: http.app,
       sweep: () => dispatcher.sweep(),
       close: () => shutdown.run(),

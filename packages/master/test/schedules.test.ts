@@ -6,15 +6,18 @@ import {
   jobHistoryPageSchema,
   scheduleDetailSchema,
   scheduleListSchema,
+  webhookCreatedSchema,
   type ScheduleCreate,
   type ScheduleDetail,
 } from '@edgestelle/protocol';
 import { tempDir } from '@edgestelle/testkit';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { configFrom, createMaster } from '../src/index.ts';
 import type { ScheduleFailure } from '../src/events.ts';
-import { ADMIN_PASSWORD, startStack, type Stack } from './support/stack.ts';
+import { ADMIN_PASSWORD, startStack, waitFor, type Stack } from './support/stack.ts';
+import { startReceiver } from './support/webhook-receiver.ts';
 
 const MINUTE = 60_000;
 
@@ -228,8 +231,10 @@ describe('schedules on two masters sharing one PostgreSQL', () => {
       }),
       { sweepIntervalMs: 0, scheduleTickMs: 0, clock: a.clock, logger: pino({ level: 'error' }) },
     );
+    await using receiver = await startReceiver();
     try {
       await a.agent('pg-1');
+      await a.api('POST', '/api/v1/webhooks', webhookCreatedSchema, { url: receiver.url, events: ['job.finished'] });
       const names = ['pg-a', 'pg-b', 'pg-c'];
       const first = await create(a, schedule(names[0]!, { overlap: 'allow' }));
       for (const name of names.slice(1)) await create(a, schedule(name, { overlap: 'allow' }));
@@ -248,6 +253,13 @@ describe('schedules on two masters sharing one PostgreSQL', () => {
         for (const job of jobs.items)
           expect((await a.waitJob(job.jobId, (j) => j.finishedAt !== null)).counts.succeeded).toBe(1);
       }
+      // Each job's end is told once, whichever master ended it and whichever delivers (both run their timers).
+      await waitFor(() => receiver.received.length >= 9, 20_000, 'nine job.finished deliveries');
+      await Promise.all([a.master.webhooks.deliver(), b.webhooks.deliver()]);
+      const finishedSchema = z.object({ data: z.object({ job: z.object({ jobId: z.string() }) }) });
+      const jobIds = receiver.received.map((r) => finishedSchema.parse(JSON.parse(r.body)).data.job.jobId);
+      expect(jobIds).toHaveLength(9);
+      expect(new Set(jobIds).size).toBe(9);
     } finally {
       await b.close();
       await keyDir[Symbol.asyncDispose]();

@@ -653,7 +653,6 @@ export const auditActions = [
   'schedule.create',
   'schedule.pause',
   'schedule.resume',
-  'schedule.run',
   'schedule.delete',
   'webhook.create',
   'webhook.delete',

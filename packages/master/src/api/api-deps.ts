@@ -11,6 +11,7 @@ import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { History } from '../runs/history.ts';
 import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { LogSearch } from '../search/log-search.ts';
 
 /** What the HTTP API is built from: app.ts and every routes-*.ts read it. */
@@ -29,6 +30,7 @@ export interface ApiDeps {
   enrollment: Enrollment;
   hub: LiveHub;
   schedules: ScheduleService;
+  webhooks: WebhookService;
   brokerReady: () => boolean;
   /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
   allowedOrigins: () => readonly string[];

@@ -36,6 +36,7 @@ import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerUserRoutes } from './routes-users.ts';
+import { registerWebhookRoutes } from './routes-webhooks.ts';
 import { clientErrorHandler, securityHeaders } from './security-headers.ts';
 
 /**
@@ -232,6 +233,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerJobRoutes(app, deps);
   registerScriptRoutes(app, deps);
   registerScheduleRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
   registerAdminRoutes(app, deps);
 
   // The upgrade is accepted and then closed with 4401/4403 when credentials or Origin are wrong:

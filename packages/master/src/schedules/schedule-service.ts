@@ -120,16 +120,9 @@ export class ScheduleService {
     return this.setPaused(name, false, actor);
   }
 
+  /** A job now; its `job.create` audit event names the schedule. */
   async fireNow(name: string, actor: Actor): Promise<JobDto> {
-    const row = await this.row(name);
-    const job = await this.options.firing.fireNow(row, actor);
-    await this.options.audit.record(this.db, {
-      actor,
-      action: 'schedule.run',
-      target: `schedule:${name}`,
-      details: { jobId: job.jobId },
-    });
-    return job;
+    return this.options.firing.fireNow(await this.row(name), actor);
   }
 
   /** The schedule and its fire records go; its jobs stay, still naming it. */

@@ -1,0 +1,199 @@
+import { createHmac } from 'node:crypto';
+import {
+  scheduleDetailSchema,
+  webhookCreatedSchema,
+  webhookDeliveryListSchema,
+  webhookListSchema,
+  type WebhookCreate,
+  type WebhookDeliveryDto,
+} from '@edgestelle/protocol';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startStack, waitFor, type Stack } from './support/stack.ts';
+import { startReceiver, type Received } from './support/webhook-receiver.ts';
+
+const bodySchema = z.object({
+  id: z.string(),
+  event: z.string(),
+  occurredAt: z.number(),
+  data: z.record(z.string(), z.unknown()),
+});
+
+function verified(secret: string, message: Received) {
+  const expected = `sha256=${createHmac('sha256', secret).update(message.body).digest('hex')}`;
+  expect(message.headers['x-edgestelle-signature']).toBe(expected);
+  const body = bodySchema.parse(JSON.parse(message.body));
+  expect(message.headers['x-edgestelle-delivery']).toBe(body.id);
+  expect(message.headers['x-edgestelle-event']).toBe(body.event);
+  return body;
+}
+
+async function addWebhook(stack: Stack, body: WebhookCreate) {
+  return stack.api('POST', '/api/v1/webhooks', webhookCreatedSchema, body);
+}
+
+async function deliveries(stack: Stack, webhookId: string): Promise<WebhookDeliveryDto[]> {
+  return (await stack.api('GET', `/api/v1/webhooks/${webhookId}/deliveries`, webhookDeliveryListSchema)).items;
+}
+
+const quiet = { scheduleTickMs: 0, webhooks: { passMs: 0, offlineScanMs: 0, attemptTimeoutMs: 2000 } };
+
+describe('webhooks', () => {
+  it('tells a receiver of finished jobs, paused jobs, failed fires and offline nodes, signed, each once', async () => {
+    await using receiver = await startReceiver();
+    await using stack = await startStack('sqlite', 'embedded', {
+      ...quiet,
+      webhooks: { ...quiet.webhooks, offlineDebounceMs: 30_000 },
+    });
+    const agent = await stack.agent('hook-1');
+    const hook = await addWebhook(stack, {
+      url: receiver.url,
+      events: ['job.finished', 'job.paused', 'schedule.failed', 'node.offline'],
+    });
+    expect(hook.secret).toMatch(/^[0-9a-f]{64}$/);
+    const listed = await stack.api('GET', '/api/v1/webhooks', webhookListSchema);
+    expect(listed.items.map((w) => [w.webhookId, w.url])).toEqual([[hook.webhookId, receiver.url]]);
+    expect(JSON.stringify(listed)).not.toContain(hook.secret);
+
+    const job = await stack.createJob({ target: { all: true }, spec: { command: 'exit 3', timeoutMs: 10_000 } });
+    await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
+    await waitFor(async () => (await stack.master.webhooks.deliver()) > 0, 10_000, 'the job.finished delivery');
+    // The waves part calls this when a gate stops a job.
+    stack.master.events.emit('jobPaused', job.jobId, 'wave 2 failed 1 of 1 runs (max 0%)');
+    await stack
+      .api('POST', '/api/v1/schedules', scheduleDetailSchema, {
+        name: 'to-mars',
+        cron: '* * * * *',
+        job: { target: { tags: { site: 'mars' } }, spec: { command: 'true', timeoutMs: 1000 } },
+      })
+      .then((s) => (stack.clock.offsetMs = s.nextFireAt! + 1 - Date.now()));
+    await stack.master.tickSchedules();
+    await agent.stop();
+    await waitFor(async () => !(await stack.master.nodes.get('hook-1')).online, 10_000, 'hook-1 offline');
+    // Within the debounce: no news yet.
+    expect(await stack.master.webhooks.scanOfflineNodes()).toBe(0);
+    stack.clock.offsetMs += 31_000;
+    expect(await stack.master.webhooks.scanOfflineNodes()).toBe(1);
+    expect(await stack.master.webhooks.scanOfflineNodes()).toBe(0);
+    await waitFor(
+      async () => {
+        await stack.master.webhooks.deliver();
+        return receiver.received.length >= 4;
+      },
+      10_000,
+      'four deliveries',
+    );
+
+    const bodies = receiver.received.map((message) => verified(hook.secret, message));
+    expect(bodies.map((b) => b.event)).toEqual(['job.finished', 'job.paused', 'schedule.failed', 'node.offline']);
+    expect(bodies[0]!.data).toMatchObject({ job: { jobId: job.jobId, state: 'finished', counts: { failed: 1 } } });
+    expect(bodies[1]!.data).toMatchObject({ job: { jobId: job.jobId }, reason: 'wave 2 failed 1 of 1 runs (max 0%)' });
+    expect(bodies[2]!.data).toMatchObject({
+      schedule: 'to-mars',
+    });
+    expect(String(bodies[2]!.data.reason)).toMatch(/matches no enrolled node/);
+    expect(bodies[3]!.data).toMatchObject({ nodeId: 'hook-1', name: 'hook-1' });
+    const shown = await deliveries(stack, hook.webhookId);
+    expect(shown.map((d) => [d.event, d.state, d.attempts.map((a) => a.status)])).toEqual([
+      ['node.offline', 'delivered', [200]],
+      ['schedule.failed', 'delivered', [200]],
+      ['job.paused', 'delivered', [200]],
+      ['job.finished', 'delivered', [200]],
+    ]);
+    const listedAfter = await stack.api('GET', '/api/v1/webhooks', webhookListSchema);
+    expect(listedAfter.items[0]!.recent).toEqual({ delivered: 4, pending: 0, failed: 0 });
+  });
+
+  it('retries a receiver that answers 500 with backoff, every attempt visible, until it takes it', async () => {
+    await using receiver = await startReceiver();
+    await using stack = await startStack('sqlite', 'embedded', quiet);
+    await stack.agent('retry-1');
+    const hook = await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
+    receiver.state.status = 500;
+    const job = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
+    await waitFor(async () => (await stack.master.webhooks.deliver()) > 0, 10_000, 'the first attempt');
+    let [delivery] = await deliveries(stack, hook.webhookId);
+    expect([delivery!.state, delivery!.attempts.map((a) => [a.status, a.error])]).toEqual([
+      'pending',
+      [[500, 'HTTP 500']],
+    ]);
+    // Not due again before its backoff (30 s), then due.
+    expect(await stack.master.webhooks.deliver()).toBe(0);
+    stack.clock.offsetMs = delivery!.nextAttemptAt! - Date.now() + 1;
+    expect(await stack.master.webhooks.deliver()).toBe(1);
+    [delivery] = await deliveries(stack, hook.webhookId);
+    expect(delivery!.attempts.map((a) => a.status)).toEqual([500, 500]);
+    expect(delivery!.nextAttemptAt! - delivery!.attempts[1]!.at).toBeGreaterThanOrEqual(60_000);
+
+    receiver.state.status = 204;
+    stack.clock.offsetMs = delivery!.nextAttemptAt! - Date.now() + 1;
+    expect(await stack.master.webhooks.deliver()).toBe(1);
+    [delivery] = await deliveries(stack, hook.webhookId);
+    expect([delivery!.state, delivery!.nextAttemptAt, delivery!.attempts.map((a) => a.status)]).toEqual([
+      'delivered',
+      null,
+      [500, 500, 204],
+    ]);
+    // Every attempt carried the same body and delivery id, so the same signature.
+    expect(new Set(receiver.received.map((r) => r.headers['x-edgestelle-signature'])).size).toBe(1);
+    expect(new Set(receiver.received.map((r) => r.headers['x-edgestelle-delivery']))).toEqual(
+      new Set([delivery!.deliveryId]),
+    );
+
+    // A day of failures and it gives up.
+    receiver.state.status = 503;
+    const second = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await stack.waitJob(second.jobId, (j) => j.finishedAt !== null);
+    stack.clock.offsetMs += 24 * 3600_000;
+    await waitFor(async () => (await stack.master.webhooks.deliver()) > 0, 10_000, 'an attempt a day later');
+    const [last] = await deliveries(stack, hook.webhookId);
+    expect([last!.state, last!.nextAttemptAt]).toEqual(['failed', null]);
+  });
+
+  it('a receiver that hangs holds nothing up: jobs start and end while its attempt waits', async () => {
+    await using receiver = await startReceiver();
+    receiver.state.hold = true;
+    await using stack = await startStack('sqlite', 'embedded', {
+      scheduleTickMs: 0,
+      webhooks: { passMs: 50, offlineScanMs: 0, attemptTimeoutMs: 60_000 },
+    });
+    await stack.agent('hang-1');
+    await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
+    const first = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await stack.waitJob(first.jobId, (j) => j.finishedAt !== null);
+    await waitFor(() => receiver.received.length === 1, 10_000, 'the hanging attempt to start');
+    for (let i = 0; i < 3; i += 1) {
+      const next = await stack.createJob({ target: { all: true }, spec: { command: `echo ${i}`, timeoutMs: 10_000 } });
+      const done = await stack.waitJob(next.jobId, (j) => j.finishedAt !== null);
+      expect(done.counts.succeeded).toBe(1);
+    }
+    // The later jobs' deliveries went out beside the one still waiting for its answer.
+    await waitFor(() => receiver.received.length === 4, 10_000, 'the other deliveries');
+    receiver.release();
+  });
+
+  it('refuses bad webhooks with the field named; only admins see or change them', async () => {
+    await using stack = await startStack('sqlite', 'embedded', quiet);
+    const cases: Array<[unknown, string]> = [
+      [{ url: 'ftp://example.com/x', events: ['job.finished'] }, 'url'],
+      [{ url: 'http://user:pw@127.0.0.1/x', events: ['job.finished'] }, 'url'],
+      [{ url: 'http://127.0.0.1/x', events: [] }, 'events'],
+      [{ url: 'http://127.0.0.1/x', events: ['job.started'] }, 'events.0'],
+    ];
+    for (const [body, field] of cases) {
+      const response = await stack.request('POST', '/api/v1/webhooks', body);
+      expect([response.status, await response.json()]).toMatchObject([400, { field }]);
+    }
+    expect((await stack.api('GET', '/api/v1/webhooks', webhookListSchema)).items).toEqual([]);
+    const users = await stack.master.store.db.selectFrom('users').select('user_id').executeTakeFirstOrThrow();
+    const { token } = await stack.master.auth.createApiToken(users.user_id, 'op', null, { role: 'operator' });
+    const asOperator = await fetch(`${stack.master.url}/api/v1/webhooks`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(asOperator.status).toBe(403);
+    const hook = await addWebhook(stack, { url: 'http://127.0.0.1:9/x', events: ['job.finished'] });
+    expect((await stack.request('DELETE', `/api/v1/webhooks/${hook.webhookId}`)).status).toBe(204);
+    expect((await stack.request('GET', `/api/v1/webhooks/${hook.webhookId}/deliveries`)).status).toBe(404);
+  });
+});
