@@ -9,6 +9,7 @@ import { addSchedulesVerb } from './commands/schedules.ts';
 import { addScriptsVerbs } from './commands/scripts.ts';
 import { addSearchVerb } from './commands/search.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
+import { addWebhooksVerb } from './commands/webhooks.ts';
 import { processTerminal, type Terminal } from './terminal.ts';
 
 /** The operator's verbs: they talk to a master over its HTTP API and live hub only. */
@@ -21,6 +22,7 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addSearchVerb(program, terminal);
   addScriptsVerbs(program, terminal);
   addSchedulesVerb(program, terminal);
+  addWebhooksVerb(program, terminal);
   addTokenVerbs(program, terminal);
   addEnrollTokenVerbs(program, terminal);
   addCompletionVerb(program, terminal);

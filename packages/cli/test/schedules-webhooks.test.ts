@@ -1,9 +1,10 @@
-import { jobDtoSchema, scheduleDetailSchema } from '@edgestelle/protocol';
+import { createServer } from 'node:http';
+import { jobDtoSchema, scheduleDetailSchema, webhookListSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, waitFor, type Fleet } from './fleet.ts';
 
 /**
- * `edgestelle schedules …` and `jobs --schedule` against a real master with one agent, the
+ * `edgestelle schedules …`, `jobs --schedule` and `webhooks …` against a real master with one agent, the
  * CLI as a child process. The cron times are far off: only `schedules run` fires here (the
  * master's tests drive its clock through cron fires).
  */
@@ -116,5 +117,50 @@ describe('schedules', () => {
     expect(badZone.status).toBe(64);
     expect(badZone.stderr).toContain('timezone');
     expect((await fleet.cli(['schedules', 'list'])).stdout).toBe('No schedules.\n');
+  });
+});
+
+describe('webhooks', () => {
+  it('creates a webhook (the secret alone on a pipe), lists it, shows its deliveries and deletes it', async () => {
+    const received: string[] = [];
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        received.push(String(request.headers['x-edgestelle-event']));
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const port = address !== null && typeof address === 'object' ? address.port : 0;
+    try {
+      const bad = await fleet.cli(['webhooks', 'create', `http://127.0.0.1:${port}/`, '--event', 'job.started']);
+      expect([bad.status, bad.stderr]).toEqual([64, expect.stringContaining("--event: 'job.started' is not one of")]);
+      const created = await fleet.cli(['webhooks', 'create', `http://127.0.0.1:${port}/`, '--event', 'job.finished']);
+      expect(created.status).toBe(0);
+      expect(created.stdout).toMatch(/^[0-9a-f]{64}\n$/);
+      const [hook] = (await fleet.api('GET', '/api/v1/webhooks', webhookListSchema)).items;
+      const list = await fleet.cli(['webhooks', 'list']);
+      expect(list.stdout).toContain(`${hook!.webhookId}  http://127.0.0.1:${port}/  job.finished`);
+
+      const job = await fleet.api('POST', '/api/v1/jobs', jobDtoSchema, {
+        target: { all: true },
+        spec: { command: 'true', timeoutMs: 10_000 },
+      });
+      await waitFor(() => received.length === 1, 20_000, 'the job.finished delivery');
+      expect(received).toEqual(['job.finished']);
+      const deliveries = await fleet.cli(['webhooks', 'deliveries', hook!.webhookId]);
+      expect(deliveries.stdout).toMatch(/job\.finished\s+\S+\s+delivered\s+\S+ 200 \(\d+ ms\)/);
+      const json = await fleet.cli(['webhooks', 'deliveries', hook!.webhookId, '--json']);
+      expect(JSON.parse(json.stdout)).toMatchObject({ items: [{ body: expect.stringContaining(job.jobId) }] });
+
+      expect((await fleet.cli(['webhooks', 'delete', hook!.webhookId])).stdout).toBe(
+        `Webhook ${hook!.webhookId} deleted.\n`,
+      );
+      expect((await fleet.cli(['webhooks', 'list'])).stdout).toBe('No webhooks.\n');
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
