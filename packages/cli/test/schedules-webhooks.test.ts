@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { jobDtoSchema, scheduleDetailSchema, webhookListSchema } from '@edgestelle/protocol';
+import { jobDtoSchema, scheduleDetailSchema, webhookDeliveryListSchema, webhookListSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, waitFor, type Fleet } from './fleet.ts';
 
@@ -152,7 +152,8 @@ describe('webhooks', () => {
       const deliveries = await fleet.cli(['webhooks', 'deliveries', hook!.webhookId]);
       expect(deliveries.stdout).toMatch(/job\.finished\s+\S+\s+delivered\s+\S+ 200 \(\d+ ms\)/);
       const json = await fleet.cli(['webhooks', 'deliveries', hook!.webhookId, '--json']);
-      expect(JSON.parse(json.stdout)).toMatchObject({ items: [{ body: expect.stringContaining(job.jobId) }] });
+      const [delivery] = webhookDeliveryListSchema.parse(JSON.parse(json.stdout)).items;
+      expect([delivery?.state, delivery?.body.includes(job.jobId)]).toEqual(['delivered', true]);
 
       expect((await fleet.cli(['webhooks', 'delete', hook!.webhookId])).stdout).toBe(
         `Webhook ${hook!.webhookId} deleted.\n`,

@@ -4,11 +4,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, login } from './harness/console-page.ts';
 import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import { startReceiver } from '../packages/master/test/support/webhook-receiver.ts';
 
 /**
- * The Schedules page in real Chromium against a real master with a real agent: the cron
- * helper's next fire times in the chosen zone, create, pause, resume, run now and the fire
- * history with its job, delete.
+ * The Schedules page and the admin's Webhooks tab in real Chromium against a real master with a
+ * real agent: the cron helper's next fire times in the chosen zone, create, pause, resume, run
+ * now and the fire history with its job, delete; a webhook to a real local receiver, its secret
+ * shown once, its deliveries.
  */
 
 let stack: ConsoleStack;
@@ -83,4 +85,24 @@ describe('console: schedules', () => {
     await confirmDialog(page);
     await expect.poll(() => page.getByTestId('schedule-name').count()).toBe(0);
   }, 90_000);
+
+  it('adds a webhook (secret shown once), shows its deliveries and deletes it', async () => {
+    await using receiver = await startReceiver();
+    await page.goto(`${stack.url}/admin`);
+    await page.locator('#tab-webhooks').click();
+    await field('webhook-url').fill(receiver.url);
+    await page.getByTestId('webhook-create').click();
+    await expect.poll(() => page.getByTestId('webhook-secret').textContent()).toMatch(/^[0-9a-f]{64}$/);
+    await expect.poll(() => page.getByTestId('webhook-row').textContent()).toBe(receiver.url);
+
+    const job = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await expect.poll(() => receiver.received.length, { timeout: 20_000 }).toBe(1);
+    expect(receiver.received[0]!.body).toContain(job.jobId);
+    await page.getByTestId('webhook-deliveries').click();
+    await expect.poll(() => page.getByTestId('webhook-delivery-state').textContent()).toBe('delivered');
+
+    await page.getByTestId('webhook-delete').click();
+    await confirmDialog(page);
+    await expect.poll(() => page.getByTestId('webhook-row').count()).toBe(0);
+  }, 60_000);
 });
