@@ -668,7 +668,7 @@ export const auditEventDtoSchema = z.object({
   /** The caller's address (the socket's peer, or the proxy's X-Forwarded-For when EDGESTELLE_TRUST_PROXY is set). */
   ip: z.string().nullable(),
   action: auditActionSchema,
-  /** What it acted on: `user:<userId>`, `job:<jobId>`, `run:<runId>`, `node:<nodeId>`, `script:<name>`, `token:<tokenId>`, `session:<sessionId>`, `join_token:<tokenId>`. */
+  /** What it acted on: `user:<userId>`, `job:<jobId>`, `run:<runId>`, `node:<nodeId>`, `script:<name>`, `token:<tokenId>`, `session:<sessionId>`, `join_token:<tokenId>`, `schedule:<name>`, `webhook:<webhookId>`. */
   target: z.string().nullable(),
   /** A few facts about the change (never a secret): e.g. `{ role: 'operator' }`, `{ nodeCount: 3 }`. */
   details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
