@@ -1,22 +1,16 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
-import { openEnvelope, sealEnvelope, type SealingKey } from '@edgestelle/protocol/envelope';
+import { randomBytes } from 'node:crypto';
 import { MasterError, MasterErrorCode } from '../errors.ts';
-
-const KEY_ID = 1;
+import { PurposeBox } from '../purpose-box.ts';
 
 /**
- * Webhook signing secrets at rest: sealed (AES-256-GCM, the protocol's envelope) under a key
- * derived from the master secret for this purpose alone, bound to the webhook id. A copy of
- * the database alone signs nothing; every master with the same secret opens them.
+ * Webhook signing secrets at rest, sealed for this purpose alone (see PurposeBox) and bound
+ * to the webhook id: a copy of the database alone signs nothing.
  */
 export class WebhookSecretBox {
-  private readonly key: SealingKey;
+  private readonly box: PurposeBox;
 
   constructor(masterSecret: Uint8Array) {
-    this.key = {
-      keyId: KEY_ID,
-      key: Buffer.from(hkdfSync('sha256', masterSecret, 'edgestelle/v1/webhook-secret', '', 32)),
-    };
+    this.box = new PurposeBox(masterSecret, 'webhook-secret');
   }
 
   /** A new secret: 32 random bytes as hex, which receivers use as the HMAC key's UTF-8 text. */
@@ -25,15 +19,12 @@ export class WebhookSecretBox {
   }
 
   seal(webhookId: string, secret: string): string {
-    return sealEnvelope(additionalData(webhookId), Buffer.from(secret, 'utf8'), this.key).toString('base64');
+    return this.box.seal(additionalData(webhookId), Buffer.from(secret, 'utf8')).toString('base64');
   }
 
   open(webhookId: string, sealed: string): string {
     try {
-      const { plaintext } = openEnvelope(additionalData(webhookId), Buffer.from(sealed, 'base64'), (keyId) =>
-        keyId === this.key.keyId ? this.key.key : undefined,
-      );
-      return plaintext.toString('utf8');
+      return this.box.open(additionalData(webhookId), Buffer.from(sealed, 'base64')).toString('utf8');
     } catch (cause) {
       throw new MasterError(
         MasterErrorCode.internal,
