@@ -54,7 +54,6 @@ describe('schedules', () => {
     expect(job.schedule).toBe('nightly');
     await waitFor(
       async () => (await fleet.api('GET', `/api/v1/jobs/${job.jobId}`, jobDtoSchema)).finishedAt !== null,
-      20_000,
       'the fired job to end',
     );
 
@@ -147,7 +146,7 @@ describe('webhooks', () => {
         target: { all: true },
         spec: { command: 'true', timeoutMs: 10_000 },
       });
-      await waitFor(() => received.length === 1, 20_000, 'the job.finished delivery');
+      await waitFor(() => received.length === 1, 'the job.finished delivery');
       expect(received).toEqual(['job.finished']);
       const deliveries = await fleet.cli(['webhooks', 'deliveries', hook!.webhookId]);
       expect(deliveries.stdout).toMatch(/job\.finished\s+\S+\s+delivered\s+\S+ 200 \(\d+ ms\)/);

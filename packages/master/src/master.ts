@@ -33,6 +33,7 @@ import { resendAfterRestart } from './runs/resend-after-restart.ts';
 import { SecretEnvBox } from './runs/secret-env.ts';
 import { startSweeper } from './runs/sweeper.ts';
 import { startScheduler } from './schedules/start-scheduler.ts';
+import type { ScheduleFiring } from './schedules/schedule-firing.ts';
 import type { ScheduleService } from './schedules/schedule-service.ts';
 import { ScriptLibrary } from './scripts/script-library.ts';
 import { LineIndexer } from './search/line-indexer.ts';
@@ -95,8 +96,8 @@ export interface Master {
   readonly metrics: MasterMetrics;
   readonly hub: LiveHub;
   readonly schedules: ScheduleService;
-  /** Fires what is due now (the timer does the same every second). */
-  tickSchedules(): Promise<number>;
+  /** Fires what is due (`tick()`, the timer's every second) and prunes old fire records. */
+  readonly scheduleFiring: ScheduleFiring;
   readonly webhooks: Webhooks;
   readonly app: FastifyInstance;
   sweep(): Promise<number>;
@@ -319,7 +320,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       metrics,
       hub,
       schedules: scheduler.schedules,
-      tickSchedules: () => scheduler.firing.tick(),
+      scheduleFiring: scheduler.firing,
       webhooks,
       app: http.app,
       sweep: () => dispatcher.sweep(),

@@ -53,9 +53,9 @@ describe('schedules', () => {
 
     for (const round of [0, 1]) {
       moveTo(stack, created.nextFireTimes[round]!);
-      expect(await stack.master.tickSchedules()).toBe(1);
+      expect(await stack.master.scheduleFiring.tick()).toBe(1);
       // The same cron time is fired once, however often the master looks.
-      expect(await stack.master.tickSchedules()).toBe(0);
+      expect(await stack.master.scheduleFiring.tick()).toBe(0);
       const jobs = await stack.api('GET', '/api/v1/jobs?schedule=every-minute', jobHistoryPageSchema);
       expect(jobs.items).toHaveLength(round + 1);
       const job = jobs.items[0]!;
@@ -93,11 +93,11 @@ describe('schedules', () => {
     const [t1, t2, t3] = skip.nextFireTimes;
 
     moveTo(stack, t1!);
-    expect(await stack.master.tickSchedules()).toBe(5);
+    expect(await stack.master.scheduleFiring.tick()).toBe(5);
     moveTo(stack, t2!);
-    expect(await stack.master.tickSchedules()).toBe(5);
+    expect(await stack.master.scheduleFiring.tick()).toBe(5);
     moveTo(stack, t3!);
-    expect(await stack.master.tickSchedules()).toBe(5);
+    expect(await stack.master.scheduleFiring.tick()).toBe(5);
 
     const outcomes = async (name: string) =>
       (await detail(stack, name)).fires.map((f) => `${f.trigger}:${f.outcome}`).reverse();
@@ -118,13 +118,13 @@ describe('schedules', () => {
     const queued = await detail(stack, 'o-queue');
     expect(queued.queuedFireAt).toBe(t2);
     await stack.api('POST', `/api/v1/jobs/${queued.fires.at(-1)!.jobId!}/cancel`, jobDtoSchema);
-    await stack.master.tickSchedules();
+    await stack.master.scheduleFiring.tick();
     expect(await outcomes('o-queue')).toEqual(['cron:started', 'cron:queued', 'cron:skipped', 'queued:started']);
     expect((await detail(stack, 'o-queue')).queuedFireAt).toBeNull();
 
     // Ten minutes with no master firing: run_once makes one job for all of them, skip none.
     stack.clock.offsetMs += 10 * MINUTE;
-    await stack.master.tickSchedules();
+    await stack.master.scheduleFiring.tick();
     const missedOnce = (await detail(stack, 'o-allow')).fires[0]!;
     expect([missedOnce.trigger, missedOnce.outcome]).toEqual(['missed', 'started']);
     expect(missedOnce.reason).toMatch(/^1[01] cron times from .* fell while no master was firing \(missed: run_once\)/);
@@ -138,7 +138,7 @@ describe('schedules', () => {
     expect([paused.paused, paused.nextFireAt]).toEqual([true, null]);
     stack.clock.offsetMs += 5 * MINUTE;
     const firesBefore = (await detail(stack, 'o-allow')).fires.length;
-    await stack.master.tickSchedules();
+    await stack.master.scheduleFiring.tick();
     expect((await detail(stack, 'o-allow')).fires).toHaveLength(firesBefore);
     const resumed = await stack.api('POST', '/api/v1/schedules/o-allow/resume', scheduleDetailSchema);
     expect(resumed.paused).toBe(false);
@@ -162,6 +162,12 @@ describe('schedules', () => {
       'schedule.pause',
       'schedule.resume',
     ]);
+
+    // Fire records are kept 90 days.
+    expect(await stack.master.scheduleFiring.prune(90 * 24 * 3600_000)).toBe(0);
+    stack.clock.offsetMs += 91 * 24 * 3600_000;
+    expect(await stack.master.scheduleFiring.prune(90 * 24 * 3600_000)).toBeGreaterThan(10);
+    expect((await detail(stack, 'o-skip')).fires).toEqual([]);
 
     const gone = await stack.request('DELETE', '/api/v1/schedules/o-allow');
     expect(gone.status).toBe(204);
@@ -241,7 +247,9 @@ describe('schedules on two masters sharing one PostgreSQL', () => {
       for (const at of first.nextFireTimes.slice(0, 3)) {
         moveTo(a, at);
         // Both masters, several times each, at once.
-        const acted = await Promise.all([1, 2, 3].flatMap(() => [a.master.tickSchedules(), b.tickSchedules()]));
+        const acted = await Promise.all(
+          [1, 2, 3].flatMap(() => [a.master.scheduleFiring.tick(), b.scheduleFiring.tick()]),
+        );
         expect(acted.reduce((sum, n) => sum + n, 0)).toBe(names.length);
       }
       for (const name of names) {

@@ -67,7 +67,7 @@ describe('webhooks', () => {
         job: { target: { tags: { site: 'mars' } }, spec: { command: 'true', timeoutMs: 1000 } },
       })
       .then((s) => (stack.clock.offsetMs = s.nextFireAt! + 1 - Date.now()));
-    await stack.master.tickSchedules();
+    await stack.master.scheduleFiring.tick();
     await agent.stop();
     await waitFor(async () => !(await stack.master.nodes.get('hook-1')).online, 10_000, 'hook-1 offline');
     // Within the debounce: no news yet.
@@ -149,6 +149,13 @@ describe('webhooks', () => {
     await waitFor(async () => (await stack.master.webhooks.deliver()) > 0, 10_000, 'an attempt a day later');
     const [last] = await deliveries(stack, hook.webhookId);
     expect([last!.state, last!.nextAttemptAt]).toEqual(['failed', null]);
+    // Finished deliveries are kept a week, with their attempts.
+    expect(await stack.master.webhooks.prune()).toBe(0);
+    stack.clock.offsetMs += 7 * 24 * 3600_000;
+    expect(await stack.master.webhooks.prune()).toBe(2);
+    expect(await deliveries(stack, hook.webhookId)).toEqual([]);
+    const attempts = await stack.master.store.db.selectFrom('webhook_attempts').select('attempt').execute();
+    expect(attempts).toEqual([]);
   });
 
   it('a receiver that hangs holds nothing up: jobs start and end while its attempt waits', async () => {

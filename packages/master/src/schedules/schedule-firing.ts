@@ -93,6 +93,15 @@ export class ScheduleFiring {
     }
   }
 
+  /** Deletes fire records older than `keepMs` (a schedule firing every minute makes half a million a year). */
+  async prune(keepMs: number): Promise<number> {
+    const gone = await this.db
+      .deleteFrom('schedule_fires')
+      .where('fired_at', '<', this.options.clock.now() - keepMs)
+      .executeTakeFirst();
+    return Number(gone.numDeletedRows);
+  }
+
   /** `schedules run NAME`: a job now, whatever the cron says and whatever runs. */
   async fireNow(row: ScheduleRow, actor: Actor): Promise<JobDto> {
     const nowMs = this.options.clock.now();

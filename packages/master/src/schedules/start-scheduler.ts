@@ -11,6 +11,8 @@ import { ScheduleFiring } from './schedule-firing.ts';
 import { ScheduleService } from './schedule-service.ts';
 
 const DEFAULT_TICK_MS = 1000;
+/** Fire records are kept 90 days. */
+const FIRES_KEPT_MS = 90 * 24 * 3600_000;
 
 /**
  * The schedules' service and their firing, looked at every second. Every master ticks; the
@@ -28,12 +30,20 @@ export function startScheduler(options: {
   tickMs: number | undefined;
   shutdown: Pick<ShutdownSteps, 'add'>;
 }): { schedules: ScheduleService; firing: ScheduleFiring } {
+  const tickMs = options.tickMs ?? DEFAULT_TICK_MS;
   const firing = new ScheduleFiring(options);
   const schedules = new ScheduleService({ ...options, firing });
   startPeriodicTask({
     name: 'scheduler',
-    intervalMs: options.tickMs ?? DEFAULT_TICK_MS,
+    intervalMs: tickMs,
     work: () => firing.tick(),
+    logger: options.logger,
+    shutdown: options.shutdown,
+  });
+  startPeriodicTask({
+    name: 'schedule fire pruning',
+    intervalMs: tickMs > 0 ? 3600_000 : 0,
+    work: () => firing.prune(FIRES_KEPT_MS),
     logger: options.logger,
     shutdown: options.shutdown,
   });

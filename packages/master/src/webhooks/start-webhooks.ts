@@ -12,6 +12,8 @@ import { WebhookSecretBox } from './webhook-secret.ts';
 import { WebhookService } from './webhook-service.ts';
 import { WebhookWorker } from './webhook-worker.ts';
 
+const DELIVERIES_KEPT_MS = 7 * 24 * 3600_000;
+
 export interface WebhookTimings {
   /** How often due deliveries are looked for (ms); 0: no timer (tests call deliver()). */
   passMs?: number;
@@ -27,6 +29,8 @@ export interface Webhooks {
   /** Starts the due attempts now (the timer does so every second) and waits for them (tests). */
   deliver(): Promise<number>;
   scanOfflineNodes(): Promise<number>;
+  /** Deletes finished deliveries older than a week (the timer does so hourly). */
+  prune(): Promise<number>;
 }
 
 /** Webhooks: the admin's service, the events they hear of, the delivery worker and its timers. */
@@ -75,6 +79,14 @@ export function startWebhooks(options: {
     logger,
     shutdown,
   });
+  // Deliveries are kept a week for `webhooks deliveries`; their attempts go with them.
+  startPeriodicTask({
+    name: 'webhook delivery pruning',
+    intervalMs: passMs > 0 ? 3600_000 : 0,
+    work: () => queue.prune(DELIVERIES_KEPT_MS),
+    logger,
+    shutdown,
+  });
   return {
     service: new WebhookService({ store, clock, audit: options.audit, secrets }),
     async deliver() {
@@ -83,5 +95,6 @@ export function startWebhooks(options: {
       return started;
     },
     scanOfflineNodes: () => events.scanOfflineNodes(),
+    prune: () => queue.prune(DELIVERIES_KEPT_MS),
   };
 }

@@ -75,6 +75,16 @@ export class WebhookQueue {
     return queued;
   }
 
+  /** Deletes finished deliveries (and their attempts) older than `keepMs`; pending ones stay. Returns how many. */
+  async prune(keepMs: number): Promise<number> {
+    const gone = await this.db
+      .deleteFrom('webhook_deliveries')
+      .where('state', '!=', 'pending')
+      .where('created_at', '<', this.options.clock.now() - keepMs)
+      .executeTakeFirst();
+    return Number(gone.numDeletedRows);
+  }
+
   /** Whether any webhook listens for the event (so a scan for it is worth its query). */
   async anyListens(event: WebhookEvent): Promise<boolean> {
     const hooks = await this.db.selectFrom('webhooks').select('events').execute();
