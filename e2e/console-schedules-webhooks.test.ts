@@ -75,6 +75,9 @@ describe('console: schedules', () => {
     await jobLink.waitFor({ timeout: 15_000 });
     const href = await jobLink.getAttribute('href');
     expect(href).toMatch(/^\/jobs\/[0-9a-z]{26}$/);
+    await jobLink.click();
+    await expect.poll(() => page.getByTestId('job-schedule').textContent()).toBe('by schedule nightly');
+    await page.goBack();
     await expect
       .poll(async () => (await stack.master.dispatcher.job(href!.slice('/jobs/'.length))).finishedAt !== null, {
         timeout: 20_000,

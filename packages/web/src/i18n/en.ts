@@ -329,6 +329,7 @@ export const en = {
     expired: 'expired',
   },
   schedules: {
+    madeBy: (name: string) => `by schedule ${name}`,
     title: 'Schedules',
     new: 'New schedule',
     empty: 'No schedules yet.',

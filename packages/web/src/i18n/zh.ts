@@ -324,6 +324,7 @@ export const zh = {
     expired: '已过期',
   },
   schedules: {
+    madeBy: (name: string) => `由计划 ${name} 触发`,
     title: '计划任务',
     new: '新建计划',
     empty: '还没有计划任务。',
