@@ -177,6 +177,42 @@ describe('schedules', () => {
     expect(kept.items.length).toBeGreaterThanOrEqual(4);
   });
 
+  it('fires a 02:30 job once on the nights the clocks change, in Berlin and in New York', async () => {
+    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
+    const away = await stack.agent('dst-1');
+    await away.stop();
+    /** Walks the master's clock in 10-minute steps over [from, to), ticking at each; returns the fires' cron times. */
+    const walk = async (name: string, cron: string, timezone: string, from: string, to: string) => {
+      stack.clock.offsetMs = Date.parse(from) - Date.now();
+      await create(stack, schedule(name, { cron, timezone, overlap: 'allow' }));
+      for (let at = Date.parse(from); at < Date.parse(to); at += 10 * MINUTE) {
+        stack.clock.offsetMs = at - Date.now();
+        await stack.master.scheduleFiring.tick();
+      }
+      const fires = (await detail(stack, name)).fires.reverse();
+      expect(fires.every((f) => f.trigger === 'cron' && f.outcome === 'started')).toBe(true);
+      return fires.map((f) => new Date(f.scheduledAt).toISOString());
+    };
+    expect(
+      await walk('berlin-spring', '30 2 * * *', 'Europe/Berlin', '2026-03-28T12:00:00Z', '2026-03-30T12:00:00Z'),
+    ).toEqual([
+      '2026-03-29T01:00:00.000Z', // 02:30 does not exist that night: 03:00 CEST
+      '2026-03-30T00:30:00.000Z',
+    ]);
+    expect(
+      await walk('berlin-fall', '30 2 * * *', 'Europe/Berlin', '2026-10-24T12:00:00Z', '2026-10-26T12:00:00Z'),
+    ).toEqual([
+      '2026-10-25T00:30:00.000Z', // 02:30 happens twice that night: once
+      '2026-10-26T01:30:00.000Z',
+    ]);
+    expect(
+      await walk('ny-spring', '30 2 * * *', 'America/New_York', '2026-03-07T12:00:00Z', '2026-03-09T12:00:00Z'),
+    ).toEqual(['2026-03-08T07:00:00.000Z', '2026-03-09T06:30:00.000Z']);
+    expect(
+      await walk('ny-fall', '30 1 * * *', 'America/New_York', '2026-10-31T12:00:00Z', '2026-11-02T12:00:00Z'),
+    ).toEqual(['2026-11-01T05:30:00.000Z', '2026-11-02T06:30:00.000Z']);
+  });
+
   it('refuses bad input with the field named and stores nothing', async () => {
     await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
     await stack.agent('bad-1');
