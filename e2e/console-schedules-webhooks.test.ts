@@ -1,4 +1,5 @@
 import { tempDir, type TempDir } from '@edgestelle/testkit';
+import { scriptSaveSchema } from '@edgestelle/protocol';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
@@ -88,6 +89,31 @@ describe('console: schedules', () => {
     await confirmDialog(page);
     await expect.poll(() => page.getByTestId('schedule-name').count()).toBe(0);
   }, 90_000);
+
+  it('schedules a library script with its params', async () => {
+    await stack.master.scripts.save(
+      'greet',
+      scriptSaveSchema.parse({
+        interpreter: 'sh',
+        body: 'echo "hi $PARAM_WHO"',
+        parameters: [{ name: 'who', type: 'string', required: true }],
+      }),
+      { name: 'admin', ip: null },
+    );
+    await page.goto(`${stack.url}/schedules`);
+    await page.getByTestId('schedule-new').click();
+    await field('schedule-form-name').fill('greeter');
+    await page.getByText('Library script').click();
+    await page.getByTestId('schedule-form-script').click();
+    await page.locator('.el-select-dropdown__item').filter({ visible: true, hasText: 'greet' }).first().click();
+    await page
+      .locator('textarea[data-testid=schedule-form-params], [data-testid=schedule-form-params] textarea')
+      .fill('who=ops team');
+    await page.getByTestId('schedule-form-save').click();
+    await page.getByTestId('schedule-detail').waitFor();
+    const saved = await stack.master.schedules.detail('greeter');
+    expect(saved.job).toMatchObject({ script: { name: 'greet' }, params: { who: 'ops team' } });
+  }, 60_000);
 
   it('adds a webhook (secret shown once), shows its deliveries and deletes it', async () => {
     await using receiver = await startReceiver();
