@@ -33,7 +33,11 @@ export interface AdminClient {
   waitRun(runId: string, done: (run: RunDto) => boolean, timeoutMs?: number): Promise<RunDto>;
   live(): Promise<LiveClient>;
   /** A new user made through POST /api/v1/users, with a client logged in as that user. */
-  createUser(username: string, role: Role): Promise<{ username: string; password: string; client: AdminClient }>;
+  createUser(
+    username: string,
+    role: Role,
+    password?: string,
+  ): Promise<{ username: string; password: string; client: AdminClient }>;
 }
 
 /** Signs in through POST /api/v1/auth/login and makes an API token with the session, as a person would. */
@@ -46,13 +50,17 @@ export async function loginClient(url: string, username: string, password: strin
   if (login.status !== 200) throw new Error(`login as ${username} failed: ${login.status} ${await login.text()}`);
   const session = sessionDtoSchema.parse(await login.json());
   const cookie = (login.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
+  const sessionHeaders = { cookie, 'x-csrf-token': session.csrfToken ?? '' };
   const created = await fetch(`${url}/api/v1/tokens`, {
     method: 'POST',
-    headers: { cookie, 'x-csrf-token': session.csrfToken ?? '', 'content-type': 'application/json' },
+    headers: { ...sessionHeaders, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'fleet fixture' }),
   });
   if (created.status !== 201)
     throw new Error(`token for ${username} failed: ${created.status} ${await created.text()}`);
+  // The token is all the client needs; a session left open would show in the tests' session lists.
+  const logout = await fetch(`${url}/api/v1/auth/logout`, { method: 'POST', headers: sessionHeaders });
+  if (logout.status !== 204) throw new Error(`logout of ${username} failed: ${logout.status} ${await logout.text()}`);
   return tokenClient(url, apiTokenCreatedSchema.parse(await created.json()).token);
 }
 
@@ -106,8 +114,7 @@ function tokenClient(url: string, token: string): AdminClient {
       poll(`job ${jobId}`, () => api('GET', `/api/v1/jobs/${jobId}`, jobDtoSchema), done, timeoutMs),
     waitRun: (runId, done, timeoutMs = 20_000) => poll(`run ${runId}`, () => client.run(runId), done, timeoutMs),
     live: () => openLive(url, { authorization: `Bearer ${token}` }),
-    async createUser(username, role) {
-      const password = `${username}-fixture-password`;
+    async createUser(username, role, password = `${username}-fixture-password`) {
       await api('POST', '/api/v1/users', userAccountDtoSchema, { username, password, role });
       return { username, password, client: await loginClient(url, username, password) };
     },
