@@ -1,4 +1,5 @@
 import { type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAgent, enroll, loadConfig, type Agent, type AgentDeps, type EnrollResult } from '@edgestelle/agent';
@@ -127,6 +128,7 @@ function childAgent(credentials: Credentials, stateDir: string, settings: Record
       started.stdin?.end();
       log = captureOutput(started);
       child = started;
+      await once(started, 'spawn');
     },
     stop: () => kill('SIGTERM'),
     kill,
