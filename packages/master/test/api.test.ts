@@ -26,8 +26,6 @@ describe('REST API', () => {
   it('refuses the unauthenticated on every route but health, login and enroll', async () => {
     const routes: Array<{ method: string; url: string }> = [];
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: {
         onRoute: (route) => {
           for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
@@ -68,8 +66,6 @@ describe('REST API', () => {
   it('documents every API route in the OpenAPI description, with its method and a success response', async () => {
     const routes = new Set<string>();
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: {
         onRoute: (route) => {
           for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(`${method} ${route.url}`);
@@ -99,7 +95,7 @@ describe('REST API', () => {
   });
 
   it('sets an HttpOnly SameSite=Strict session cookie and needs the CSRF token for cookie writes', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const { cookie, csrfToken, setCookie } = await login(stack.master.url);
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(setCookie).toMatch(/SameSite=Strict/i);
@@ -133,17 +129,13 @@ describe('REST API', () => {
   });
 
   it('marks the session cookie Secure when the console is served over https', async () => {
-    await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
-      config: { publicUrl: 'https://edgestelle.example.com' },
-    });
+    await using stack = await startMaster({ config: { publicUrl: 'https://edgestelle.example.com' } });
     const { setCookie } = await login(stack.master.url);
     expect(setCookie).toMatch(/;\s*Secure/i);
   });
 
   it('checks roles, and a revoked API token stops working at once', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const viewer = await stack.master.auth.createUser('vera', 'viewer-password', 'viewer');
     const { token } = await stack.master.auth.createApiToken(viewer.userId, 'vera', null);
     const asViewer = (method: string, path: string, body?: unknown) =>
@@ -176,7 +168,7 @@ describe('REST API', () => {
   });
 
   it('answers bad input with 4xx naming the field and changes nothing', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const invalid = await stack.admin.request('POST', '/api/v1/jobs', {
       target: { all: true },
       spec: { command: 'true', timeoutMs: -5 },
@@ -229,7 +221,7 @@ describe('REST API', () => {
     const publicDir = join(dir.path, 'public');
     await mkdir(publicDir);
     await writeFile(join(publicDir, 'index.html'), '<!doctype html><title>console</title>');
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded', deps: { publicDir } });
+    await using stack = await startMaster({ deps: { publicDir } });
     const deep = await fetch(`${stack.master.url}/jobs/123/runs`);
     expect(deep.status).toBe(200);
     expect(await deep.text()).toContain('console');
@@ -254,8 +246,6 @@ describe('REST API', () => {
 
   it('closes a client that stops reading with 4408 while a reader at its own pace gets everything', async () => {
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: {
         liveMaxBufferedBytes: 64 * 1024,
         liveReplayStallMs: 1000,

@@ -29,7 +29,7 @@ function connectMqtt(
 
 describe('embedded broker lock-down', () => {
   it('refuses anonymous clients, wrong passwords and a client id that is not the username', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const creds = await enrollRaw(stack, 'edge-1');
     const url = stack.master.brokerUrl;
     await expect(connectMqtt(url, { clientId: 'edge-1' })).rejects.toThrow(/Bad username or password|Not authorized/i);
@@ -45,7 +45,7 @@ describe('embedded broker lock-down', () => {
   });
 
   it('confines a node to its own topics, and revocation ends its session at once', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const one = await enrollRaw(stack, 'edge-1');
     await enrollRaw(stack, 'edge-2');
     const topics = new Topics();
@@ -87,7 +87,7 @@ describe('embedded broker lock-down', () => {
   });
 
   it('ends a connection whose packet header announces more than the size cap, before the body arrives', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const { port } = new URL(stack.master.brokerUrl);
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
@@ -107,7 +107,7 @@ describe('embedded broker lock-down', () => {
   });
 
   it('follows packet boundaries on a live connection and cuts it at the first oversized header', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const creds = await enrollRaw(stack, 'edge-1');
     const topics = new Topics();
     const client = await connectMqtt(stack.master.brokerUrl, {
@@ -135,7 +135,7 @@ describe('embedded broker lock-down', () => {
   });
 
   it('re-enrollment rolls the key epoch and the broker password', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const first = await enrollRaw(stack, 'edge-1');
     // An enrolled node enrolls again with a token made for it (enroll-takeover.test.ts has the rest).
     const forNode = await stack.admin.api('POST', '/api/v1/join-tokens', z.object({ token: z.string() }), {
@@ -162,7 +162,7 @@ describe('embedded broker before CONNACK', () => {
   const brokerPort = (stack: InProcessMaster): number => Number(new URL(stack.master.brokerUrl).port);
 
   it('closes a connection whose first packet is not a CONNECT or that sends over 4 KiB before its CONNACK, and counts it', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const port = brokerPort(stack);
     const publishFirst = await openRaw(port);
     publishFirst.socket.write(fixedHeader(PacketType.publish, 10));
@@ -199,8 +199,6 @@ describe('embedded broker before CONNACK', () => {
   it('closes sockets past the cap as they come and the rest at the deadline; a node that logged in is neither counted nor closed', async () => {
     const deadlineMs = 1500;
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: { mqttConnectDeadlineMs: deadlineMs },
       config: { mqttMaxUnauthenticated: '3' },
     });
@@ -237,7 +235,7 @@ describe('embedded broker before CONNACK', () => {
 
 describe('ingest', () => {
   it('counts and logs what it refuses and never crashes on it', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'mosquitto' });
+    await using stack = await startMaster({ broker: 'mosquitto' });
     const creds = await enrollRaw(stack, 'edge-1');
     const topics = new Topics();
     const client = await connectMqtt(stack.master.brokerUrl, { clientId: 'raw-1' });

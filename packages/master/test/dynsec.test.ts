@@ -7,7 +7,7 @@ import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
  */
 describe('external Mosquitto with dynamic security', () => {
   it('gives an enrolling node its broker user, runs a job on it, and revocation removes it', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'mosquitto-dynsec' });
+    await using stack = await startMaster({ broker: 'mosquitto-dynsec' });
     expect(stack.master.config.mqttDynsec).toBe(true);
     const agent = await stack.startAgent('edge-1');
     const job = await stack.admin.createJob({

@@ -224,7 +224,7 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
 
 describe('proof of the node key', () => {
   it('is refused replayed, stale, early, under another token, with a wrong or an old key; the token keeps its uses', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const first = await postEnroll(stack.master.url, {
       token: await stack.admin.joinToken(),
       nodeId: 'edge-1',
@@ -272,7 +272,7 @@ describe('proof of the node key', () => {
   });
 
   it('leaves a revoked node refused with its own answer, proof or not', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const first = enrollResponseSchema.parse(
       (await postEnroll(stack.master.url, { token: await stack.admin.joinToken(), nodeId: 'edge-1', name: 'edge-1' }))
         .json,

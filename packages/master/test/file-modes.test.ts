@@ -42,7 +42,7 @@ describe('modes of what the master and the agent keep', () => {
   it('makes every folder 0700 and every file 0600 on a real start, -wal and -shm included, under umask 000', async () => {
     const umask = process.umask(0);
     try {
-      await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+      await using stack = await startMaster();
       const agent = await stack.startAgent('modes-1');
       const job = await stack.admin.createJob({
         target: { nodeIds: ['modes-1'] },
@@ -133,7 +133,7 @@ describe('modes of what the master and the agent keep', () => {
     });
 
     it(`tightens an agent's state dir that exists ${shown}, at enrollment and start`, async () => {
-      await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+      await using stack = await startMaster();
       const stateDir = join(stack.dir, 'agents', 'modes-2');
       mkdirSync(stateDir, { recursive: true });
       chmodSync(stateDir, mode);

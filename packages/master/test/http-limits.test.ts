@@ -25,8 +25,6 @@ describe('HTTP port limits', () => {
     const timeouts = { headersMs: 1000, requestMs: 2000, checkIntervalMs: 50 };
     const maxConnections = 4;
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: { httpTimeouts: timeouts },
       config: { httpMaxConnections: String(maxConnections) },
     });

@@ -4,7 +4,7 @@ import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 describe('ingest of exit reports', () => {
   it('keeps the first exit a node reports and still acknowledges a second one', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const node = await protocolNode(stack, 'twice-1');
     const job = await stack.admin.createJob({
       target: { nodeIds: ['twice-1'] },

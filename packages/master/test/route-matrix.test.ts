@@ -303,8 +303,6 @@ describe('route matrix', () => {
       },
     });
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: {
         logger: undefined,
         logDestination,

@@ -120,7 +120,7 @@ describe.each<DbKind>(['sqlite', 'postgres'])('secret variables on %s', (dbKind)
 
 describe('secret variables', () => {
   it('reach the node only inside its sealed run command, first delivery and re-send alike', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const payloads: Buffer[] = [];
     const node = await protocolNode(stack, 'pn-1');
     node.client.on('message', (_topic, payload) => payloads.push(payload));
@@ -145,7 +145,7 @@ describe('secret variables', () => {
   });
 
   it('refuses with 400, storing nothing, a name both plain and secret, too many variables, or bad values', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     await protocolNode(stack, 'pn-2');
     await stack.admin.api('PUT', '/api/v1/scripts/hello', z.unknown(), {
       interpreter: 'sh',

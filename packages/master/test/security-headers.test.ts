@@ -72,8 +72,6 @@ describe('security headers', () => {
     await writeFile(join(publicDir, 'assets', 'app.js'), 'export {};\n');
     const routes: Array<{ method: string; url: string }> = [];
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: {
         publicDir,
         onRoute: (route) => {

@@ -80,7 +80,7 @@ const damages: Damage[] = [
 describe('a damaged agent spool', () => {
   for (const damage of damages) {
     it(`reports the run's real exit and the lost output at once: ${damage.name}`, async () => {
-      await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+      await using stack = await startMaster();
       await using proxy = await startTcpProxy(Number(new URL(stack.master.brokerUrl).port));
       const agent = await stack.startAgent('spool-1', { settings: { mqttUrl: `mqtt://${proxy.address}` } });
       const gate = join(stack.dir, 'gate');

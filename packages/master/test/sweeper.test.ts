@@ -4,11 +4,7 @@ import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 describe('sweeper', () => {
   it('gives up a run whose node never reports an exit, and an unconfirmed cancel, each with a reason', async () => {
-    await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
-      deps: { lostRunGraceMs: 60_000, cancelGraceMs: 30_000 },
-    });
+    await using stack = await startMaster({ deps: { lostRunGraceMs: 60_000, cancelGraceMs: 30_000 } });
     // A node that accepts and starts what it is sent and then goes silent: a crashed host.
     const node = await protocolNode(stack, 'quiet-1', (command, self) => {
       if (command.kind !== 'run') return;

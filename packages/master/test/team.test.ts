@@ -45,7 +45,7 @@ const job = { target: { all: true }, spec: { command: 'true', timeoutMs: 1000 } 
 
 describe('users, sessions and tokens', () => {
   it('throttles failed logins per user with 429 and Retry-After until the window passes', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     for (let i = 0; i < 5; i += 1) expect((await login(stack, 'admin', 'wrong-password')).response.status).toBe(401);
     const throttled = await login(stack, 'admin', ADMIN.password);
     expect(throttled.response.status).toBe(429);
@@ -66,7 +66,7 @@ describe('users, sessions and tokens', () => {
   });
 
   it("caps a token at its role and its owner's, and disabling or demoting the owner acts at once", async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const admin = as(stack, { token: stack.admin.token });
     const created = userAccountDtoSchema.parse(
       await (
@@ -113,7 +113,7 @@ describe('users, sessions and tokens', () => {
   });
 
   it('lists sessions and revokes one at once; a password change ends the other sessions', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const first = await login(stack, 'admin', ADMIN.password);
     const second = await login(stack, 'admin', ADMIN.password);
     const csrf = sessionDtoSchema.parse(first.body).csrfToken ?? '';
@@ -149,7 +149,7 @@ describe('users, sessions and tokens', () => {
 
 describe('live connections and revocation', () => {
   it('closes an open live connection with 4401 as soon as its token is revoked or its user disabled', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const admin = as(stack, { token: stack.admin.token });
     const user = await stack.master.auth.createUser('watcher', 'watcher-password', 'viewer');
     const first = await stack.master.auth.createApiToken(user.userId, 'first', null);
@@ -171,7 +171,7 @@ describe('live connections and revocation', () => {
 
 describe('script library', () => {
   it('keeps versions, runs the exact version with params as PARAM_* variables, and refuses bad params before storing anything', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const agent = await stack.startAgent('edge-1', { tags: { role: 'web' } });
     const body = 'printf "%s|%s|%s\\n" "$PARAM_TARGET" "$PARAM_COUNT" "$PARAM_DRY_RUN"';
     const save = (text: string, description = '') =>

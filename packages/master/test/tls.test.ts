@@ -21,8 +21,6 @@ describe('embedded broker TLS listener', () => {
     );
     const deadlineMs = 2000;
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: { mqttConnectDeadlineMs: deadlineMs },
       config: { mqttTlsPort: '0', mqttTlsCertFile: cert, mqttTlsKeyFile: key },
     });

@@ -99,8 +99,6 @@ describe('every HTTP route under fast-check', () => {
     async () => {
       const routes: Array<{ method: string; url: string }> = [];
       await using stack = await startMaster({
-        db: 'sqlite',
-        broker: 'embedded',
         deps: {
           onRoute: (route) => {
             for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });

@@ -46,7 +46,7 @@ describe('forged messages at the master', () => {
     const masterSecret = Buffer.alloc(32, 5);
     const masterKeyFile = join(keyDir.path, 'master.key');
     await writeFile(masterKeyFile, masterSecret, { mode: 0o600 });
-    await using stack = await startMaster({ db: 'sqlite', broker: 'mosquitto', config: { masterKeyFile } });
+    await using stack = await startMaster({ broker: 'mosquitto', config: { masterKeyFile } });
     if (stack.mqttUrl === undefined) throw new Error('no broker');
     const agent = await stack.startAgent('ing-1');
     await stack.startAgent('ing-2');

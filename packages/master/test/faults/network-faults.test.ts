@@ -64,11 +64,7 @@ describe('infrastructure faults under a running job', () => {
     'broker SIGKILLed and restarted during a job: every line stored once, one spawn',
     async () => {
       await using broker = await startMosquitto();
-      await using stack = await startMaster({
-        db: 'sqlite',
-        broker: 'embedded',
-        config: { mqttUrl: broker.url, mqttPort: undefined },
-      });
+      await using stack = await startMaster({ config: { mqttUrl: broker.url, mqttPort: undefined } });
       const agent = await stack.startAgent('bk-1');
       const lines = sized(10_000, 100_000);
       const kills = sized(5, 20);
@@ -122,8 +118,6 @@ describe('infrastructure faults under a running job', () => {
     await using broker = await startMosquitto();
     await using proxy = await startTcpProxy(broker.port);
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       config: { mqttUrl: broker.url, mqttPort: undefined, agentMqttUrl: `mqtt://${proxy.address}` },
     });
     const spoolMaxBytes = 64 * MiB;
@@ -199,8 +193,6 @@ describe('infrastructure faults under a running job', () => {
     await using cluster = await startPostgresCluster();
     await using broker = await startMosquitto();
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       config: { mqttUrl: broker.url, mqttPort: undefined, databaseUrl: cluster.url },
     });
     expect(stack.master.store.dialect).toBe('postgres');

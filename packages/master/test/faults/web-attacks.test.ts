@@ -87,8 +87,6 @@ describe('web attacks on the console endpoints', () => {
   it('CSRF: every cookie-authenticated write without the right token is refused and changes nothing', async () => {
     const routes: Array<{ method: string; url: string }> = [];
     await using stack = await startMaster({
-      db: 'sqlite',
-      broker: 'embedded',
       deps: {
         onRoute: (route) => {
           for (const method of [route.method].flat())
@@ -182,7 +180,7 @@ describe('web attacks on the console endpoints', () => {
   }, 180_000);
 
   it('the live hub: no credentials, bad ones, or the cookie from a foreign or missing Origin — closed 4401/4403, no data', async () => {
-    await using stack = await startMaster({ db: 'sqlite', broker: 'embedded' });
+    await using stack = await startMaster();
     const url = stack.master.url;
     const { cookie } = await login(url);
     const port = new URL(url).port;
