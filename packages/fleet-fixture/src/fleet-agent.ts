@@ -28,6 +28,8 @@ export interface FleetAgent extends AsyncDisposable {
   readonly credentials: Credentials;
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Child mode only. */
+  kill?(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface InProcessAgent extends FleetAgent {

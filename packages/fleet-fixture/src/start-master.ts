@@ -75,6 +75,8 @@ export interface FleetMaster extends AsyncDisposable {
   startAgents(n: number, opts?: AgentsOptions & { mode?: 'in-process' }): Promise<InProcessAgent[]>;
   /** Stops the master and starts it again on the same ports, data and database. */
   restart(): Promise<void>;
+  /** Child mode only. */
+  kill?(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface InProcessMaster extends FleetMaster {
