@@ -4,7 +4,8 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, login } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
+import { ADMIN, startConsoleStack } from './harness/stack.ts';
 import { startReceiver } from '../packages/master/test/support/webhook-receiver.ts';
 
 /**
@@ -14,7 +15,7 @@ import { startReceiver } from '../packages/master/test/support/webhook-receiver.
  * shown once, its deliveries.
  */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;
@@ -124,7 +125,7 @@ describe('console: schedules', () => {
     await expect.poll(() => page.getByTestId('webhook-secret').textContent()).toMatch(/^[0-9a-f]{64}$/);
     await expect.poll(() => page.getByTestId('webhook-row').textContent()).toBe(receiver.url);
 
-    const job = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    const job = await stack.admin.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
     await expect.poll(() => receiver.received.length, { timeout: 20_000 }).toBe(1);
     expect(receiver.received[0]!.body).toContain(job.jobId);
     await page.getByTestId('webhook-deliveries').click();

@@ -1,5 +1,3 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   auditPageSchema,
   jobDtoSchema,
@@ -10,13 +8,10 @@ import {
   type ScheduleCreate,
   type ScheduleDetail,
 } from '@edgestelle/protocol';
-import { tempDir } from '@edgestelle/testkit';
-import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { configFrom, createMaster } from '../src/index.ts';
 import type { ScheduleFailure } from '../src/events.ts';
-import { ADMIN_PASSWORD, startStack, waitFor, type Stack } from './support/stack.ts';
+import { startMaster, waitFor, type InProcessMaster } from '@edgestelle/fleet-fixture';
 import { startReceiver } from './support/webhook-receiver.ts';
 
 const MINUTE = 60_000;
@@ -30,22 +25,23 @@ function schedule(name: string, extra: Partial<ScheduleCreate> = {}): ScheduleCr
   };
 }
 
-async function create(stack: Stack, body: ScheduleCreate): Promise<ScheduleDetail> {
-  return stack.api('POST', '/api/v1/schedules', scheduleDetailSchema, body);
+async function create(stack: InProcessMaster, body: ScheduleCreate): Promise<ScheduleDetail> {
+  return stack.admin.api('POST', '/api/v1/schedules', scheduleDetailSchema, body);
 }
 
-const detail = (stack: Stack, name: string) => stack.api('GET', `/api/v1/schedules/${name}`, scheduleDetailSchema);
+const detail = (stack: InProcessMaster, name: string) =>
+  stack.admin.api('GET', `/api/v1/schedules/${name}`, scheduleDetailSchema);
 
 /** Moves the master's clock to `ms` past the given time (never backwards). */
-function moveTo(stack: Stack, at: number, pastMs = 1): void {
+function moveTo(stack: InProcessMaster, at: number, pastMs = 1): void {
   stack.clock.offsetMs = Math.max(stack.clock.offsetMs, at + pastMs - Date.now());
 }
 
 describe('schedules', () => {
   it('a schedule fires twice on real agents, each job saying which schedule made it', async () => {
-    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
-    await stack.agent('cron-1');
-    await stack.agent('cron-2');
+    await using stack = await startMaster({ deps: { scheduleTickMs: 0 } });
+    await stack.startAgent('cron-1');
+    await stack.startAgent('cron-2');
     const created = await create(stack, schedule('every-minute', { timezone: 'Europe/Berlin' }));
     expect(created.nextFireTimes).toHaveLength(5);
     expect(created.nextFireTimes[1]! - created.nextFireTimes[0]!).toBe(MINUTE);
@@ -56,12 +52,12 @@ describe('schedules', () => {
       expect(await stack.master.scheduleFiring.tick()).toBe(1);
       // The same cron time is fired once, however often the master looks.
       expect(await stack.master.scheduleFiring.tick()).toBe(0);
-      const jobs = await stack.api('GET', '/api/v1/jobs?schedule=every-minute', jobHistoryPageSchema);
+      const jobs = await stack.admin.api('GET', '/api/v1/jobs?schedule=every-minute', jobHistoryPageSchema);
       expect(jobs.items).toHaveLength(round + 1);
       const job = jobs.items[0]!;
       expect([job.schedule, job.createdBy]).toEqual(['every-minute', 'admin']);
       // Overlap is `skip` by default: the next fire needs this job to have ended.
-      const done = await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
+      const done = await stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
       expect(done.counts.succeeded).toBe(2);
     }
     const shown = await detail(stack, 'every-minute');
@@ -71,14 +67,14 @@ describe('schedules', () => {
     ]);
     expect(shown.fires.every((f) => f.jobState === 'finished')).toBe(true);
     expect(shown.nextFireAt).toBe(created.nextFireTimes[2]);
-    const other = await stack.api('GET', '/api/v1/jobs?schedule=nothing-here', jobHistoryPageSchema);
+    const other = await stack.admin.api('GET', '/api/v1/jobs?schedule=nothing-here', jobHistoryPageSchema);
     expect(other.items).toHaveLength(0);
   });
 
   it('follows its overlap and missed-fire policies, pauses, fires by hand and records why', async () => {
-    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
+    await using stack = await startMaster({ deps: { scheduleTickMs: 0 } });
     // A node that is away: its runs wait, so each job stays running and the next fire overlaps.
-    const away = await stack.agent('away-1');
+    const away = await stack.startAgent('away-1');
     await away.stop();
     const failures: ScheduleFailure[] = [];
     stack.master.events.on('scheduleFailed', (failure) => failures.push(failure));
@@ -117,7 +113,7 @@ describe('schedules', () => {
     // The queued fire starts once the running job ends.
     const queued = await detail(stack, 'o-queue');
     expect(queued.queuedFireAt).toBe(t2);
-    await stack.api('POST', `/api/v1/jobs/${queued.fires.at(-1)!.jobId!}/cancel`, jobDtoSchema);
+    await stack.admin.api('POST', `/api/v1/jobs/${queued.fires.at(-1)!.jobId!}/cancel`, jobDtoSchema);
     await stack.master.scheduleFiring.tick();
     expect(await outcomes('o-queue')).toEqual(['cron:started', 'cron:queued', 'cron:skipped', 'queued:started']);
     expect((await detail(stack, 'o-queue')).queuedFireAt).toBeNull();
@@ -134,19 +130,19 @@ describe('schedules', () => {
     expect(after.nextFireAt).toBeGreaterThan(stack.clock.now());
 
     // Paused: no fire, however late; resumed: the next cron time from now, no catching up.
-    const paused = await stack.api('POST', '/api/v1/schedules/o-allow/pause', scheduleDetailSchema);
+    const paused = await stack.admin.api('POST', '/api/v1/schedules/o-allow/pause', scheduleDetailSchema);
     expect([paused.paused, paused.nextFireAt]).toEqual([true, null]);
     stack.clock.offsetMs += 5 * MINUTE;
     const firesBefore = (await detail(stack, 'o-allow')).fires.length;
     await stack.master.scheduleFiring.tick();
     expect((await detail(stack, 'o-allow')).fires).toHaveLength(firesBefore);
-    const resumed = await stack.api('POST', '/api/v1/schedules/o-allow/resume', scheduleDetailSchema);
+    const resumed = await stack.admin.api('POST', '/api/v1/schedules/o-allow/resume', scheduleDetailSchema);
     expect(resumed.paused).toBe(false);
     expect(resumed.nextFireAt! - stack.clock.now()).toBeLessThanOrEqual(MINUTE);
     expect(resumed.nextFireAt!).toBeGreaterThan(stack.clock.now());
 
     // By hand: a job now, whatever runs, recorded with who asked.
-    const manual = await stack.api('POST', '/api/v1/schedules/o-skip/run', jobDtoSchema);
+    const manual = await stack.admin.api('POST', '/api/v1/schedules/o-skip/run', jobDtoSchema);
     expect(manual.schedule).toBe('o-skip');
     const manualFire = (await detail(stack, 'o-skip')).fires[0]!;
     expect([manualFire.trigger, manualFire.outcome, manualFire.jobId, manualFire.actor]).toEqual([
@@ -156,7 +152,7 @@ describe('schedules', () => {
       'admin',
     ]);
 
-    const audit = await stack.api('GET', '/api/v1/audit?target=schedule:o-allow', auditPageSchema);
+    const audit = await stack.admin.api('GET', '/api/v1/audit?target=schedule:o-allow', auditPageSchema);
     expect(audit.items.map((e) => e.action).reverse()).toEqual([
       'schedule.create',
       'schedule.pause',
@@ -169,17 +165,17 @@ describe('schedules', () => {
     expect(await stack.master.scheduleFiring.prune(90 * 24 * 3600_000)).toBeGreaterThan(10);
     expect((await detail(stack, 'o-skip')).fires).toEqual([]);
 
-    const gone = await stack.request('DELETE', '/api/v1/schedules/o-allow');
+    const gone = await stack.admin.request('DELETE', '/api/v1/schedules/o-allow');
     expect(gone.status).toBe(204);
-    expect((await stack.request('GET', '/api/v1/schedules/o-allow')).status).toBe(404);
+    expect((await stack.admin.request('GET', '/api/v1/schedules/o-allow')).status).toBe(404);
     // Its jobs stay, still naming it.
-    const kept = await stack.api('GET', '/api/v1/jobs?schedule=o-allow', jobHistoryPageSchema);
+    const kept = await stack.admin.api('GET', '/api/v1/jobs?schedule=o-allow', jobHistoryPageSchema);
     expect(kept.items.length).toBeGreaterThanOrEqual(4);
   });
 
   it('fires a 02:30 job once on the nights the clocks change, in Berlin and in New York', async () => {
-    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
-    const away = await stack.agent('dst-1');
+    await using stack = await startMaster({ deps: { scheduleTickMs: 0 } });
+    const away = await stack.startAgent('dst-1');
     await away.stop();
     /** Walks the master's clock in 10-minute steps over [from, to), ticking at each; returns the fires' cron times. */
     const walk = async (name: string, cron: string, timezone: string, from: string, to: string) => {
@@ -214,8 +210,8 @@ describe('schedules', () => {
   });
 
   it('refuses bad input with the field named and stores nothing', async () => {
-    await using stack = await startStack('sqlite', 'embedded', { scheduleTickMs: 0 });
-    await stack.agent('bad-1');
+    await using stack = await startMaster({ deps: { scheduleTickMs: 0 } });
+    await stack.startAgent('bad-1');
     const cases: Array<[unknown, number, string | undefined]> = [
       [{ ...schedule('c1'), cron: '* * * *' }, 400, 'cron'],
       [{ ...schedule('c2'), cron: '99 * * * *' }, 400, 'cron'],
@@ -234,7 +230,7 @@ describe('schedules', () => {
       [{ ...schedule('c7'), startAt: 2000, endAt: 1000 }, 400, 'endAt'],
     ];
     for (const [body, status, field] of cases) {
-      const response = await stack.request('POST', '/api/v1/schedules', body);
+      const response = await stack.admin.request('POST', '/api/v1/schedules', body);
       const answer: unknown = await response.json();
       expect([response.status, answer], JSON.stringify(body)).toMatchObject([
         status,
@@ -242,71 +238,59 @@ describe('schedules', () => {
       ]);
     }
     await create(stack, schedule('taken'));
-    const again = await stack.request('POST', '/api/v1/schedules', schedule('taken'));
+    const again = await stack.admin.request('POST', '/api/v1/schedules', schedule('taken'));
     expect(again.status).toBe(409);
-    const list = await stack.api('GET', '/api/v1/schedules', scheduleListSchema);
+    const list = await stack.admin.api('GET', '/api/v1/schedules', scheduleListSchema);
     expect(list.items.map((s) => s.name)).toEqual(['taken']);
   });
 });
 
 describe('schedules on two masters sharing one PostgreSQL', () => {
   it('fires each cron time exactly once, whichever master looks and however often', async () => {
-    const keyDir = await tempDir();
-    const masterKeyFile = join(keyDir.path, 'master.key');
-    await writeFile(masterKeyFile, Buffer.alloc(32, 9), { mode: 0o600 });
-    await using a = await startStack(
-      'postgres',
-      'mosquitto',
-      { scheduleTickMs: 0 },
-      { mqttShared: 'true', masterKeyFile },
-    );
-    const b = await createMaster(
-      configFrom({
-        dataDir: join(keyDir.path, 'master-b'),
-        httpPort: '0',
-        mqttUrl: a.mqttUrl,
-        mqttShared: 'true',
-        masterKeyFile,
-        databaseUrl: a.databaseUrl,
-        adminPassword: ADMIN_PASSWORD,
-        logLevel: 'error',
-      }),
-      { sweepIntervalMs: 0, scheduleTickMs: 0, clock: a.clock, logger: pino({ level: 'error' }) },
-    );
+    await using a = await startMaster({
+      db: 'postgres',
+      broker: 'mosquitto',
+      config: { mqttShared: 'true' },
+      deps: { scheduleTickMs: 0 },
+    });
+    await using shared = await startMaster({
+      sharedWith: a,
+      config: { mqttShared: 'true' },
+      deps: { scheduleTickMs: 0, clock: a.clock },
+    });
+    const b = shared.master;
     await using receiver = await startReceiver();
-    try {
-      await a.agent('pg-1');
-      await a.api('POST', '/api/v1/webhooks', webhookCreatedSchema, { url: receiver.url, events: ['job.finished'] });
-      const names = ['pg-a', 'pg-b', 'pg-c'];
-      const first = await create(a, schedule(names[0]!, { overlap: 'allow' }));
-      for (const name of names.slice(1)) await create(a, schedule(name, { overlap: 'allow' }));
-      for (const at of first.nextFireTimes.slice(0, 3)) {
-        moveTo(a, at);
-        // Both masters, several times each, at once.
-        const acted = await Promise.all(
-          [1, 2, 3].flatMap(() => [a.master.scheduleFiring.tick(), b.scheduleFiring.tick()]),
-        );
-        expect(acted.reduce((sum, n) => sum + n, 0)).toBe(names.length);
-      }
-      for (const name of names) {
-        const fires = (await detail(a, name)).fires;
-        expect(fires.map((f) => f.scheduledAt).reverse()).toEqual(first.nextFireTimes.slice(0, 3));
-        expect(fires.every((f) => f.outcome === 'started')).toBe(true);
-        const jobs = await a.api('GET', `/api/v1/jobs?schedule=${name}`, jobHistoryPageSchema);
-        expect(jobs.items).toHaveLength(3);
-        for (const job of jobs.items)
-          expect((await a.waitJob(job.jobId, (j) => j.finishedAt !== null)).counts.succeeded).toBe(1);
-      }
-      // Each job's end is told once, whichever master ended it and whichever delivers (both run their timers).
-      await waitFor(() => receiver.received.length >= 9, 20_000, 'nine job.finished deliveries');
-      await Promise.all([a.master.webhooks.deliver(), b.webhooks.deliver()]);
-      const finishedSchema = z.object({ data: z.object({ job: z.object({ jobId: z.string() }) }) });
-      const jobIds = receiver.received.map((r) => finishedSchema.parse(JSON.parse(r.body)).data.job.jobId);
-      expect(jobIds).toHaveLength(9);
-      expect(new Set(jobIds).size).toBe(9);
-    } finally {
-      await b.close();
-      await keyDir[Symbol.asyncDispose]();
+    await a.startAgent('pg-1');
+    await a.admin.api('POST', '/api/v1/webhooks', webhookCreatedSchema, {
+      url: receiver.url,
+      events: ['job.finished'],
+    });
+    const names = ['pg-a', 'pg-b', 'pg-c'];
+    const first = await create(a, schedule(names[0]!, { overlap: 'allow' }));
+    for (const name of names.slice(1)) await create(a, schedule(name, { overlap: 'allow' }));
+    for (const at of first.nextFireTimes.slice(0, 3)) {
+      moveTo(a, at);
+      // Both masters, several times each, at once.
+      const acted = await Promise.all(
+        [1, 2, 3].flatMap(() => [a.master.scheduleFiring.tick(), b.scheduleFiring.tick()]),
+      );
+      expect(acted.reduce((sum, n) => sum + n, 0)).toBe(names.length);
     }
+    for (const name of names) {
+      const fires = (await detail(a, name)).fires;
+      expect(fires.map((f) => f.scheduledAt).reverse()).toEqual(first.nextFireTimes.slice(0, 3));
+      expect(fires.every((f) => f.outcome === 'started')).toBe(true);
+      const jobs = await a.admin.api('GET', `/api/v1/jobs?schedule=${name}`, jobHistoryPageSchema);
+      expect(jobs.items).toHaveLength(3);
+      for (const job of jobs.items)
+        expect((await a.admin.waitJob(job.jobId, (j) => j.finishedAt !== null)).counts.succeeded).toBe(1);
+    }
+    // Each job's end is told once, whichever master ended it and whichever delivers (both run their timers).
+    await waitFor('nine job.finished deliveries', () => receiver.received.length >= 9, { timeoutMs: 20_000 });
+    await Promise.all([a.master.webhooks.deliver(), b.webhooks.deliver()]);
+    const finishedSchema = z.object({ data: z.object({ job: z.object({ jobId: z.string() }) }) });
+    const jobIds = receiver.received.map((r) => finishedSchema.parse(JSON.parse(r.body)).data.job.jobId);
+    expect(jobIds).toHaveLength(9);
+    expect(new Set(jobIds).size).toBe(9);
   });
 });

@@ -9,7 +9,7 @@ import {
 } from '@edgestelle/protocol';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startStack, waitFor, type Stack } from './support/stack.ts';
+import { startMaster, waitFor, type InProcessMaster } from '@edgestelle/fleet-fixture';
 import { startReceiver, type Received } from './support/webhook-receiver.ts';
 
 const bodySchema = z.object({
@@ -28,12 +28,12 @@ function verified(secret: string, message: Received) {
   return body;
 }
 
-async function addWebhook(stack: Stack, body: WebhookCreate) {
-  return stack.api('POST', '/api/v1/webhooks', webhookCreatedSchema, body);
+async function addWebhook(stack: InProcessMaster, body: WebhookCreate) {
+  return stack.admin.api('POST', '/api/v1/webhooks', webhookCreatedSchema, body);
 }
 
-async function deliveries(stack: Stack, webhookId: string): Promise<WebhookDeliveryDto[]> {
-  return (await stack.api('GET', `/api/v1/webhooks/${webhookId}/deliveries`, webhookDeliveryListSchema)).items;
+async function deliveries(stack: InProcessMaster, webhookId: string): Promise<WebhookDeliveryDto[]> {
+  return (await stack.admin.api('GET', `/api/v1/webhooks/${webhookId}/deliveries`, webhookDeliveryListSchema)).items;
 }
 
 const quiet = { scheduleTickMs: 0, webhooks: { passMs: 0, offlineScanMs: 0, attemptTimeoutMs: 2000 } };
@@ -41,26 +41,27 @@ const quiet = { scheduleTickMs: 0, webhooks: { passMs: 0, offlineScanMs: 0, atte
 describe('webhooks', () => {
   it('tells a receiver of finished jobs, paused jobs, failed fires and offline nodes, signed, each once', async () => {
     await using receiver = await startReceiver();
-    await using stack = await startStack('sqlite', 'embedded', {
-      ...quiet,
-      webhooks: { ...quiet.webhooks, offlineDebounceMs: 30_000 },
+    await using stack = await startMaster({
+      deps: { ...quiet, webhooks: { ...quiet.webhooks, offlineDebounceMs: 30_000 } },
     });
-    const agent = await stack.agent('hook-1');
+    const agent = await stack.startAgent('hook-1');
     const hook = await addWebhook(stack, {
       url: receiver.url,
       events: ['job.finished', 'job.paused', 'schedule.failed', 'node.offline'],
     });
     expect(hook.secret).toMatch(/^[0-9a-f]{64}$/);
-    const listed = await stack.api('GET', '/api/v1/webhooks', webhookListSchema);
+    const listed = await stack.admin.api('GET', '/api/v1/webhooks', webhookListSchema);
     expect(listed.items.map((w) => [w.webhookId, w.url])).toEqual([[hook.webhookId, receiver.url]]);
     expect(JSON.stringify(listed)).not.toContain(hook.secret);
 
-    const job = await stack.createJob({ target: { all: true }, spec: { command: 'exit 3', timeoutMs: 10_000 } });
-    await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
-    await waitFor(async () => (await stack.master.webhooks.deliver()) > 0, 10_000, 'the job.finished delivery');
+    const job = await stack.admin.createJob({ target: { all: true }, spec: { command: 'exit 3', timeoutMs: 10_000 } });
+    await stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
+    await waitFor('the job.finished delivery', async () => (await stack.master.webhooks.deliver()) > 0, {
+      timeoutMs: 10_000,
+    });
     // The waves part calls this when a gate stops a job.
     stack.master.events.emit('jobPaused', job.jobId, 'wave 2 failed 1 of 1 runs (max 0%)');
-    await stack
+    await stack.admin
       .api('POST', '/api/v1/schedules', scheduleDetailSchema, {
         name: 'to-mars',
         cron: '* * * * *',
@@ -69,19 +70,21 @@ describe('webhooks', () => {
       .then((s) => (stack.clock.offsetMs = s.nextFireAt! + 1 - Date.now()));
     await stack.master.scheduleFiring.tick();
     await agent.stop();
-    await waitFor(async () => !(await stack.master.nodes.get('hook-1')).online, 10_000, 'hook-1 offline');
+    await waitFor('hook-1 offline', async () => !(await stack.master.nodes.get('hook-1')).online, {
+      timeoutMs: 10_000,
+    });
     // Within the debounce: no news yet.
     expect(await stack.master.webhooks.scanOfflineNodes()).toBe(0);
     stack.clock.offsetMs += 31_000;
     expect(await stack.master.webhooks.scanOfflineNodes()).toBe(1);
     expect(await stack.master.webhooks.scanOfflineNodes()).toBe(0);
     await waitFor(
+      'four deliveries',
       async () => {
         await stack.master.webhooks.deliver();
         return receiver.received.length >= 4;
       },
-      10_000,
-      'four deliveries',
+      { timeoutMs: 10_000 },
     );
 
     const bodies = receiver.received.map((message) => verified(hook.secret, message));
@@ -100,19 +103,19 @@ describe('webhooks', () => {
       ['job.paused', 'delivered', [200]],
       ['job.finished', 'delivered', [200]],
     ]);
-    const listedAfter = await stack.api('GET', '/api/v1/webhooks', webhookListSchema);
+    const listedAfter = await stack.admin.api('GET', '/api/v1/webhooks', webhookListSchema);
     expect(listedAfter.items[0]!.recent).toEqual({ delivered: 4, pending: 0, failed: 0 });
   });
 
   it('retries a receiver that answers 500 with backoff, every attempt visible, until it takes it', async () => {
     await using receiver = await startReceiver();
-    await using stack = await startStack('sqlite', 'embedded', quiet);
-    await stack.agent('retry-1');
+    await using stack = await startMaster({ deps: quiet });
+    await stack.startAgent('retry-1');
     const hook = await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
     receiver.state.status = 500;
-    const job = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
-    await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
-    await waitFor(async () => (await stack.master.webhooks.deliver()) > 0, 10_000, 'the first attempt');
+    const job = await stack.admin.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
+    await waitFor('the first attempt', async () => (await stack.master.webhooks.deliver()) > 0, { timeoutMs: 10_000 });
     let [delivery] = await deliveries(stack, hook.webhookId);
     expect([delivery!.state, delivery!.attempts.map((a) => [a.status, a.error])]).toEqual([
       'pending',
@@ -143,10 +146,12 @@ describe('webhooks', () => {
 
     // A day of failures and it gives up.
     receiver.state.status = 503;
-    const second = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
-    await stack.waitJob(second.jobId, (j) => j.finishedAt !== null);
+    const second = await stack.admin.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await stack.admin.waitJob(second.jobId, (j) => j.finishedAt !== null);
     stack.clock.offsetMs += 24 * 3600_000;
-    await waitFor(async () => (await stack.master.webhooks.deliver()) > 0, 10_000, 'an attempt a day later');
+    await waitFor('an attempt a day later', async () => (await stack.master.webhooks.deliver()) > 0, {
+      timeoutMs: 10_000,
+    });
     const [last] = await deliveries(stack, hook.webhookId);
     expect([last!.state, last!.nextAttemptAt]).toEqual(['failed', null]);
     // Finished deliveries are kept a week, with their attempts.
@@ -161,27 +166,29 @@ describe('webhooks', () => {
   it('a receiver that hangs holds nothing up: jobs start and end while its attempt waits', async () => {
     await using receiver = await startReceiver();
     receiver.state.hold = true;
-    await using stack = await startStack('sqlite', 'embedded', {
-      scheduleTickMs: 0,
-      webhooks: { passMs: 50, offlineScanMs: 0, attemptTimeoutMs: 60_000 },
+    await using stack = await startMaster({
+      deps: { scheduleTickMs: 0, webhooks: { passMs: 50, offlineScanMs: 0, attemptTimeoutMs: 60_000 } },
     });
-    await stack.agent('hang-1');
+    await stack.startAgent('hang-1');
     await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
-    const first = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
-    await stack.waitJob(first.jobId, (j) => j.finishedAt !== null);
-    await waitFor(() => receiver.received.length === 1, 10_000, 'the hanging attempt to start');
+    const first = await stack.admin.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await stack.admin.waitJob(first.jobId, (j) => j.finishedAt !== null);
+    await waitFor('the hanging attempt to start', () => receiver.received.length === 1, { timeoutMs: 10_000 });
     for (let i = 0; i < 3; i += 1) {
-      const next = await stack.createJob({ target: { all: true }, spec: { command: `echo ${i}`, timeoutMs: 10_000 } });
-      const done = await stack.waitJob(next.jobId, (j) => j.finishedAt !== null);
+      const next = await stack.admin.createJob({
+        target: { all: true },
+        spec: { command: `echo ${i}`, timeoutMs: 10_000 },
+      });
+      const done = await stack.admin.waitJob(next.jobId, (j) => j.finishedAt !== null);
       expect(done.counts.succeeded).toBe(1);
     }
     // The later jobs' deliveries went out beside the one still waiting for its answer.
-    await waitFor(() => receiver.received.length === 4, 10_000, 'the other deliveries');
+    await waitFor('the other deliveries', () => receiver.received.length === 4, { timeoutMs: 10_000 });
     receiver.release();
   });
 
   it('refuses bad webhooks with the field named; only admins see or change them', async () => {
-    await using stack = await startStack('sqlite', 'embedded', quiet);
+    await using stack = await startMaster({ deps: quiet });
     const cases: Array<[unknown, string]> = [
       [{ url: 'ftp://example.com/x', events: ['job.finished'] }, 'url'],
       [{ url: 'http://user:pw@127.0.0.1/x', events: ['job.finished'] }, 'url'],
@@ -189,18 +196,15 @@ describe('webhooks', () => {
       [{ url: 'http://127.0.0.1/x', events: ['job.started'] }, 'events.0'],
     ];
     for (const [body, field] of cases) {
-      const response = await stack.request('POST', '/api/v1/webhooks', body);
+      const response = await stack.admin.request('POST', '/api/v1/webhooks', body);
       expect([response.status, await response.json()]).toMatchObject([400, { field }]);
     }
-    expect((await stack.api('GET', '/api/v1/webhooks', webhookListSchema)).items).toEqual([]);
-    const users = await stack.master.store.db.selectFrom('users').select('user_id').executeTakeFirstOrThrow();
-    const { token } = await stack.master.auth.createApiToken(users.user_id, 'op', null, { role: 'operator' });
-    const asOperator = await fetch(`${stack.master.url}/api/v1/webhooks`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
+    expect((await stack.admin.api('GET', '/api/v1/webhooks', webhookListSchema)).items).toEqual([]);
+    const { client: operator } = await stack.admin.createUser('olga', 'operator');
+    const asOperator = await operator.request('GET', '/api/v1/webhooks');
     expect(asOperator.status).toBe(403);
     const hook = await addWebhook(stack, { url: 'http://127.0.0.1:9/x', events: ['job.finished'] });
-    expect((await stack.request('DELETE', `/api/v1/webhooks/${hook.webhookId}`)).status).toBe(204);
-    expect((await stack.request('GET', `/api/v1/webhooks/${hook.webhookId}/deliveries`)).status).toBe(404);
+    expect((await stack.admin.request('DELETE', `/api/v1/webhooks/${hook.webhookId}`)).status).toBe(204);
+    expect((await stack.admin.request('GET', `/api/v1/webhooks/${hook.webhookId}/deliveries`)).status).toBe(404);
   });
 });
