@@ -187,6 +187,28 @@ describe('webhooks', () => {
     receiver.release();
   });
 
+  it('catches up a job.finished that no master queued (one stopped between the commit and the queueing)', async () => {
+    await using receiver = await startReceiver();
+    await using stack = await startMaster({ deps: quiet });
+    await stack.startAgent('catch-1');
+    const job = await stack.admin.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
+    await stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
+    // Nobody listened when it ended, as if the master that ended it had stopped at once.
+    const hook = await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
+    expect(await stack.master.webhooks.catchUpFinishedJobs()).toBe(0);
+    stack.clock.offsetMs += 10_000;
+    expect(await stack.master.webhooks.catchUpFinishedJobs()).toBe(1);
+    expect(await stack.master.webhooks.catchUpFinishedJobs()).toBe(0);
+    await stack.master.webhooks.deliver();
+    const [delivery] = await deliveries(stack, hook.webhookId);
+    expect([delivery?.event, delivery?.state, delivery?.body.includes(job.jobId)]).toEqual([
+      'job.finished',
+      'delivered',
+      true,
+    ]);
+    expect(receiver.received).toHaveLength(1);
+  });
+
   it('refuses bad webhooks with the field named; only admins see or change them', async () => {
     await using stack = await startMaster({ deps: quiet });
     const cases: Array<[unknown, string]> = [

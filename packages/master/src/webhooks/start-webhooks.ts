@@ -20,7 +20,7 @@ export interface WebhookTimings {
   attemptTimeoutMs?: number;
   /** A node offline this long is reported (default one minute). */
   offlineDebounceMs?: number;
-  /** How often offline nodes are looked for (ms); 0: no timer. */
+  /** How often offline nodes and jobs that ended without their delivery are looked for (ms); 0: no timer. */
   offlineScanMs?: number;
 }
 
@@ -29,6 +29,7 @@ export interface Webhooks {
   /** Starts the due attempts now (the timer does so every second) and waits for them (tests). */
   deliver(): Promise<number>;
   scanOfflineNodes(): Promise<number>;
+  catchUpFinishedJobs(): Promise<number>;
   /** Deletes finished deliveries older than a week (the timer does so hourly). */
   prune(): Promise<number>;
 }
@@ -73,9 +74,12 @@ export function startWebhooks(options: {
   shutdown.add('webhook deliveries', () => worker.close());
   startPeriodicTask({ name: 'webhook deliveries', intervalMs: passMs, work: () => worker.pass(), logger, shutdown });
   startPeriodicTask({
-    name: 'offline node scan',
+    name: 'webhook event scan',
     intervalMs: timings.offlineScanMs ?? 10_000,
-    work: () => events.scanOfflineNodes(),
+    work: async () => {
+      await events.scanOfflineNodes();
+      await events.catchUpFinishedJobs();
+    },
     logger,
     shutdown,
   });
@@ -95,6 +99,7 @@ export function startWebhooks(options: {
       return started;
     },
     scanOfflineNodes: () => events.scanOfflineNodes(),
+    catchUpFinishedJobs: () => events.catchUpFinishedJobs(),
     prune: () => queue.prune(DELIVERIES_KEPT_MS),
   };
 }

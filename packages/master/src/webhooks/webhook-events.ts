@@ -1,4 +1,5 @@
 import type { WebhookEvent } from '@edgestelle/protocol';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/store.ts';
@@ -8,6 +9,10 @@ import type { WebhookQueue } from './webhook-queue.ts';
 
 /** Offline spells older than this are history, not news: a master back from a long stop says nothing of them. */
 const OFFLINE_NEWS_MS = 3600_000;
+/** Jobs that ended this long ago without a job.finished delivery are caught up (a master stopped before it queued one). */
+const CATCH_UP_MS = 15 * 60_000;
+/** ... but not sooner than this after their end: the master that ended them queues theirs. */
+const CATCH_UP_GRACE_MS = 5000;
 
 /**
  * What webhooks hear of, turned into queued deliveries. The master's events come from the one
@@ -59,6 +64,39 @@ export class WebhookEvents {
         name: node.name,
         offlineSince: node.last_seen_at,
       });
+    }
+    if (queued > 0) this.options.onQueued();
+    return queued;
+  }
+
+  /**
+   * Queues job.finished for jobs that ended lately without one: the master that ended a job
+   * queues its delivery after the commit, and a master stopped in between would lose it. The
+   * event key makes a second queueing harmless. Returns how many deliveries it queued.
+   */
+  async catchUpFinishedJobs(): Promise<number> {
+    const { queue, clock } = this.options;
+    if (!(await queue.anyListens('job.finished'))) return 0;
+    const nowMs = clock.now();
+    const jobs = await this.options.store.db
+      .selectFrom('jobs')
+      .select('job_id')
+      .where('finished_at', '>=', nowMs - CATCH_UP_MS)
+      .where('finished_at', '<=', nowMs - CATCH_UP_GRACE_MS)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('webhook_deliveries')
+              .select('delivery_id')
+              .where('event_key', '=', sql<string>`'job.finished:' || jobs.job_id`),
+          ),
+        ),
+      )
+      .execute();
+    let queued = 0;
+    for (const { job_id } of jobs) {
+      queued += await queue.enqueue('job.finished', `job.finished:${job_id}`, { job: await this.jobSummary(job_id) });
     }
     if (queued > 0) this.options.onQueued();
     return queued;

@@ -51,6 +51,8 @@ export const schedulesAndWebhooks: Migration = {
     await db.schema.alterTable('jobs').addColumn('schedule_name', 'text').execute();
     await db.schema.createIndex('jobs_schedule').on('jobs').columns(['schedule_name', 'job_id']).execute();
     await db.schema.createIndex('jobs_schedule_open').on('jobs').columns(['schedule_id', 'finished_at']).execute();
+    // The webhooks' catch-up looks for jobs that ended lately (webhooks/webhook-events.ts).
+    await db.schema.createIndex('jobs_finished_at').on('jobs').column('finished_at').execute();
 
     await db.schema
       .createTable('webhooks')
