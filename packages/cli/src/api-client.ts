@@ -42,6 +42,10 @@ export class ApiClient {
     return this.json('PUT', path, schema, body);
   }
 
+  patch<S extends z.ZodType>(path: string, schema: S, body: unknown): Promise<z.infer<S>> {
+    return this.json('PATCH', path, schema, body);
+  }
+
   async delete(path: string): Promise<void> {
     await this.send('DELETE', path);
   }

@@ -125,8 +125,8 @@ describe('errors', () => {
 describe('nodes, jobs, tokens, enroll-token', () => {
   it('lists nodes as a table, filtered by tag, and as JSON equal to the API', async () => {
     const table = await fleet.cli(['nodes']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+TAGS/);
-    expect(table.stdout).toMatch(/alpha\s+alpha\s+online\s+site=berlin/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+LOAD\s+MEM\s+DISK\s+TAGS/);
+    expect(table.stdout).toMatch(/alpha\s+alpha\s+online\s+\d+%\s+\d+%\s+\d+%\s+site=berlin/);
     const berlin = await fleet.cli(['nodes', '--tag', 'site=berlin', '-q']);
     expect(berlin.stdout).toBe('alpha\n');
     const json = z.array(nodeDtoSchema).parse(JSON.parse((await fleet.cli(['nodes', '--json'])).stdout));
@@ -142,7 +142,10 @@ describe('nodes, jobs, tokens, enroll-token', () => {
     const jobId = z.object({ job: z.object({ jobId: z.string() }) }).parse(JSON.parse(run.stdout)).job.jobId;
     const list = await fleet.cli(['jobs', '--limit', '5']);
     expect(list.stdout).toMatch(
-      new RegExp(`^${jobId}\\s+\\d+s ago\\s+admin\\s+finished\\s+all nodes\\s+2 succeeded\\s+echo listed$`, 'm'),
+      new RegExp(
+        `^${jobId}\\s+\\d+s ago\\s+admin\\s+finished\\s+succeeded\\s+all nodes\\s+2 succeeded\\s+echo listed$`,
+        'm',
+      ),
     );
     const show = await fleet.cli(['jobs', jobId]);
     expect(show.stdout).toMatch(/^command\s+echo listed$/m);
@@ -160,7 +163,9 @@ describe('nodes, jobs, tokens, enroll-token', () => {
     expect(me.stdout).toContain('admin (admin)');
     const listed = z.array(apiTokenDtoSchema).parse(JSON.parse((await fleet.cli(['tokens', 'list', '--json'])).stdout));
     const tokenId = listed.find((token) => token.name === 'ci-deploy')?.tokenId ?? '';
-    expect((await fleet.cli(['tokens', 'list'])).stdout).toMatch(new RegExp(`^${tokenId}\\s+ci-deploy\\s+active`, 'm'));
+    expect((await fleet.cli(['tokens', 'list'])).stdout).toMatch(
+      new RegExp(`^${tokenId}\\s+ci-deploy\\s+admin\\s+active`, 'm'),
+    );
     expect((await fleet.cli(['tokens', 'revoke', tokenId])).status).toBe(0);
     expect((await fleet.cli(['whoami'], { env: { EDGESTELLE_TOKEN: secret } })).status).toBe(77);
     const json = apiTokenCreatedSchema.parse(

@@ -328,6 +328,7 @@ export const en = {
     expired: 'expired',
   },
   jobStates: { running: 'running', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
+  jobOutcomes: { succeeded: 'succeeded', failed: 'failed', partial: 'partial', cancelled: 'cancelled' },
   time: {
     never: 'never',
     justNow: 'just now',

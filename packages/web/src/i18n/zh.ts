@@ -323,6 +323,7 @@ export const zh = {
     expired: '已过期',
   },
   jobStates: { running: '运行中', finished: '已完成', cancelled: '已取消', stopped: '已停止' },
+  jobOutcomes: { succeeded: '成功', failed: '失败', partial: '部分成功', cancelled: '已取消' },
   time: {
     never: '从未',
     justNow: '刚刚',

@@ -1,0 +1,54 @@
+import { tempDir, type TempDir } from '@edgestelle/testkit';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, type Browser } from './harness/browser.ts';
+import { login, screenshot } from './harness/console-page.ts';
+import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+
+/** A job's outcome in the console: a tag in the history list and on the job page, in real Chromium. */
+
+let stack: ConsoleStack;
+let profile: TempDir;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  stack = await startConsoleStack(['edge-1']);
+  profile = await tempDir('edgestelle-chromium-');
+  browser = await launchBrowser(profile.path);
+  page = browser.page;
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.[Symbol.asyncDispose]();
+  await profile?.[Symbol.asyncDispose]();
+  await stack?.[Symbol.asyncDispose]();
+});
+
+describe('job outcome in the console', () => {
+  it('tags a failed job failed and a good one succeeded, in the history and on the job page', async () => {
+    const failed = await stack.createJob({ target: { all: true }, spec: { command: 'exit 4', timeoutMs: 30_000 } });
+    const good = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 30_000 } });
+    await login(page, stack.url, ADMIN);
+
+    for (const [job, outcome] of [
+      [failed, 'failed'],
+      [good, 'succeeded'],
+    ] as const) {
+      await page.goto(`${stack.url}/jobs/${job.jobId}`);
+      const tag = page.getByTestId('job-outcome');
+      // The page follows the job live: the tag appears once it ends.
+      await tag.waitFor({ timeout: 30_000 });
+      expect(await tag.getAttribute('data-outcome')).toBe(outcome);
+      expect((await tag.textContent())?.trim()).toBe(outcome);
+    }
+
+    await page.goto(`${stack.url}/history`);
+    const rows = page.locator('.job-row');
+    await expect.poll(() => page.locator('.job-row [data-testid=job-outcome]').count(), { timeout: 30_000 }).toBe(2);
+    // Newest first: the good job, then the failed one.
+    expect(await rows.nth(0).getByTestId('job-outcome').getAttribute('data-outcome')).toBe('succeeded');
+    expect(await rows.nth(1).getByTestId('job-outcome').getAttribute('data-outcome')).toBe('failed');
+    await screenshot(page, '40-history-outcome');
+  }, 90_000);
+});
