@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { jobHistoryPageSchema } from '@edgestelle/protocol';
+import { jobHistoryPageSchema, runSpecSchema } from '@edgestelle/protocol';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/db/connect.ts';
 import { insertRunningRun } from './support/rows.ts';
-import { startStack, waitFor } from './support/stack.ts';
+import { startSharedPair, startStack, waitFor } from './support/stack.ts';
 
 describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
   it('is null while a job runs, then succeeded, failed, partial or cancelled as its runs ended', async () => {
@@ -127,6 +127,40 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
       });
     } finally {
       await upgraded.close();
+    }
+  });
+});
+
+describe('job outcome with two masters on one PostgreSQL', () => {
+  it('a cancel on one master racing the finish on the other leaves one consistent state and outcome', async () => {
+    await using pair = await startSharedPair();
+    const { a, b } = pair;
+    const nowMs = Date.now();
+    const spec = runSpecSchema.parse({ command: 'true', timeoutMs: 1000 });
+    for (let i = 0; i < 12; i += 1) {
+      const jobId = `race-job-${i}`;
+      await insertRunningRun(a.master.store, { jobId, runId: `race-run-${i}`, nodeId: 'ghost' }, nowMs);
+      await a.master.store.db
+        .updateTable('jobs')
+        .set({ spec: JSON.stringify(spec), target: JSON.stringify({ all: true }) })
+        .where('job_id', '=', jobId)
+        .execute();
+      // The node reported its exit: the job is done but not finished yet.
+      await a.master.store.db.updateTable('runs').set({ state: 'succeeded' }).where('job_id', '=', jobId).execute();
+      const [, afterCancel] = await Promise.all([a.master.dispatcher.pump(jobId), b.dispatcher.cancelJob(jobId)]);
+      await Promise.all([a.master.dispatcher.pump(jobId), b.dispatcher.pump(jobId)]);
+      const job = await b.store.db
+        .selectFrom('jobs')
+        .select(['state', 'outcome', 'finished_at'])
+        .where('job_id', '=', jobId)
+        .executeTakeFirstOrThrow();
+      expect(job.finished_at).not.toBeNull();
+      // A cancel that took is never overwritten by a finish that read the job before it.
+      if (afterCancel.state === 'cancelled') expect(job.state).toBe('cancelled');
+      expect([
+        ['finished', 'succeeded'],
+        ['cancelled', 'cancelled'],
+      ]).toContainEqual([job.state, job.outcome]);
     }
   });
 });
