@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 describe('job outcome in the console', () => {
-  it('tags a failed job failed and a good one succeeded, in the history and on the job page', async () => {
+  it('tags a failed job failed and a good one succeeded, in the history and on the job page, and filters on it', async () => {
     const failed = await stack.createJob({ target: { all: true }, spec: { command: 'exit 4', timeoutMs: 30_000 } });
     const good = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 30_000 } });
     await login(page, stack.url, ADMIN);
@@ -50,5 +50,10 @@ describe('job outcome in the console', () => {
     expect(await rows.nth(0).getByTestId('job-outcome').getAttribute('data-outcome')).toBe('succeeded');
     expect(await rows.nth(1).getByTestId('job-outcome').getAttribute('data-outcome')).toBe('failed');
     await screenshot(page, '40-history-outcome');
+
+    // The outcome filter, from the address as a bookmark would give it.
+    await page.goto(`${stack.url}/history?outcome=failed`);
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(1);
+    expect(await rows.nth(0).getByTestId('job-outcome').getAttribute('data-outcome')).toBe('failed');
   }, 90_000);
 });

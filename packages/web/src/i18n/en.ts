@@ -248,6 +248,7 @@ export const en = {
     who: 'By',
     nodes: 'Nodes',
     result: 'Result',
+    outcome: 'Outcome',
     loadMore: 'Load older jobs',
     empty: 'No job has run yet.',
   },

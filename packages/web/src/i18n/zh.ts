@@ -244,6 +244,7 @@ export const zh = {
     who: '发起人',
     nodes: '节点',
     result: '结果',
+    outcome: '结局',
     loadMore: '加载更早的任务',
     empty: '还没有运行过任务。',
   },
