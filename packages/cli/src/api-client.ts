@@ -151,6 +151,7 @@ const codeByStatus: Record<number, CliErrorCode> = {
 const codeByApiCode: Record<string, CliErrorCode> = {
   unknown_nodes: CliErrorCode.notFound,
   no_matching_nodes: CliErrorCode.notFound,
+  no_online_nodes: CliErrorCode.notFound,
 };
 
 async function errorFromResponse(response: Response, method: string, path: string): Promise<CliError> {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { jobHistoryPageSchema, runSpecSchema } from '@edgestelle/protocol';
+import { apiErrorSchema, jobHistoryPageSchema, runSpecSchema } from '@edgestelle/protocol';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/db/connect.ts';
@@ -62,7 +62,8 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
       onlineOnly: true,
     });
     expect(none.status).toBe(400);
-    expect(await none.text()).toMatch(/none of the 1 node the target matches is online/);
+    const refused = apiErrorSchema.parse(await none.json());
+    expect([refused.code, refused.message]).toEqual(['no_online_nodes', expect.stringMatching(/^none of the 1 node/)]);
     const waiting = await stack.createJob({
       target: { nodeIds: ['edge-b'] },
       spec: { command: 'true', timeoutMs: 60_000 },

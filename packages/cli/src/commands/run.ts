@@ -173,11 +173,10 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
       process.off('SIGINT', onEarlySigint);
     })
     .catch((err: unknown) => {
-      // The master says "matches no node"; the operator wants to see which target that was.
-      if (err instanceof CliError && err.apiCode === 'no_matching_nodes') {
-        const onlineOnly = request.onlineOnly === true || request.offlineDeadlineMs === 0;
+      // The master says "matches no node" (or none online); the operator wants to see which target that was.
+      if (err instanceof CliError && (err.apiCode === 'no_matching_nodes' || err.apiCode === 'no_online_nodes')) {
         const message =
-          onlineOnly && !err.message.includes('matches no enrolled node')
+          err.apiCode === 'no_online_nodes'
             ? `no node matching ${formatTarget(request.target)} is online; without --online-only the job waits for them`
             : `0 nodes match ${formatTarget(request.target)}`;
         throw new CliError(err.code, message, {

@@ -209,7 +209,7 @@ export class Dispatcher {
     const nodeIds = matched.filter((r) => r.online === 1).map((r) => r.node_id);
     if (nodeIds.length === 0) {
       throw new MasterError(
-        MasterErrorCode.noMatchingNodes,
+        MasterErrorCode.noOnlineNodes,
         `none of the ${matched.length} node${matched.length === 1 ? '' : 's'} the target matches is online; without onlineOnly (and with offlineDeadlineMs above 0) the job waits for them`,
         { field: 'target' },
       );
