@@ -1,13 +1,14 @@
 import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page } from 'playwright-core';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { login, screenshot } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import { ADMIN, startConsoleStack } from './harness/stack.ts';
 
 /** A job's outcome in the console: a tag in the history list and on the job page, in real Chromium. */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;
@@ -27,8 +28,11 @@ afterAll(async () => {
 
 describe('job outcome in the console', () => {
   it('tags a failed job failed and a good one succeeded, in the history and on the job page, and filters on it', async () => {
-    const failed = await stack.createJob({ target: { all: true }, spec: { command: 'exit 4', timeoutMs: 30_000 } });
-    const good = await stack.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 30_000 } });
+    const failed = await stack.admin.createJob({
+      target: { all: true },
+      spec: { command: 'exit 4', timeoutMs: 30_000 },
+    });
+    const good = await stack.admin.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 30_000 } });
     await login(page, stack.url, ADMIN);
 
     for (const [job, outcome] of [

@@ -4,17 +4,17 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../src/db/connect.ts';
 import { insertRunningRun } from './support/rows.ts';
-import { startSharedPair, startStack, waitFor } from './support/stack.ts';
+import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
   it('is null while a job runs, then succeeded, failed, partial or cancelled as its runs ended', async () => {
-    await using stack = await startStack(db, 'embedded');
-    await stack.agent('edge-a');
-    await stack.agent('edge-b');
+    await using stack = await startMaster({ db });
+    await stack.startAgent('edge-a');
+    await stack.startAgent('edge-b');
     const both = { nodeIds: ['edge-a', 'edge-b'] };
     const finished = async (command: string) => {
-      const job = await stack.createJob({ target: both, spec: { command, timeoutMs: 60_000 } });
-      return stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
+      const job = await stack.admin.createJob({ target: both, spec: { command, timeoutMs: 60_000 } });
+      return stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
     };
 
     expect((await finished('true')).outcome).toBe('succeeded');
@@ -24,39 +24,39 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
     const partial = await finished(`mkdir ${join(stack.dir, 'once')}`);
     expect([partial.counts.succeeded, partial.counts.failed, partial.outcome]).toEqual([1, 1, 'partial']);
 
-    const long = await stack.createJob({ target: both, spec: { command: 'sleep 30', timeoutMs: 60_000 } });
-    const running = await stack.waitJob(long.jobId, (j) => j.counts.running === 2);
+    const long = await stack.admin.createJob({ target: both, spec: { command: 'sleep 30', timeoutMs: 60_000 } });
+    const running = await stack.admin.waitJob(long.jobId, (j) => j.counts.running === 2);
     expect(running.outcome).toBeNull();
-    await stack.request('POST', `/api/v1/jobs/${long.jobId}/cancel`);
-    const cancelled = await stack.waitJob(long.jobId, (j) => j.finishedAt !== null);
+    await stack.admin.request('POST', `/api/v1/jobs/${long.jobId}/cancel`);
+    const cancelled = await stack.admin.waitJob(long.jobId, (j) => j.finishedAt !== null);
     expect([cancelled.state, cancelled.outcome]).toEqual(['cancelled', 'cancelled']);
 
-    const page = await stack.api('GET', '/api/v1/jobs?outcome=failed,partial', jobHistoryPageSchema);
+    const page = await stack.admin.api('GET', '/api/v1/jobs?outcome=failed,partial', jobHistoryPageSchema);
     expect(page.items.map((j) => j.jobId).sort()).toEqual([failed.jobId, partial.jobId].sort());
-    const refused = await stack.request('GET', '/api/v1/jobs?outcome=broken');
+    const refused = await stack.admin.request('GET', '/api/v1/jobs?outcome=broken');
     expect(refused.status).toBe(400);
   });
 
   it('online-only leaves offline targets out, by flag or by a deadline of 0; none online is refused', async () => {
-    await using stack = await startStack(db, 'embedded');
-    await stack.agent('edge-a', { site: 'x' });
-    const away = await stack.agent('edge-b', { site: 'x' });
+    await using stack = await startMaster({ db });
+    await stack.startAgent('edge-a', { tags: { site: 'x' } });
+    const away = await stack.startAgent('edge-b', { tags: { site: 'x' } });
     await away.stop();
-    await waitFor(async () => !(await stack.master.nodes.get('edge-b')).online, 10_000, 'edge-b offline');
+    await waitFor('edge-b offline', async () => !(await stack.master.nodes.get('edge-b')).online);
 
     for (const request of [{ onlineOnly: true }, { offlineDeadlineMs: 0 }]) {
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { tags: { site: 'x' } },
         spec: { command: 'true', timeoutMs: 60_000 },
         ...request,
       });
       expect([job.nodeCount, job.leftOutNodeIds]).toEqual([1, ['edge-b']]);
       // A deadline of 0 used to expire every run, the online node's too.
-      const done = await stack.waitJob(job.jobId, (j) => j.finishedAt !== null);
+      const done = await stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
       expect([done.outcome, done.counts.succeeded, done.counts.expired]).toEqual(['succeeded', 1, 0]);
       expect(done.deadlineAt - done.createdAt).toBe(600_000);
     }
-    const none = await stack.request('POST', '/api/v1/jobs', {
+    const none = await stack.admin.request('POST', '/api/v1/jobs', {
       target: { nodeIds: ['edge-b'] },
       spec: { command: 'true', timeoutMs: 60_000 },
       onlineOnly: true,
@@ -64,19 +64,19 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
     expect(none.status).toBe(400);
     const refused = apiErrorSchema.parse(await none.json());
     expect([refused.code, refused.message]).toEqual(['no_online_nodes', expect.stringMatching(/^none of the 1 node/)]);
-    const waiting = await stack.createJob({
+    const waiting = await stack.admin.createJob({
       target: { nodeIds: ['edge-b'] },
       spec: { command: 'true', timeoutMs: 60_000 },
     });
     expect(waiting.leftOutNodeIds).toEqual([]);
     stack.clock.offsetMs += 600_001;
     await stack.master.sweep();
-    const expired = await stack.waitJob(waiting.jobId, (j) => j.finishedAt !== null);
+    const expired = await stack.admin.waitJob(waiting.jobId, (j) => j.finishedAt !== null);
     expect([expired.counts.expired, expired.outcome]).toEqual([1, 'failed']);
   });
 
   it('migration 0106 gives finished jobs from before the outcome their runs say', async () => {
-    await using stack = await startStack(db, 'embedded');
+    await using stack = await startMaster({ db });
     const store = stack.master.store;
     const nowMs = 1_790_000_000_000;
     const rows: Array<[string, string, string[]]> = [
@@ -134,8 +134,9 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
 
 describe('job outcome with two masters on one PostgreSQL', () => {
   it('a cancel on one master racing the finish on the other leaves one consistent state and outcome', async () => {
-    await using pair = await startSharedPair();
-    const { a, b } = pair;
+    await using a = await startMaster({ db: 'postgres', broker: 'mosquitto', config: { mqttShared: 'true' } });
+    await using shared = await startMaster({ sharedWith: a, config: { mqttShared: 'true' } });
+    const b = shared.master;
     const nowMs = Date.now();
     const spec = runSpecSchema.parse({ command: 'true', timeoutMs: 1000 });
     for (let i = 0; i < 12; i += 1) {
