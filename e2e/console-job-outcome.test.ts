@@ -1,12 +1,12 @@
 import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page } from 'playwright-core';
-import type { InProcessMaster } from '@edgestelle/fleet-fixture';
+import { waitFor, type InProcessMaster } from '@edgestelle/fleet-fixture';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { login, screenshot } from './harness/console-page.ts';
 import { ADMIN, startConsoleStack } from './harness/stack.ts';
 
-/** A job's outcome in the console: a tag in the history list and on the job page, in real Chromium. */
+/** A job's outcome in the console (a tag in the history list and on the job page, a filter) and an online-only job's left-out targets, in real Chromium. */
 
 let stack: InProcessMaster;
 let profile: TempDir;
@@ -59,5 +59,20 @@ describe('job outcome in the console', () => {
     await page.goto(`${stack.url}/history?outcome=failed`);
     await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(1);
     expect(await rows.nth(0).getByTestId('job-outcome').getAttribute('data-outcome')).toBe('failed');
+  }, 90_000);
+
+  it('lists the targets an online-only job left out on its page', async () => {
+    const away = await stack.startAgent('edge-2');
+    await away.stop();
+    await waitFor('edge-2 offline', async () => !(await stack.master.nodes.get('edge-2')).online);
+    const job = await stack.admin.createJob({
+      target: { all: true },
+      spec: { command: 'true', timeoutMs: 30_000 },
+      onlineOnly: true,
+    });
+    await page.goto(`${stack.url}/jobs/${job.jobId}`);
+    const leftOut = page.getByTestId('job-left-out');
+    await leftOut.waitFor({ timeout: 30_000 });
+    expect(await leftOut.locator('.tag-chip').allTextContents()).toEqual(['edge-2']);
   }, 90_000);
 });

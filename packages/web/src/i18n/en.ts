@@ -164,6 +164,7 @@ export const en = {
     by: (user: string) => `by ${user}`,
     env: 'Environment',
     secretValue: 'secret: shown to nobody',
+    leftOut: 'Left out (offline at start, online only)',
     cancelJob: 'Cancel job',
     cancelRun: 'Cancel run',
     confirmCancelJob: 'Cancel every run of this job that has not finished?',

@@ -161,6 +161,7 @@ export const zh = {
     by: (user: string) => `由 ${user} 发起`,
     env: '环境变量',
     secretValue: '保密：不向任何人显示',
+    leftOut: '未包含（开始时离线，仅在线节点）',
     cancelJob: '取消任务',
     keepRunning: '继续运行',
     cancelRun: '取消运行',
