@@ -75,7 +75,7 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
     expect([expired.counts.expired, expired.outcome]).toEqual([1, 'failed']);
   });
 
-  it('migration 0106 gives finished jobs from before the outcome their runs say', async () => {
+  it('migration 0006 gives finished jobs from before the outcome their runs say', async () => {
     await using stack = await startMaster({ db });
     const store = stack.master.store;
     const nowMs = 1_790_000_000_000;
@@ -110,8 +110,8 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
         .where('job_id', '=', jobId)
         .execute();
     }
-    // As a master before 0106 left them.
-    await sql`DELETE FROM kysely_migration WHERE name = '0106_job_outcome'`.execute(store.db);
+    // As a master before 0006 left them.
+    await sql`DELETE FROM kysely_migration WHERE name = '0006_job_outcome'`.execute(store.db);
     await sql`DROP INDEX jobs_outcome`.execute(store.db);
     await sql`ALTER TABLE jobs DROP COLUMN outcome`.execute(store.db);
     await sql`ALTER TABLE jobs DROP COLUMN left_out`.execute(store.db);
