@@ -33,6 +33,7 @@ export interface JobCliFlags {
   version?: string;
   param?: string[];
   pty?: boolean;
+  onlineOnly?: boolean;
 }
 
 export function addJobOptions(command: Command): Command {
@@ -44,7 +45,11 @@ export function addJobOptions(command: Command): Command {
       '--timeout <duration>',
       'kill a run that lasts longer (TERM, then KILL; default 10m, a library script’s own timeout)',
     )
-    .option('--deadline <duration>', 'how long to wait for an offline node before its run expires (default 10m)')
+    .option(
+      '--deadline <duration>',
+      'how long to wait for an offline node before its run expires (default 10m); 0 is --online-only',
+    )
+    .option('--online-only', 'run only on the targets online now; offline ones are left out (and named)')
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
     .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
@@ -96,6 +101,7 @@ export async function jobRequestFromFlags(
     secretEnv: parseAssignments(flags.secretEnv ?? [], '--secret-env', terminal.env),
     cwd: flags.cwd,
     pty: flags.pty === true,
+    onlineOnly: flags.onlineOnly === true,
   };
   let connection: Connection | undefined;
   if (flags.script !== undefined) {

@@ -165,6 +165,7 @@ export const en = {
     by: (user: string) => `by ${user}`,
     env: 'Environment',
     secretValue: 'secret: shown to nobody',
+    leftOut: 'Left out (offline at start, online only)',
     cancelJob: 'Cancel job',
     cancelRun: 'Cancel run',
     confirmCancelJob: 'Cancel every run of this job that has not finished?',
@@ -249,6 +250,7 @@ export const en = {
     who: 'By',
     nodes: 'Nodes',
     result: 'Result',
+    outcome: 'Outcome',
     loadMore: 'Load older jobs',
     empty: 'No job has run yet.',
   },
@@ -398,6 +400,7 @@ export const en = {
     deliveryColumns: { created: 'Created', event: 'Event', state: 'State', attempts: 'Attempts', last: 'Last answer' },
   },
   jobStates: { running: 'running', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
+  jobOutcomes: { succeeded: 'succeeded', failed: 'failed', partial: 'partial', cancelled: 'cancelled' },
   time: {
     never: 'never',
     justNow: 'just now',
