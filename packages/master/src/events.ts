@@ -19,6 +19,8 @@ export interface MasterEventMap {
   run: [runId: string, jobId: string];
   job: [jobId: string];
   chunks: [runId: string, chunks: readonly StoredChunk[]];
+  /** A job was paused (by an operator, or held at a rollout's gate), once, by the master that paused it. */
+  'job.paused': [jobId: string, reason: string];
 }
 
 export class MasterEvents extends EventEmitter<MasterEventMap> {

@@ -13,6 +13,7 @@ import {
   seqSchema,
   tagsSchema,
 } from './messages.ts';
+import { rolloutCreateSchema, rolloutDtoSchema } from './rollout.ts';
 
 /**
  * The master's REST and live-hub contract (`/api/v1`, `/api/v1/live`): request and response
@@ -33,6 +34,7 @@ export const runStates = [
   'interrupted',
   'rejected',
   'expired',
+  'not_started',
 ] as const;
 export const runStateSchema = z.enum(runStates);
 export type RunState = z.infer<typeof runStateSchema>;
@@ -44,6 +46,7 @@ export const terminalRunStates: readonly RunState[] = [
   'interrupted',
   'rejected',
   'expired',
+  'not_started',
 ];
 export function isTerminalRunState(state: RunState): boolean {
   return terminalRunStates.includes(state);
@@ -430,6 +433,8 @@ export const jobCreateSchema = z
       .min(0)
       .max(30 * 86_400_000)
       .default(600_000),
+    /** Start the nodes in waves with a gate between them (docs/API.md "Rollouts in waves"); one wave of all if absent. */
+    rollout: rolloutCreateSchema.optional(),
   })
   .strict()
   .refine((job) => (job.spec === undefined) !== (job.script === undefined), {
@@ -443,7 +448,8 @@ export type JobCreate = z.input<typeof jobCreateSchema>;
 /** What every client is shown in place of a secret value. */
 export const SECRET_MASK = '***';
 
-export const jobStates = ['running', 'finished', 'cancelled', 'stopped'] as const;
+/** `paused`: starts no run until resumed (an operator's pause, or a rollout held at its gate). */
+export const jobStates = ['running', 'paused', 'finished', 'cancelled', 'stopped'] as const;
 export const jobStateSchema = z.enum(jobStates);
 
 export const runCountsSchema = z.record(runStateSchema, z.number().int().min(0));
@@ -467,6 +473,10 @@ export const jobDtoSchema = z.object({
   nodeCount: z.number().int().min(0),
   counts: runCountsSchema,
   finishedAt: epochMsSchema.nullable(),
+  /** Why the job is paused (who paused it, or which gate holds it); null unless paused. */
+  pausedReason: z.string().nullable(),
+  /** The waves and where the job stands; null for a job started all in one wave. */
+  rollout: rolloutDtoSchema.nullable(),
 });
 export type JobDto = z.infer<typeof jobDtoSchema>;
 
@@ -487,6 +497,8 @@ export const runDtoSchema = z.object({
   chunkCount: z.number().int().min(0),
   /** The run is terminal and every one of its chunks is stored. */
   complete: z.boolean(),
+  /** Its wave (1-based) in a rollout in waves; null otherwise. */
+  wave: z.number().int().min(1).nullable(),
 });
 export type RunDto = z.infer<typeof runDtoSchema>;
 
@@ -644,6 +656,8 @@ export const auditActions = [
   'script.save',
   'job.create',
   'job.cancel',
+  'job.pause',
+  'job.resume',
   'run.cancel',
   'retention.purge',
 ] as const;
