@@ -29,6 +29,8 @@ describe('client verbs', () => {
       'nodes',
       'run',
       'jobs',
+      'jobs pause',
+      'jobs resume',
       'logs',
       'search',
       'scripts',

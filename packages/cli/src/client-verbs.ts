@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { addAuthVerbs } from './commands/auth.ts';
 import { addCompletionVerb } from './commands/completion.ts';
+import { addJobControlVerbs } from './commands/job-control.ts';
 import { addJobsVerb } from './commands/jobs.ts';
 import { addLogsVerb } from './commands/logs.ts';
 import { addNodesVerb } from './commands/nodes.ts';
@@ -16,6 +17,7 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addNodesVerb(program, terminal);
   addRunVerb(program, terminal);
   addJobsVerb(program, terminal);
+  addJobControlVerbs(program, terminal);
   addLogsVerb(program, terminal);
   addSearchVerb(program, terminal);
   addScriptsVerbs(program, terminal);

@@ -5,6 +5,7 @@ import {
   nodeIdSchema,
   tagsSchema,
   type JobCreate,
+  type RolloutCreate,
   type RolloutLimit,
   type ScriptParams,
   type Target,
@@ -160,6 +161,8 @@ export interface RunFlags extends TargetFlags {
   secretEnv?: Readonly<Record<string, string>> | undefined;
   cwd?: string | undefined;
   pty: boolean;
+  /** `--waves` and its gate, already parsed (rollout-flags.ts). */
+  rollout?: RolloutCreate | undefined;
 }
 
 const DEFAULT_TIMEOUT = '10m';
@@ -177,6 +180,7 @@ export function buildJobCreate(flags: RunFlags): JobCreate {
     ...(flags.secretEnv === undefined || Object.keys(flags.secretEnv).length === 0
       ? {}
       : { secretEnv: { ...flags.secretEnv } }),
+    ...(flags.rollout === undefined ? {} : { rollout: flags.rollout }),
   };
   const job: JobCreate =
     flags.library === undefined

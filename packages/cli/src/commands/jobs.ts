@@ -23,6 +23,7 @@ import {
   formatTime,
 } from '../format.ts';
 import { parseNodeId, parseTimeFlag } from '../parse-args.ts';
+import { formatRolloutPlan, formatWaveRows } from '../rollout-format.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
 import { parseScriptName } from './scripts.ts';
@@ -131,11 +132,11 @@ export function formatJobCounts(counts: JobHistoryPage['counts']): string {
   return jobStates.map((state) => `${state} ${counts[state] ?? 0}`).join(' · ');
 }
 
-export function formatJobDetail(job: JobDto): string {
+export function formatJobDetail(job: JobDto, nowMs = Date.now()): string {
   return formatTable(
     ['JOB', job.jobId],
     [
-      ['state', job.state],
+      ['state', job.pausedReason === null ? job.state : `${job.state}: ${job.pausedReason}`],
       ['command', formatJobWhat(job, 200)],
       ['secret env', formatTags(job.secretEnv)],
       ['target', formatTarget(job.target)],
@@ -144,6 +145,9 @@ export function formatJobDetail(job: JobDto): string {
       ['concurrency', formatLimit(job.concurrency)],
       ['max failures', formatLimit(job.maxFailures)],
       ['runs', formatCounts(job.counts)],
+      ...(job.rollout === null
+        ? []
+        : [['waves', formatRolloutPlan(job.rollout)], ...formatWaveRows(job.rollout, nowMs)]),
     ],
   );
 }

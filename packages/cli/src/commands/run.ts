@@ -13,6 +13,7 @@ import {
   refuseWithLibraryScript,
   type RunFlags,
 } from '../parse-args.ts';
+import { parseRolloutFlags } from '../rollout-flags.ts';
 import { bindParamFlags } from '../script-params.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
@@ -37,6 +38,10 @@ interface RunCliFlags {
   pty?: boolean;
   json?: boolean;
   raw?: boolean;
+  waves?: string;
+  maxFailureRate?: string;
+  wavePause?: string;
+  approve?: boolean;
 }
 
 export function addRunVerb(program: Command, terminal: Terminal): void {
@@ -54,6 +59,16 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     .option('--deadline <duration>', 'how long to wait for an offline node before its run expires (default 10m)')
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
+    .option(
+      '--waves <list>',
+      'start the nodes in waves: cumulative counts or percentages, the last 100% (1,10%,100%); a gate after each wave',
+    )
+    .option(
+      '--max-failure-rate <P%>',
+      'with --waves: a wave passes its gate if at most this share of it failed (default 0%)',
+    )
+    .option('--wave-pause <duration>', 'with --waves: wait this long after a wave passed before the next one starts')
+    .option('--approve', 'with --waves: pause the job at every gate until `edgestelle jobs resume JOB`')
     .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
     .option(
       '--secret-env <KEY[=value]>',
@@ -90,6 +105,8 @@ ${examples(
   'edgestelle run --tag site=berlin --tag role=gateway -- systemctl restart collector',
   "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
   'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
+  'edgestelle run --all --waves 1,10%,100% --max-failure-rate 5% --wave-pause 2m -- apt-get -y upgrade',
+  'edgestelle run --tag role=gateway --waves 1,100% --approve --script restart-unit --param unit=collector',
   'edgestelle run --tag role=db --file ./backup.sh -- --full',
   'edgestelle run --tag role=db --secret-env PGPASSWORD -- pg_dump -U app -f /tmp/app.sql app',
   'edgestelle run --tag site=berlin --script restart-unit --param unit=collector --param lines=50',
@@ -121,6 +138,7 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     secretEnv: parseAssignments(flags.secretEnv ?? [], '--secret-env', terminal.env),
     cwd: flags.cwd,
     pty: flags.pty === true,
+    rollout: parseRolloutFlags(flags),
   };
   let connection: Connection | undefined;
   if (flags.script !== undefined) {
