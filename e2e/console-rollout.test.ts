@@ -74,6 +74,32 @@ describe('rollouts in the console', () => {
   );
 
   it(
+    'the Run form starts a rollout in waves; cancelling at the gate leaves the rest not started',
+    async () => {
+      await page.goto(`${stack.url}/run`);
+      await page.locator('input[data-testid=run-command], [data-testid=run-command] input').fill('echo from-form');
+      await page.getByTestId('target-all').click();
+      await page.locator('input[data-testid=run-waves], [data-testid=run-waves] input').fill('1,50%');
+      expect(await page.locator('.el-alert').innerText()).toContain('end with 100% (not 50%)');
+      await page.locator('input[data-testid=run-waves], [data-testid=run-waves] input').fill('1,100%');
+      await page.getByTestId('run-approve').click();
+      await page.getByTestId('run-submit').click();
+      await confirmDialog(page);
+      await jobState('paused').waitFor();
+      expect(await waveStates()).toEqual(['gate', 'pending']);
+
+      await page.getByTestId('cancel-job').click();
+      await confirmDialog(page);
+      await jobState('cancelled').waitFor();
+      expect(await waveStates()).toEqual(['gate', 'skipped']);
+      const notStarted = page.locator('[data-testid=run-tile][data-state=not_started]');
+      await notStarted.nth(1).waitFor();
+      expect(await notStarted.count()).toBe(2);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'pauses a running job and cancels it while paused',
     async () => {
       const job = await stack.createJob({
