@@ -216,7 +216,7 @@ describe('jobs filters and search', () => {
       new RegExp(`^${jobId}\\s+\\S+ ago\\s+admin\\s+finished\\s+tag role=app\\s+2 succeeded\\s+echo-msg@1 msg=`, 'm'),
     );
     expect(byScript.stdout).not.toContain('inline-only');
-    expect(byScript.stderr).toContain('running 0 · finished 1 · cancelled 0 · stopped 0');
+    expect(byScript.stderr).toContain('running 0 · paused 0 · finished 1 · cancelled 0 · stopped 0');
 
     const ids = async (args: string[]): Promise<string[]> =>
       jobHistoryPageSchema

@@ -60,7 +60,7 @@ export function addJobsVerb(program: Command, terminal: Terminal): void {
       'after',
       `
 Prints the jobs, then on stderr the count of every job matching the filters by state
-(the --state filter aside), e.g. "running 1 · finished 40 · cancelled 2 · stopped 0".
+(the --state filter aside), e.g. "running 1 · paused 0 · finished 40 · cancelled 2 · stopped 0".
 ${examples(
   'edgestelle jobs',
   'edgestelle jobs --state running',
@@ -127,7 +127,7 @@ export function jobFilters(flags: JobsFlags, nowMs: number): Query {
   };
 }
 
-/** `running 1 · finished 40 · cancelled 2 · stopped 0`, in the order of jobStates. */
+/** `running 1 · paused 0 · finished 40 · cancelled 2 · stopped 0`, in the order of jobStates. */
 export function formatJobCounts(counts: JobHistoryPage['counts']): string {
   return jobStates.map((state) => `${state} ${counts[state] ?? 0}`).join(' · ');
 }

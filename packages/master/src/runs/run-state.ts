@@ -31,6 +31,8 @@ export function canTransition(from: RunState, to: RunState): boolean {
 export const failureStates: readonly RunState[] = ['failed', 'timed_out', 'interrupted', 'rejected', 'expired'];
 /** Delivered to an agent and not finished: these take a concurrency slot. */
 export const activeStates: readonly RunState[] = ['sent', 'accepted', 'running'];
+/** Jobs that may still start runs: retention leaves them alone. */
+export const activeJobStates: readonly string[] = ['running', 'paused'];
 /** Not terminal yet. */
 export const openStates: readonly RunState[] = ['queued', ...activeStates];
 
