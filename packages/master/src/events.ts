@@ -18,9 +18,9 @@ export interface MasterEventMap {
   node: [nodeId: string];
   run: [runId: string, jobId: string];
   job: [jobId: string];
+  /** The job was paused, at a rollout's gate or by an operator, with why (emitted once per pause by the master that paused it). */
+  jobPaused: [jobId: string, reason: string];
   chunks: [runId: string, chunks: readonly StoredChunk[]];
-  /** A job was paused (by an operator, or held at a rollout's gate), once, by the master that paused it. */
-  'job.paused': [jobId: string, reason: string];
 }
 
 export class MasterEvents extends EventEmitter<MasterEventMap> {

@@ -14,8 +14,8 @@ describe('rollouts in waves on two masters', () => {
     await using pair = await startSharedPair();
     const { a, b } = pair;
     const pausedOn: string[] = [];
-    a.master.events.on('job.paused', (jobId) => pausedOn.push(`a ${jobId}`));
-    b.events.on('job.paused', (jobId) => pausedOn.push(`b ${jobId}`));
+    a.master.events.on('jobPaused', (jobId) => pausedOn.push(`a ${jobId}`));
+    b.events.on('jobPaused', (jobId) => pausedOn.push(`b ${jobId}`));
     await Promise.all(['r-1', 'r-2', 'r-3', 'r-4'].map((n) => a.agent(n, { group: 'r' })));
     const started = join(a.dir, 'started');
     const job = (rollout: JobCreate['rollout']): JobCreate => ({

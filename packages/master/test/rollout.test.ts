@@ -16,7 +16,7 @@ describe('rollouts in waves', () => {
 
   beforeAll(async () => {
     stack = await startStack('sqlite', 'embedded');
-    stack.master.events.on('job.paused', (jobId, reason) => paused.push([jobId, reason]));
+    stack.master.events.on('jobPaused', (jobId, reason) => paused.push([jobId, reason]));
     await Promise.all(
       Array.from({ length: 10 }, (_, i) => stack.agent(`w-${String(i).padStart(2, '0')}`, { fleet: 'w' })),
     );

@@ -140,7 +140,7 @@ export class RolloutGates {
     });
     if (held) {
       this.options.logger.info({ jobId: job.job_id, wave, reason }, 'job paused at its gate');
-      this.options.events.emit('job.paused', job.job_id, reason);
+      this.options.events.emit('jobPaused', job.job_id, reason);
     }
     return held;
   }
@@ -171,7 +171,7 @@ export class RolloutGates {
       });
       return true;
     });
-    if (paused) this.options.events.emit('job.paused', jobId, reason);
+    if (paused) this.options.events.emit('jobPaused', jobId, reason);
   }
 
   /**
