@@ -34,27 +34,32 @@ describe('run --waves', () => {
     const child = fleet.spawnCli(['run', '--tag', 'role=r', '--waves', '1,100%', '--approve', '--', 'echo hi'], {
       timeoutMs: 30_000,
     });
-    let stdout = '';
-    child.stdout?.on('data', (data: Buffer) => (stdout += data.toString('utf8')));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const notice = await stderrUntil(child, /go on: edgestelle jobs resume (\w+)/);
-    const jobId = /go on: edgestelle jobs resume (\w+)/.exec(notice)?.[1] ?? '';
-    expect(notice).toContain(
-      `Job ${jobId} is paused: wave 1 of 2 ended (0 of 1 run failed): waiting for approval to start wave 2\n` +
-        `  go on: edgestelle jobs resume ${jobId}   stop: edgestelle jobs cancel ${jobId}\n`,
-    );
+    try {
+      let stdout = '';
+      child.stdout?.on('data', (data: Buffer) => (stdout += data.toString('utf8')));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const notice = await stderrUntil(child, /go on: edgestelle jobs resume (\w+)/);
+      const jobId = /go on: edgestelle jobs resume (\w+)/.exec(notice)?.[1] ?? '';
+      expect(notice).toContain(
+        `Job ${jobId} is paused: wave 1 of 2 ended (0 of 1 run failed): waiting for approval to start wave 2\n` +
+          `  go on: edgestelle jobs resume ${jobId}   stop: edgestelle jobs cancel ${jobId}\n`,
+      );
 
-    const detail = await fleet.cli(['jobs', jobId]);
-    expect(detail.stdout).toMatch(/state +paused: wave 1 of 2 ended/);
-    expect(detail.stdout).toMatch(/waves +1 · 100%, gate: at most 0% failed, then approval/);
-    expect(detail.stdout).toMatch(/wave 1 +gate: 1 node, 1 ended, 0 failed/);
-    expect(detail.stdout).toMatch(/wave 2 +pending: 2 nodes, 0 ended, 0 failed/);
+      const detail = await fleet.cli(['jobs', jobId]);
+      expect(detail.stdout).toMatch(/state +paused: wave 1 of 2 ended/);
+      expect(detail.stdout).toMatch(/waves +1 · 100%, gate: at most 0% failed, then approval/);
+      expect(detail.stdout).toMatch(/wave 1 +gate: 1 node, 1 ended, 0 failed/);
+      expect(detail.stdout).toMatch(/wave 2 +pending: 2 nodes, 0 ended, 0 failed/);
 
-    const resumed = await fleet.cli(['jobs', 'resume', jobId]);
-    expect(resumed.stdout).toMatch(new RegExp(`^Job ${jobId} is running, wave 2/2\n`));
-    expect(resumed.status).toBe(0);
-    expect(await exited).toBe(0);
-    expect(stdout.match(/hi/g)).toHaveLength(3);
+      const resumed = await fleet.cli(['jobs', 'resume', jobId]);
+      expect(resumed.stdout).toMatch(new RegExp(`^Job ${jobId} is running, wave 2/2\n`));
+      expect(resumed.status).toBe(0);
+      expect(await exited).toBe(0);
+      expect(stdout.match(/hi/g)).toHaveLength(3);
+    } finally {
+      // Stopped by its PID if an assertion failed while it waited at the gate.
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
   }, 60_000);
 
   it('refuses rollout flags that do not make a rollout, before asking the master', async () => {
