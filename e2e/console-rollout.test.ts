@@ -83,6 +83,7 @@ describe('rollouts in the console', () => {
       expect(await page.locator('.el-alert').innerText()).toContain('end with 100% (not 50%)');
       await page.locator('input[data-testid=run-waves], [data-testid=run-waves] input').fill('1,100%');
       await page.getByTestId('run-approve').click();
+      await screenshot(page, 'run-form-waves');
       await page.getByTestId('run-submit').click();
       await confirmDialog(page);
       await jobState('paused').waitFor();

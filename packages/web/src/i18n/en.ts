@@ -195,7 +195,7 @@ export const en = {
     tally: (ended: number, size: number, failed: number) => `${ended}/${size} ended · ${failed} failed`,
     nextWaveAt: (at: string) => `next wave at ${at}`,
     waveStates: { pending: 'pending', running: 'running', gate: 'at its gate', passed: 'passed', skipped: 'skipped' },
-    fieldWaves: 'Waves (e.g. 1,10%,100%; empty: all at once)',
+    fieldWaves: 'Waves (1,10%,100%; empty: all at once)',
     fieldMaxFailureRate: 'Max failure rate per wave (%)',
     fieldWavePauseSec: 'Pause between waves (s)',
     fieldApprove: 'Wait for approval after each wave',
