@@ -3,14 +3,15 @@ import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, login, screenshot } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
+import { ADMIN, startConsoleStack } from './harness/stack.ts';
 
 /**
  * Rollouts in waves in the console, in real Chromium against a real master and three agents:
  * the job page shows the waves and the gate, approves the next wave, pauses and cancels.
  */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;
@@ -50,7 +51,7 @@ describe('rollouts in the console', () => {
   it(
     'shows the waves and the gate, and approving starts the next wave',
     async () => {
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { all: true },
         spec: { command: 'echo wave', timeoutMs: 30_000 },
         rollout: { waves: [{ count: 1 }, { percent: 100 }], approve: true },
@@ -103,7 +104,7 @@ describe('rollouts in the console', () => {
   it(
     'pauses a running job and cancels it while paused',
     async () => {
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { all: true },
         spec: { command: 'sleep 2', timeoutMs: 30_000 },
         concurrency: { count: 1 },

@@ -1,5 +1,5 @@
 import { Topics } from '@edgestelle/protocol';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { AgentLink } from './agent-link.ts';
 import { openParts, type AgentParts } from './agent-parts.ts';
 import type { AgentConfig } from './config.ts';

@@ -1,12 +1,13 @@
 import { jobDtoSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, type Fleet } from './fleet.ts';
+import { runCli, spawnCli, startMaster, type InProcessMaster } from '@edgestelle/fleet-fixture';
 
 /** `run --waves`, its gate flags, and `jobs pause | resume`, as a child process against a real master. */
-let fleet: Fleet;
+let fleet: InProcessMaster;
 
 beforeAll(async () => {
-  fleet = await startFleet(['r-a', 'r-b', 'r-c'].map((nodeId) => ({ nodeId, tags: { role: 'r' } })));
+  fleet = await startMaster();
+  for (const nodeId of ['r-a', 'r-b', 'r-c']) await fleet.startAgent(nodeId, { tags: { role: 'r' } });
 });
 
 afterAll(async () => {
@@ -14,7 +15,7 @@ afterAll(async () => {
 });
 
 /** Resolves with the text once stderr contains the pattern; bounded by the CLI's own timeout. */
-function stderrUntil(child: ReturnType<Fleet['spawnCli']>, pattern: RegExp): Promise<string> {
+function stderrUntil(child: ReturnType<typeof spawnCli>, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = '';
     const onData = (data: Buffer): void => {
@@ -31,7 +32,7 @@ function stderrUntil(child: ReturnType<Fleet['spawnCli']>, pattern: RegExp): Pro
 
 describe('run --waves', () => {
   it('stops at an approval gate, says how to go on, and ends once resumed', async () => {
-    const child = fleet.spawnCli(['run', '--tag', 'role=r', '--waves', '1,100%', '--approve', '--', 'echo hi'], {
+    const child = spawnCli(fleet, ['run', '--tag', 'role=r', '--waves', '1,100%', '--approve', '--', 'echo hi'], {
       timeoutMs: 30_000,
     });
     try {
@@ -45,13 +46,13 @@ describe('run --waves', () => {
           `  go on: edgestelle jobs resume ${jobId}   stop: edgestelle jobs cancel ${jobId}\n`,
       );
 
-      const detail = await fleet.cli(['jobs', jobId]);
+      const detail = await runCli(fleet, ['jobs', jobId]);
       expect(detail.stdout).toMatch(/state +paused: wave 1 of 2 ended/);
       expect(detail.stdout).toMatch(/waves +1 · 100%, gate: at most 0% failed, then approval/);
       expect(detail.stdout).toMatch(/wave 1 +gate: 1 node, 1 ended, 0 failed/);
       expect(detail.stdout).toMatch(/wave 2 +pending: 2 nodes, 0 ended, 0 failed/);
 
-      const resumed = await fleet.cli(['jobs', 'resume', jobId]);
+      const resumed = await runCli(fleet, ['jobs', 'resume', jobId]);
       expect(resumed.stdout).toMatch(new RegExp(`^Job ${jobId} is running, wave 2/2\n`));
       expect(resumed.status).toBe(0);
       expect(await exited).toBe(0);
@@ -72,7 +73,7 @@ describe('run --waves', () => {
       [['--waves', '1,100%', '--max-failure-rate', '120%'], "--max-failure-rate: '120%' is not a percentage"],
     ];
     for (const [flags, message] of cases) {
-      const result = await fleet.cli(['run', '--tag', 'role=r', ...flags, '--', 'true']);
+      const result = await runCli(fleet, ['run', '--tag', 'role=r', ...flags, '--', 'true']);
       expect(result.stderr, flags.join(' ')).toContain(message);
       expect(result.status).toBe(64);
     }
@@ -81,18 +82,20 @@ describe('run --waves', () => {
 
 describe('jobs pause | resume', () => {
   it('pauses a running job and resumes it; a finished job cannot be paused', async () => {
-    const job = await fleet.api('POST', '/api/v1/jobs', jobDtoSchema, {
+    const job = await fleet.admin.api('POST', '/api/v1/jobs', jobDtoSchema, {
       target: { tags: { role: 'r' } },
       spec: { command: 'sleep 5', timeoutMs: 30_000 },
       concurrency: { count: 1 },
     });
-    const paused = await fleet.cli(['jobs', 'pause', job.jobId]);
+    const paused = await runCli(fleet, ['jobs', 'pause', job.jobId]);
     expect(paused.stdout).toMatch(new RegExp(`^Job ${job.jobId} is paused: paused by admin\n`));
-    const resumed = jobDtoSchema.parse(JSON.parse((await fleet.cli(['jobs', 'resume', job.jobId, '--json'])).stdout));
+    const resumed = jobDtoSchema.parse(
+      JSON.parse((await runCli(fleet, ['jobs', 'resume', job.jobId, '--json'])).stdout),
+    );
     expect(resumed).toMatchObject({ state: 'running', pausedReason: null });
-    const finished = await fleet.cli(['run', '--node', 'r-a', '--json', '--', 'true']);
+    const finished = await runCli(fleet, ['run', '--node', 'r-a', '--json', '--', 'true']);
     const done = jobDtoSchema.parse((JSON.parse(finished.stdout) as { job: unknown }).job);
-    const refused = await fleet.cli(['jobs', 'pause', done.jobId]);
+    const refused = await runCli(fleet, ['jobs', 'pause', done.jobId]);
     expect(refused.stderr).toContain(`job ${done.jobId} is finished: only a running job can be paused`);
     expect(refused.status).not.toBe(0);
   }, 60_000);
