@@ -23,12 +23,15 @@ describe('rollouts in waves', () => {
     await stack[Symbol.asyncDispose]();
   });
 
-  /** Each run fails if the test listed its run id in the fail file by the time it looks. */
+  /**
+   * Each run fails if the test listed its run id in the fail file by the time it looks, 0.4 s
+   * after it started: a test lists runs of a later wave, which start only after the wave before.
+   */
   function job(rollout: JobCreate['rollout'], extra: Partial<JobCreate> = {}): JobCreate {
     return {
       target: { tags: { fleet: 'w' } },
       spec: {
-        command: `sleep 0.2; if grep -qx "$EDGESTELLE_RUN_ID" '${failFile()}' 2>/dev/null; then exit 3; fi; echo ok`,
+        command: `sleep 0.4; if grep -qx "$EDGESTELLE_RUN_ID" '${failFile()}' 2>/dev/null; then exit 3; fi; echo ok`,
         timeoutMs: 30_000,
       },
       ...(rollout === undefined ? {} : { rollout }),
@@ -113,6 +116,22 @@ describe('rollouts in waves', () => {
         'not started: the rollout was cancelled by admin at the gate after wave 2 (wave 2 of 3 ended (0 of 3 runs failed): waiting for approval to start wave 3)',
       ]),
     );
+  }, 60_000);
+
+  it('maxFailures stops the whole rollout: the waves never released end not_started', async () => {
+    const created = await stack.admin.createJob({
+      target: { tags: { fleet: 'w' } },
+      spec: { command: 'exit 3', timeoutMs: 30_000 },
+      maxFailures: { count: 1 },
+      rollout: { waves: [{ count: 2 }, { percent: 100 }], maxFailureRate: 100 },
+    });
+    const done = await stack.admin.waitJob(created.jobId, (j) => j.finishedAt !== null);
+    expect(done.state).toBe('stopped');
+    expect(done.counts).toMatchObject({ failed: 2, not_started: 8 });
+    expect(done.rollout?.plan.map((w) => w.state)).toEqual(['gate', 'skipped']);
+    const reasons = new Set((await stack.admin.runs(created.jobId)).filter((r) => r.wave === 2).map((r) => r.reason));
+    expect(reasons.size).toBe(1);
+    expect([...reasons][0]).toMatch(/^not started: the job stopped after [12] failed runs? \(maxFailures\)$/);
   }, 60_000);
 
   it('pauses between waves, then starts the next wave by itself', async () => {

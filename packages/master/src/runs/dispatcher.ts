@@ -304,6 +304,19 @@ export class Dispatcher {
       const failed = maxFailures === null ? 0 : await this.countRuns(jobId, failureStates);
       if (maxFailures !== null && failed >= threshold(maxFailures, job.node_count)) {
         const reason = `not started: the job stopped after ${failed} failed run${failed === 1 ? '' : 's'} (maxFailures)`;
+        // Runs of waves never released were not started at all; the released ones' queued runs
+        // are cancelled as on any job.
+        const skipped =
+          job.wave === null
+            ? []
+            : await this.db
+                .updateTable('runs')
+                .set({ state: 'not_started', reason, ended_at: nowMs, updated_at: nowMs })
+                .where('job_id', '=', jobId)
+                .where('state', '=', 'queued')
+                .where('wave', '>', job.wave)
+                .returning(['run_id'])
+                .execute();
         const stopped = await this.db
           .updateTable('runs')
           .set({ state: 'cancelled', reason, ended_at: nowMs, updated_at: nowMs })
@@ -318,7 +331,7 @@ export class Dispatcher {
           .where('state', '=', 'running')
           .execute();
         job = { ...job, state: 'stopped', stop_reason: reason };
-        for (const { run_id } of stopped) this.options.events.emit('run', run_id, jobId);
+        for (const { run_id } of [...skipped, ...stopped]) this.options.events.emit('run', run_id, jobId);
         changed = true;
       } else {
         if (await this.gates.evaluate(job, nowMs)) {
