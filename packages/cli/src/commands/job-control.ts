@@ -7,9 +7,7 @@ import { printJson, type Terminal } from '../terminal.ts';
 import { examples } from './help.ts';
 
 /** `jobs pause JOB` and `jobs resume JOB`, under the `jobs` verb. */
-export function addJobControlVerbs(program: Command, terminal: Terminal): void {
-  const jobs = program.commands.find((command) => command.name() === 'jobs');
-  if (jobs === undefined) throw new Error('the jobs verb must be added before its pause and resume');
+export function addJobControlVerbs(jobs: Command, terminal: Terminal): void {
   // `jobs pause JOB --json`: options after the verb belong to it, not to `jobs`' own --json.
   jobs.enablePositionalOptions();
   for (const [verb, description, help] of [

@@ -6,7 +6,9 @@ import {
   runStateSchema,
   scriptParamsSchema,
   targetSchema,
+  jobOutcomeSchema,
   jobStateSchema,
+  nodeIdSchema,
   outputStreamSchema,
   isTerminalRunState,
   type ChunkDto,
@@ -29,6 +31,7 @@ function json<T>(schema: z.ZodType<T>, text: string): T {
 }
 
 const secretNamesSchema = envKeySchema.array();
+const nodeIdListSchema = nodeIdSchema.array();
 
 /** From the names alone: showing a job never opens its secret values. */
 function maskedSecretEnv(names: string | null): JobDto['secretEnv'] {
@@ -89,10 +92,12 @@ export function jobDto(
     maxFailures: row.max_failures === null ? null : json(rolloutLimitSchema, row.max_failures),
     deadlineAt: row.deadline_at,
     nodeCount: row.node_count,
+    leftOutNodeIds: row.left_out === null ? [] : json(nodeIdListSchema, row.left_out),
     counts,
     finishedAt: row.finished_at,
     pausedReason: row.state === 'paused' ? row.paused_reason : null,
     rollout,
+    outcome: row.outcome === null ? null : jobOutcomeSchema.parse(row.outcome),
   };
 }
 

@@ -164,6 +164,7 @@ export const en = {
     by: (user: string) => `by ${user}`,
     env: 'Environment',
     secretValue: 'secret: shown to nobody',
+    leftOut: 'Left out (offline at start, online only)',
     cancelJob: 'Cancel job',
     cancelRun: 'Cancel run',
     confirmCancelJob: 'Cancel every run of this job that has not finished?',
@@ -269,6 +270,7 @@ export const en = {
     who: 'By',
     nodes: 'Nodes',
     result: 'Result',
+    outcome: 'Outcome',
     loadMore: 'Load older jobs',
     empty: 'No job has run yet.',
   },
@@ -350,6 +352,7 @@ export const en = {
     not_started: 'not started',
   },
   jobStates: { running: 'running', paused: 'paused', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
+  jobOutcomes: { succeeded: 'succeeded', failed: 'failed', partial: 'partial', cancelled: 'cancelled' },
   time: {
     never: 'never',
     justNow: 'just now',
