@@ -80,6 +80,9 @@ describe('rollouts in waves', () => {
     const done = await stack.admin.waitJob(created.jobId, (j) => j.finishedAt !== null);
     expect(done.state).toBe('finished');
     expect(done.counts).toMatchObject({ succeeded: 8, failed: 2 });
+    // A paused job has no outcome yet; it gets one when it ends.
+    expect(held.outcome).toBeNull();
+    expect(done.outcome).toBe('partial');
     expect(done.rollout?.plan.map((w) => w.state)).toEqual(['passed', 'passed', 'passed']);
     const audit = await stack.master.store.db
       .selectFrom('audit_events')
@@ -108,6 +111,7 @@ describe('rollouts in waves', () => {
 
     const cancelled = await stack.admin.api('POST', `/api/v1/jobs/${created.jobId}/cancel`, jobDtoSchema);
     expect(cancelled.state).toBe('cancelled');
+    expect(cancelled.outcome).toBe('cancelled');
     expect(cancelled.counts).toMatchObject({ succeeded: 5, not_started: 5 });
     expect(cancelled.rollout?.plan.map((w) => w.state)).toEqual(['passed', 'gate', 'skipped']);
     const rest = (await stack.admin.runs(created.jobId)).filter((r) => r.wave === 3);
