@@ -223,7 +223,7 @@ describe('jobs filters and search', () => {
       ),
     );
     expect(byScript.stdout).not.toContain('inline-only');
-    expect(byScript.stderr).toContain('running 0 · finished 1 · cancelled 0 · stopped 0');
+    expect(byScript.stderr).toContain('running 0 · paused 0 · finished 1 · cancelled 0 · stopped 0');
 
     const ids = async (args: string[]): Promise<string[]> =>
       jobHistoryPageSchema
