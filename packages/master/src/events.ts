@@ -29,7 +29,7 @@ export interface MasterEventMap {
   job: [jobId: string];
   /** This master's update ended the job (emitted once per job across all masters). */
   jobFinished: [jobId: string];
-  /** The job stopped at a gate, with why (emitted once per pause by the master that paused it). */
+  /** The job was paused, at a rollout's gate or by an operator, with why (emitted once per pause by the master that paused it). */
   jobPaused: [jobId: string, reason: string];
   /** A fire this master claimed failed to start its job. */
   scheduleFailed: [failure: ScheduleFailure];

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import {
+  jobDtoSchema,
   scheduleDetailSchema,
   webhookCreatedSchema,
   webhookDeliveryListSchema,
@@ -54,13 +55,22 @@ describe('webhooks', () => {
     expect(listed.items.map((w) => [w.webhookId, w.url])).toEqual([[hook.webhookId, receiver.url]]);
     expect(JSON.stringify(listed)).not.toContain(hook.secret);
 
-    const job = await stack.admin.createJob({ target: { all: true }, spec: { command: 'exit 3', timeoutMs: 10_000 } });
+    await stack.startAgent('hook-2');
+    // A rollout in waves whose first wave fails its gate: the job pauses (the rollout's code emits it), then is cancelled.
+    const job = await stack.admin.createJob({
+      target: { all: true },
+      spec: { command: 'exit 3', timeoutMs: 10_000 },
+      rollout: { waves: [{ count: 1 }, { percent: 100 }] },
+    });
+    await stack.admin.waitJob(job.jobId, (j) => j.state === 'paused');
+    await waitFor('the job.paused delivery', async () => (await stack.master.webhooks.deliver()) > 0, {
+      timeoutMs: 10_000,
+    });
+    await stack.admin.api('POST', `/api/v1/jobs/${job.jobId}/cancel`, jobDtoSchema);
     await stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
     await waitFor('the job.finished delivery', async () => (await stack.master.webhooks.deliver()) > 0, {
       timeoutMs: 10_000,
     });
-    // The waves part calls this when a gate stops a job.
-    stack.master.events.emit('jobPaused', job.jobId, 'wave 2 failed 1 of 1 runs (max 0%)');
     await stack.admin
       .api('POST', '/api/v1/schedules', scheduleDetailSchema, {
         name: 'to-mars',
@@ -88,9 +98,10 @@ describe('webhooks', () => {
     );
 
     const bodies = receiver.received.map((message) => verified(hook.secret, message));
-    expect(bodies.map((b) => b.event)).toEqual(['job.finished', 'job.paused', 'schedule.failed', 'node.offline']);
-    expect(bodies[0]!.data).toMatchObject({ job: { jobId: job.jobId, state: 'finished', counts: { failed: 1 } } });
-    expect(bodies[1]!.data).toMatchObject({ job: { jobId: job.jobId }, reason: 'wave 2 failed 1 of 1 runs (max 0%)' });
+    expect(bodies.map((b) => b.event)).toEqual(['job.paused', 'job.finished', 'schedule.failed', 'node.offline']);
+    expect(bodies[0]!.data).toMatchObject({ job: { jobId: job.jobId, state: 'paused', counts: { failed: 1 } } });
+    expect(String(bodies[0]!.data.reason)).toMatch(/wave 1/);
+    expect(bodies[1]!.data).toMatchObject({ job: { jobId: job.jobId, state: 'cancelled', counts: { failed: 1 } } });
     expect(bodies[2]!.data).toMatchObject({
       schedule: 'to-mars',
     });
@@ -100,8 +111,8 @@ describe('webhooks', () => {
     expect(shown.map((d) => [d.event, d.state, d.attempts.map((a) => a.status)])).toEqual([
       ['node.offline', 'delivered', [200]],
       ['schedule.failed', 'delivered', [200]],
-      ['job.paused', 'delivered', [200]],
       ['job.finished', 'delivered', [200]],
+      ['job.paused', 'delivered', [200]],
     ]);
     const listedAfter = await stack.admin.api('GET', '/api/v1/webhooks', webhookListSchema);
     expect(listedAfter.items[0]!.recent).toEqual({ delivered: 4, pending: 0, failed: 0 });

@@ -10,6 +10,7 @@ import {
   refuseWithLibraryScript,
   type RunFlags,
 } from '../parse-args.ts';
+import { parseRolloutFlags } from '../rollout-flags.ts';
 import { bindParamFlags } from '../script-params.ts';
 import type { Terminal } from '../terminal.ts';
 import { collect } from './help.ts';
@@ -34,6 +35,10 @@ export interface JobCliFlags {
   param?: string[];
   pty?: boolean;
   onlineOnly?: boolean;
+  waves?: string;
+  maxFailureRate?: string;
+  wavePause?: string;
+  approve?: boolean;
 }
 
 export function addJobOptions(command: Command): Command {
@@ -52,6 +57,16 @@ export function addJobOptions(command: Command): Command {
     .option('--online-only', 'run only on the targets online now; offline ones are left out (and named)')
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
+    .option(
+      '--waves <list>',
+      'start the nodes in waves: cumulative counts or percentages, the last 100% (1,10%,100%); a gate after each wave',
+    )
+    .option(
+      '--max-failure-rate <P%>',
+      'with --waves: a wave passes its gate if at most this share of it failed (default 0%)',
+    )
+    .option('--wave-pause <duration>', 'with --waves: wait this long after a wave passed before the next one starts')
+    .option('--approve', 'with --waves: pause the job at every gate until `edgestelle jobs resume JOB`')
     .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
     .option(
       '--secret-env <KEY[=value]>',
@@ -102,6 +117,7 @@ export async function jobRequestFromFlags(
     cwd: flags.cwd,
     pty: flags.pty === true,
     onlineOnly: flags.onlineOnly === true,
+    rollout: parseRolloutFlags(flags),
   };
   let connection: Connection | undefined;
   if (flags.script !== undefined) {

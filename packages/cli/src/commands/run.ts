@@ -49,6 +49,8 @@ ${examples(
   'edgestelle run --tag site=berlin --tag role=gateway -- systemctl restart collector',
   "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
   'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
+  'edgestelle run --all --waves 1,10%,100% --max-failure-rate 5% --wave-pause 2m -- apt-get -y upgrade',
+  'edgestelle run --tag role=gateway --waves 1,100% --approve --script restart-unit --param unit=collector',
   'edgestelle run --all --online-only -- systemctl is-active collector',
   'JOB=$(edgestelle run --tag site=berlin --detach -- apt-get -y upgrade); edgestelle logs "$JOB" --follow',
   'edgestelle run --tag role=db --file ./backup.sh -- --full',

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { jobOutcomeMigration } from './migrations/0006_job_outcome.ts';
+import { rolloutWaves } from './migrations/0007_rollout_waves.ts';
 import { schedulesAndWebhooks } from './migrations/0120_schedules_webhooks.ts';
 import type { Dialect } from './store.ts';
 
@@ -245,6 +246,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       },
     },
     '0006_job_outcome': jobOutcomeMigration,
+    '0007_rollout_waves': rolloutWaves,
     '0120_schedules_webhooks': schedulesAndWebhooks,
   };
   return { getMigrations: () => Promise.resolve(migrations) };
