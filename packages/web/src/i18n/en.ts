@@ -421,7 +421,6 @@ export const en = {
     confirmDelete: (url: string) => `Delete the webhook to ${url}?`,
     deliveryColumns: { created: 'Created', event: 'Event', state: 'State', attempts: 'Attempts', last: 'Last answer' },
   },
-  jobStates: { running: 'running', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
   jobStates: { running: 'running', paused: 'paused', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
   jobOutcomes: { succeeded: 'succeeded', failed: 'failed', partial: 'partial', cancelled: 'cancelled' },
   time: {

@@ -416,7 +416,6 @@ export const zh = {
     confirmDelete: (url: string) => `删除发往 ${url} 的 webhook？`,
     deliveryColumns: { created: '创建于', event: '事件', state: '状态', attempts: '尝试', last: '最后响应' },
   },
-  jobStates: { running: '运行中', finished: '已完成', cancelled: '已取消', stopped: '已停止' },
   jobStates: { running: '运行中', paused: '已暂停', finished: '已完成', cancelled: '已取消', stopped: '已停止' },
   jobOutcomes: { succeeded: '成功', failed: '失败', partial: '部分成功', cancelled: '已取消' },
   time: {
