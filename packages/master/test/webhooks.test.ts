@@ -202,10 +202,16 @@ describe('webhooks', () => {
     await using receiver = await startReceiver();
     await using stack = await startMaster({ deps: quiet });
     await stack.startAgent('catch-1');
+    const hook = await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
     const job = await stack.admin.createJob({ target: { all: true }, spec: { command: 'true', timeoutMs: 10_000 } });
     await stack.admin.waitJob(job.jobId, (j) => j.finishedAt !== null);
-    // Nobody listened when it ended, as if the master that ended it had stopped at once.
-    const hook = await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
+    // As if the master that ended it had stopped before queueing: the queued delivery goes.
+    const db = stack.master.store.db;
+    await waitFor(
+      'the queued delivery',
+      async () => (await db.selectFrom('webhook_deliveries').select('delivery_id').execute()).length === 1,
+    );
+    await db.deleteFrom('webhook_deliveries').execute();
     expect(await stack.master.webhooks.catchUpFinishedJobs()).toBe(0);
     stack.clock.offsetMs += 10_000;
     expect(await stack.master.webhooks.catchUpFinishedJobs()).toBe(1);
@@ -218,6 +224,11 @@ describe('webhooks', () => {
       true,
     ]);
     expect(receiver.received).toHaveLength(1);
+    // A webhook made later does not hear of it.
+    const later = await addWebhook(stack, { url: receiver.url, events: ['job.finished'] });
+    await db.deleteFrom('webhook_deliveries').execute();
+    expect(await stack.master.webhooks.catchUpFinishedJobs()).toBe(1);
+    expect((await deliveries(stack, later.webhookId)).length).toBe(0);
   });
 
   it('refuses bad webhooks with the field named; only admins see or change them', async () => {

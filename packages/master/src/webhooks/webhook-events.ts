@@ -80,7 +80,7 @@ export class WebhookEvents {
     const nowMs = clock.now();
     const jobs = await this.options.store.db
       .selectFrom('jobs')
-      .select('job_id')
+      .select(['job_id', 'finished_at'])
       .where('finished_at', '>=', nowMs - CATCH_UP_MS)
       .where('finished_at', '<=', nowMs - CATCH_UP_GRACE_MS)
       .where((eb) =>
@@ -95,8 +95,9 @@ export class WebhookEvents {
       )
       .execute();
     let queued = 0;
-    for (const { job_id } of jobs) {
-      queued += await queue.enqueue('job.finished', `job.finished:${job_id}`, { job: await this.jobSummary(job_id) });
+    for (const { job_id, finished_at } of jobs) {
+      const data = { job: await this.jobSummary(job_id) };
+      queued += await queue.enqueue('job.finished', `job.finished:${job_id}`, data, finished_at ?? nowMs);
     }
     if (queued > 0) this.options.onQueued();
     return queued;

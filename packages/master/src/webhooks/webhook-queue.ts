@@ -44,11 +44,22 @@ export class WebhookQueue {
   /**
    * One delivery per webhook that listens for the event. `eventKey` names the happening (a
    * job, a fire, a node's offline spell): whichever master notices it, each webhook hears of
-   * it once. Returns how many deliveries were queued.
+   * it once. `happenedAt` (default now): only webhooks made by then hear of it. Returns how
+   * many deliveries were queued.
    */
-  async enqueue(event: WebhookEvent, eventKey: string | null, data: Record<string, unknown>): Promise<number> {
+  async enqueue(
+    event: WebhookEvent,
+    eventKey: string | null,
+    data: Record<string, unknown>,
+    happenedAt?: number,
+  ): Promise<number> {
     const nowMs = this.options.clock.now();
-    const hooks = await this.db.selectFrom('webhooks').select(['webhook_id', 'events']).execute();
+    // A webhook hears of what happened after it was made, not of what a catch-up finds from before.
+    const hooks = await this.db
+      .selectFrom('webhooks')
+      .select(['webhook_id', 'events'])
+      .where('created_at', '<=', happenedAt ?? nowMs)
+      .execute();
     let queued = 0;
     for (const hook of hooks) {
       if (!webhookEventSchema.array().parse(JSON.parse(hook.events)).includes(event)) continue;
