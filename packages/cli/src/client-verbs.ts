@@ -8,6 +8,7 @@ import { addRunVerb } from './commands/run.ts';
 import { addScriptsVerbs } from './commands/scripts.ts';
 import { addSearchVerb } from './commands/search.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
+import { addVersionVerb } from './commands/version.ts';
 import { processTerminal, type Terminal } from './terminal.ts';
 
 /** The operator's verbs: they talk to a master over its HTTP API and live hub only. */
@@ -22,4 +23,5 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addTokenVerbs(program, terminal);
   addEnrollTokenVerbs(program, terminal);
   addCompletionVerb(program, terminal);
+  addVersionVerb(program, terminal);
 }

@@ -10,6 +10,7 @@ import {
   type Target,
 } from '@edgestelle/protocol';
 import { usageError } from './cli-error.ts';
+import { describeFlagIssues } from './flag-issues.ts';
 
 /**
  * Turns command-line words into API request values. Pure: every function either returns a
@@ -189,7 +190,7 @@ export function buildJobCreate(flags: RunFlags): JobCreate {
           ...common,
         };
   const checked = jobCreateSchema.safeParse(job);
-  if (!checked.success) throw usageError(describeIssues(checked.error));
+  if (!checked.success) throw usageError(describeFlagIssues(checked.error));
   return job;
 }
 

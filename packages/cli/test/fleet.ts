@@ -64,7 +64,7 @@ async function json(response: Response): Promise<unknown> {
   return text === '' ? null : JSON.parse(text);
 }
 
-export async function startFleet(nodes: readonly FleetNode[]): Promise<Fleet> {
+export async function startFleet(nodes: readonly FleetNode[], extraDeps: MasterDeps = {}): Promise<Fleet> {
   const dir: TempDir = await tempDir('edgestelle-cli-');
   const agents = new Map<string, Agent>();
   let master: Master | undefined;
@@ -74,7 +74,7 @@ export async function startFleet(nodes: readonly FleetNode[]): Promise<Fleet> {
     await dir[Symbol.asyncDispose]();
   };
   try {
-    const masterDeps = { sweepIntervalMs: 250, publicDir: dir.path };
+    const masterDeps = { sweepIntervalMs: 250, publicDir: dir.path, ...extraDeps };
     const started = await startMasterOnFreePorts(join(dir.path, 'master'), masterDeps);
     const config = started.config;
     master = started.master;
