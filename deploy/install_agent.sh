@@ -23,7 +23,7 @@ and enrolls the node with the master, then enables and starts the service.
 
 Options:
   --master URL       the master's URL, e.g. https://edgestelle.example.com
-  --token TOKEN      a join token an admin created (edgestelle enroll-token create)
+  --token TOKEN      a join token an admin created (edgestelle join-token create)
   --bundle FILE      the agent bundle (default: edgestelle-agent.mjs beside this script,
                      else dist/edgestelle-agent.mjs of the source tree)
   --from-master      download the bundle from --master (/downloads/edgestelle-agent),

@@ -1,5 +1,5 @@
 import { Topics } from '@edgestelle/protocol';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { AgentLink } from './agent-link.ts';
 import { openParts, type AgentParts } from './agent-parts.ts';
 import type { AgentConfig } from './config.ts';
@@ -45,7 +45,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const now = deps.now ?? Date.now;
   const topics = new Topics(config.topicPrefix);
   const executor: RunExecutor =
-    deps.executor ?? new Executor({ logger, now, ...(deps.loadPty === undefined ? {} : { loadPty: deps.loadPty }) });
+    deps.executor ??
+    new Executor({ logger, now, nodeId, ...(deps.loadPty === undefined ? {} : { loadPty: deps.loadPty }) });
   const lifecycle = new StateMachine<AgentState>(`agent ${nodeId}`, 'created', agentTransitions);
   const counters = new AgentCounters();
   const link = new AgentLink({

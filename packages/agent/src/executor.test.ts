@@ -178,4 +178,20 @@ describe('Executor', () => {
       code: 'run_as_unavailable',
     });
   });
+
+  it('refuses a cwd that is missing or not a directory, naming it and the node; runs in one that is', async () => {
+    const named = new Executor({ logger, nodeId: 'edge-7' });
+    const spec = (cwd: string) => runSpecSchema.parse({ command: 'pwd', cwd, timeoutMs: 10_000 });
+    expect(await named.refuse(spec('/no/such/dir-edgestelle'))).toEqual({
+      code: 'cwd_missing',
+      reason: 'working directory /no/such/dir-edgestelle does not exist on node edge-7',
+    });
+    expect(await named.refuse(spec('/etc/hostname/below'))).toMatchObject({ code: 'cwd_missing' });
+    expect(await named.refuse(spec('/etc/passwd'))).toEqual({
+      code: 'cwd_missing',
+      reason: 'working directory /etc/passwd is not a directory on node edge-7',
+    });
+    expect(await named.refuse(spec('/tmp'))).toBeUndefined();
+    expect((await execute(named, { command: 'pwd', cwd: '/tmp', timeoutMs: 10_000 })).stdout).toBe('/tmp\n');
+  });
 });

@@ -41,11 +41,12 @@ describe('client verbs', () => {
       'tokens create',
       'tokens list',
       'tokens revoke',
-      'enroll-token',
-      'enroll-token create',
-      'enroll-token list',
-      'enroll-token revoke',
+      'join-token',
+      'join-token create',
+      'join-token list',
+      'join-token revoke',
       'completion',
+      'version',
     ]);
   });
 

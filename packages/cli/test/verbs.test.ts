@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ADMIN_PASSWORD, startFleet, type Fleet } from './fleet.ts';
 
-/** login/logout/whoami, nodes, jobs, tokens, enroll-token, errors and completion against a real master. */
+/** login/logout/whoami, nodes, jobs, tokens, join-token, errors and completion against a real master. */
 let fleet: Fleet;
 
 beforeAll(async () => {
@@ -122,7 +122,7 @@ describe('errors', () => {
   });
 });
 
-describe('nodes, jobs, tokens, enroll-token', () => {
+describe('nodes, jobs, tokens, join-token', () => {
   it('lists nodes as a table, filtered by tag, and as JSON equal to the API', async () => {
     const table = await fleet.cli(['nodes']);
     expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+TAGS/);
@@ -171,7 +171,7 @@ describe('nodes, jobs, tokens, enroll-token', () => {
 
   it('creates a join token with tags that enrolls a node', async () => {
     const result = await fleet.cli([
-      'enroll-token',
+      'join-token',
       'create',
       '--tag',
       'site=rome',
@@ -189,11 +189,12 @@ describe('nodes, jobs, tokens, enroll-token', () => {
       body: JSON.stringify({ token: created.token, nodeId: 'gamma', name: 'gamma' }),
     });
     expect(enrolled.status).toBe(200);
-    expect((await fleet.cli(['enroll-token', 'list'])).stdout).toMatch(
+    expect((await fleet.cli(['join-token', 'list'])).stdout).toMatch(
       new RegExp(`^${created.tokenId}\\s+active\\s+1/2`, 'm'),
     );
+    // `enroll-token`, the verb's first name, stays an alias for the scripts that use it.
     expect((await fleet.cli(['enroll-token', 'revoke', created.tokenId])).status).toBe(0);
-    const badUses = await fleet.cli(['enroll-token', 'create', '--uses', 'lots']);
+    const badUses = await fleet.cli(['join-token', 'create', '--uses', 'lots']);
     expect(badUses.status).toBe(64);
   });
 
@@ -204,13 +205,13 @@ describe('nodes, jobs, tokens, enroll-token', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ token, nodeId: 'delta', name: 'delta' }),
       });
-    const ordinary = async () => (await fleet.cli(['enroll-token', 'create'])).stdout.trim();
+    const ordinary = async () => (await fleet.cli(['join-token', 'create'])).stdout.trim();
     expect((await enrollDelta(await ordinary())).status).toBe(200);
     const created = joinTokenCreatedSchema.parse(
-      JSON.parse((await fleet.cli(['enroll-token', 'create', '--node', 'delta', '--json'])).stdout),
+      JSON.parse((await fleet.cli(['join-token', 'create', '--node', 'delta', '--json'])).stdout),
     );
     expect(created).toMatchObject({ nodeId: 'delta', maxUses: 1 });
-    expect((await fleet.cli(['enroll-token', 'list'])).stdout).toMatch(
+    expect((await fleet.cli(['join-token', 'list'])).stdout).toMatch(
       new RegExp(`^${created.tokenId}\\s+active\\s+0/1\\s+\\S+\\s+delta\\s`, 'm'),
     );
     // delta is enrolled: an ordinary token is refused, the one made for it re-keys it.
@@ -218,7 +219,7 @@ describe('nodes, jobs, tokens, enroll-token', () => {
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({ code: 'node_exists' });
     expect((await enrollDelta(created.token)).status).toBe(200);
-    const badNode = await fleet.cli(['enroll-token', 'create', '--node', 'Not A Node']);
+    const badNode = await fleet.cli(['join-token', 'create', '--node', 'Not A Node']);
     expect(badNode.status).toBe(64);
     expect(badNode.stderr).toContain("--node: 'Not A Node' is not a node id");
   });

@@ -135,6 +135,8 @@ export const rejectionCodes = [
   'invalid',
   'pty_unavailable',
   'run_as_unavailable',
+  /** The spec's cwd is not a directory on the node (named, because spawn would blame the shell). */
+  'cwd_missing',
   'spawn_failed',
 ] as const;
 export const rejectionCodeSchema = z.enum(rejectionCodes);
