@@ -26,6 +26,11 @@ export function addDaemonVerbs(program: Command): void {
                 {
                   url: master.url,
                   dataDir: master.config.dataDir,
+                  ...(master.embeddedBroker?.tlsPort === undefined
+                    ? {}
+                    : {
+                        mqttUrl: `mqtt://${new URL(master.agentMqttUrl).hostname}:${master.embeddedBroker.port}`,
+                      }),
                   createJoinToken: async (nodeId) =>
                     (
                       await master.enrollment.createJoinToken(
