@@ -1,4 +1,5 @@
 import {
+  DEFAULT_TIMEOUT_MS,
   describeIssues,
   jobCreateSchema,
   namedInterpreters,
@@ -163,8 +164,6 @@ export interface RunFlags extends TargetFlags {
   pty: boolean;
 }
 
-const DEFAULT_TIMEOUT = '10m';
-
 /**
  * The job to create for `edgestelle run`. The words after `--` are joined with spaces and run
  * through `/bin/sh -c`, as ssh does, so `-- 'df -h | tail -1'` and `-- df -h` both work.
@@ -220,7 +219,7 @@ function buildSpec(flags: RunFlags): NonNullable<JobCreate['spec']> {
   }
   return {
     ...(flags.script === undefined ? { command } : { script: flags.script, args: [...flags.command] }),
-    timeoutMs: parseDurationMs(flags.timeout ?? DEFAULT_TIMEOUT, '--timeout'),
+    timeoutMs: flags.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDurationMs(flags.timeout, '--timeout'),
     env: parseAssignments(flags.env, '--env'),
     pty: flags.pty,
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),

@@ -9,6 +9,7 @@ export { ExitCode } from './exit-codes.ts';
 export { ID_PATTERN, idTimeMs, newId } from './ids.ts';
 export { limits } from './limits.ts';
 export {
+  DEFAULT_TIMEOUT_MS,
   acceptedEventSchema,
   ackCommandSchema,
   cancelCommandSchema,

@@ -48,6 +48,12 @@ const absolutePathSchema = z
 export const namedInterpreters = ['sh', 'bash', 'python3', 'node'] as const;
 export const interpreterSchema = z.union([z.enum(namedInterpreters), absolutePathSchema]);
 
+/**
+ * How long a run may take when the operator names no timeout: one default for the CLI
+ * (`run` without `--timeout`) and the console's Run form alike.
+ */
+export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
 export const runSpecSchema = z
   .object({
     /** A one-line command run through `/bin/sh -c`. Exactly one of command and script. */
