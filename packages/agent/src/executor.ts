@@ -141,6 +141,11 @@ export class Executor {
       file = '/bin/sh';
       args = ['-c', spec.command ?? '', 'edgestelle-run', ...spec.args];
     }
+    if (spec.mergeStderr === true && !spec.pty) {
+      // A shell that points its stderr at its stdout and becomes the run: one pipe, one order.
+      args = ['-c', 'exec "$@" 2>&1', 'edgestelle-run', file, ...args];
+      file = '/bin/sh';
+    }
     if (user !== undefined) await chown(dir, user.uid, user.gid);
     const env = scriptEnvironment(request, user);
     const cwd = spec.cwd ?? dir;

@@ -11,6 +11,7 @@ const FLAG_BY_FIELD: readonly (readonly [RegExp, string])[] = [
   [/^(spec\.)?timeoutMs$/, '--timeout'],
   [/^spec\.env(\.|$)/, '--env'],
   [/^spec\.pty$/, '--pty'],
+  [/^spec\.mergeStderr$/, '--merge-stderr'],
   [/^spec\.command$/, 'the command after --'],
   [/^spec\.script\.interpreter$/, '--interpreter'],
   [/^spec\.script(\.|$)/, '--file'],

@@ -162,6 +162,7 @@ export interface RunFlags extends TargetFlags {
   secretEnv?: Readonly<Record<string, string>> | undefined;
   cwd?: string | undefined;
   pty: boolean;
+  mergeStderr?: boolean;
 }
 
 /**
@@ -204,6 +205,7 @@ export function refuseWithLibraryScript(flags: RunFlags): void {
     flags.env.length > 0 ? '--env' : '',
     flags.cwd === undefined ? '' : '--cwd',
     flags.pty ? '--pty' : '',
+    flags.mergeStderr === true ? '--merge-stderr' : '',
   ].filter((what) => what !== '');
   if (given.length > 0) {
     throw usageError(`--script runs the library script as saved, with --param values only: drop ${given.join(', ')}`);
@@ -222,6 +224,7 @@ function buildSpec(flags: RunFlags): NonNullable<JobCreate['spec']> {
     timeoutMs: flags.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDurationMs(flags.timeout, '--timeout'),
     env: parseAssignments(flags.env, '--env'),
     pty: flags.pty,
+    ...(flags.mergeStderr === true ? { mergeStderr: true } : {}),
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   };
 }

@@ -51,6 +51,16 @@ describe('run on a node', () => {
     expect(result.stderr).toContain('working directory /no/such/dir-19a does not exist on node err-a');
     expect(result.stderr).not.toContain('ENOENT');
   });
+
+  it('--merge-stderr keeps the order a script wrote stdout and stderr in; without it each stream is whole', async () => {
+    const script = 'echo a; echo b >&2; echo c';
+    const merged = await fleet.cli(['run', '--node', 'err-a', '--merge-stderr', '--', script]);
+    expect(merged.status).toBe(0);
+    expect(merged.stdout).toBe('a\nb\nc\n');
+    const apart = await fleet.cli(['run', '--node', 'err-a', '--', script]);
+    expect(apart.stdout.replaceAll('\n', '')).toMatch(/^ac$/);
+    expect(apart.stderr).toMatch(/^b\n/);
+  });
 });
 
 describe('exit codes', () => {

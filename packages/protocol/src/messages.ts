@@ -71,6 +71,13 @@ export const runSpecSchema = z
     timeoutMs: z.number().int().min(1).max(limits.timeoutMaxMs),
     killGraceMs: z.number().int().min(0).max(limits.killGraceMaxMs).default(5000),
     pty: z.boolean().default(false),
+    /**
+     * stderr into stdout (as `2>&1`): one stream, in exactly the order the run wrote it. Two
+     * pipes keep the streams apart but not their order: what a run writes to both between two
+     * reads of the agent arrives stream by stream. Optional, never defaulted, so a spec without
+     * it is the same message an older agent accepts.
+     */
+    mergeStderr: z.boolean().optional(),
     runAs: z
       .string()
       .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a plain user name')

@@ -146,6 +146,7 @@ export const en = {
     args: 'Arguments, one a line ($1, $2, … of a command; argv of a script)',
     argsPlaceholder: 'first argument\nsecond argument',
     pty: 'On a terminal (PTY): colours and progress bars as on a console; stderr arrives as stdout',
+    mergeStderr: 'stderr into stdout (2>&1): one stream, in the exact order written',
     specProblems: {
       cwdNotAbsolute: 'The working directory must be an absolute path (starting with /).',
       tooManyArgs: (limit: number) => `At most ${limit} arguments.`,

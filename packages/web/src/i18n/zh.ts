@@ -144,6 +144,7 @@ export const zh = {
     args: '参数，每行一个（命令的 $1、$2 …；脚本的 argv）',
     argsPlaceholder: '第一个参数\n第二个参数',
     pty: '在终端（PTY）中运行：颜色和进度条与控制台一致；stderr 作为 stdout 到达',
+    mergeStderr: 'stderr 并入 stdout（2>&1）：一个输出流，严格按写入顺序',
     specProblems: {
       cwdNotAbsolute: '工作目录必须是绝对路径（以 / 开头）。',
       tooManyArgs: (limit: number) => `最多 ${limit} 个参数。`,

@@ -1,10 +1,11 @@
 import { limits, type RunSpecInput } from '@edgestelle/protocol';
 
-/** The Run form's working directory, arguments (one a line) and PTY switch, as typed. */
+/** The Run form's working directory, arguments (one a line), PTY and merge switches, as typed. */
 export interface SpecFields {
   cwd: string;
   argsText: string;
   pty: boolean;
+  mergeStderr: boolean;
 }
 
 export type SpecProblem = { kind: 'cwdNotAbsolute' } | { kind: 'tooManyArgs'; limit: number };
@@ -16,7 +17,7 @@ export type SpecProblem = { kind: 'cwdNotAbsolute' } | { kind: 'tooManyArgs'; li
  * lines are left out. The master checks the same limits.
  */
 export function checkSpecFields(fields: SpecFields): {
-  spec: Pick<RunSpecInput, 'cwd' | 'args' | 'pty'>;
+  spec: Pick<RunSpecInput, 'cwd' | 'args' | 'pty' | 'mergeStderr'>;
   problem: SpecProblem | null;
 } {
   const cwd = fields.cwd.trim();
@@ -25,6 +26,7 @@ export function checkSpecFields(fields: SpecFields): {
     ...(cwd === '' ? {} : { cwd }),
     ...(args.length === 0 ? {} : { args }),
     ...(fields.pty ? { pty: true } : {}),
+    ...(fields.mergeStderr ? { mergeStderr: true } : {}),
   };
   if (cwd !== '' && !cwd.startsWith('/')) return { spec, problem: { kind: 'cwdNotAbsolute' } };
   if (args.length > limits.argsMaxCount) return { spec, problem: { kind: 'tooManyArgs', limit: limits.argsMaxCount } };
