@@ -3,7 +3,7 @@ import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
-import { confirmDialog, login, screenshot, waitForPanes } from './harness/console-page.ts';
+import { confirmDialog, formField, login, screenshot, waitForPanes } from './harness/console-page.ts';
 import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
 
 /**
@@ -29,29 +29,16 @@ afterAll(async () => {
   await stack?.[Symbol.asyncDispose]();
 });
 
-/** An Element Plus input or textarea by its test id, which lands on the native element or its wrapper. */
-const input = (testId: string) =>
-  page.locator(
-    [
-      `input[data-testid=${testId}]`,
-      `textarea[data-testid=${testId}]`,
-      `[data-testid=${testId}] input`,
-      `[data-testid=${testId}] textarea`,
-    ].join(', '),
-  );
-
 describe('the Run form', () => {
   it('runs with a working directory, literal arguments and a PTY, under the 10-minute default timeout', async () => {
     await login(page, stack.url, ADMIN);
     await page.goto(`${stack.url}/run`);
-    await page
-      .locator('input[data-testid=run-command], [data-testid=run-command] input')
-      .fill(`printf '[%s]' "$@"; echo; pwd; test -t 1 && echo on-a-tty`);
+    await formField(page, 'run-command').fill(`printf '[%s]' "$@"; echo; pwd; test -t 1 && echo on-a-tty`);
     await page.getByTestId('target-all').click();
-    await input('run-cwd').fill('relative/dir');
+    await formField(page, 'run-cwd').fill('relative/dir');
     await page.getByText('The working directory must be an absolute path').waitFor();
-    await input('run-cwd').fill('/tmp');
-    await input('run-args').fill('two words\n$HOME');
+    await formField(page, 'run-cwd').fill('/tmp');
+    await formField(page, 'run-args').fill('two words\n$HOME');
     await page.getByTestId('run-pty').click();
     await screenshot(page, '40-run-form-spec-fields');
 

@@ -141,28 +141,19 @@ describe('edgestelle version', () => {
   });
 });
 
+/** deploy/install_agent.sh --from-master into a temporary root (no useradd, chown or systemctl). */
+function installAgent(root: string, ...args: string[]): Promise<CliResult> {
+  return collect(
+    spawn('bash', [join(REPO, 'deploy/install_agent.sh'), '--root', root, '--from-master', ...args], { stdio: 'pipe' }),
+    { timeoutMs: 60_000 },
+  );
+}
+
 describe('install_agent.sh --from-master', () => {
   it('downloads the agent from the master, checks its SHA-256, installs and enrolls with it', async () => {
     await using root = await tempDir();
     const { token } = await fleet.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, { ttlSec: 600 });
-    const result = await collect(
-      spawn(
-        'bash',
-        [
-          join(REPO, 'deploy/install_agent.sh'),
-          '--root',
-          root.path,
-          '--from-master',
-          '--master',
-          fleet.url,
-          '--token',
-          token,
-          '--no-start',
-        ],
-        { stdio: 'pipe' },
-      ),
-      { timeoutMs: 60_000 },
-    );
+    const result = await installAgent(root.path, '--master', fleet.url, '--token', token, '--no-start');
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(
       `Downloaded the agent from ${fleet.url}/downloads/edgestelle-agent (SHA-256 checked).`,
@@ -177,23 +168,7 @@ describe('install_agent.sh --from-master', () => {
   it('refuses a master without the bundle, installing nothing', async () => {
     await using root = await tempDir();
     await using empty = await startFleet([], { downloadsDir: join(work.path, 'nothing-here') });
-    const result = await collect(
-      spawn(
-        'bash',
-        [
-          join(REPO, 'deploy/install_agent.sh'),
-          '--root',
-          root.path,
-          '--from-master',
-          '--master',
-          empty.url,
-          '--no-enroll',
-        ],
-        {
-          stdio: 'pipe',
-        },
-      ),
-    );
+    const result = await installAgent(root.path, '--master', empty.url, '--no-enroll');
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`${empty.url}/downloads/edgestelle-agent answered HTTP 404`);
     expect(result.stderr).toContain(`install_agent.sh: could not download the agent from ${empty.url}`);
