@@ -95,7 +95,9 @@ function endState(terminal: Terminal, runs: readonly RunDto[]): ExitCode {
   for (const run of failed) {
     const exit = run.exitCode === null ? '' : `, exit code ${run.exitCode}`;
     const reason = run.reason ?? (run.signal === null ? null : `signal ${run.signal}`);
-    terminal.stderr.write(`edgestelle: ${run.nodeId}: run ${run.runId} ${run.state}${exit}${reason === null ? '' : ` (${reason})`}\n`);
+    terminal.stderr.write(
+      `edgestelle: ${run.nodeId}: run ${run.runId} ${run.state}${exit}${reason === null ? '' : ` (${reason})`}\n`,
+    );
   }
   return failed.length > 0 ? ExitCode.runsFailed : ExitCode.ok;
 }
