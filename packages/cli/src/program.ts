@@ -24,7 +24,12 @@ export function buildProgram(): Command {
     `
 Examples:
   edgestelle --help            this text
-  edgestelle <verb> --help     help for one verb`,
+  edgestelle <verb> --help     help for one verb
+  edgestelle version           this CLI's and the master's version
+  edgestelle login --url https://MASTER && edgestelle run --all -- uptime
+
+Install on another machine (Node.js >= 20):
+  curl -fsSL https://MASTER/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
   );
   return program;
 }
