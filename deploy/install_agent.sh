@@ -166,6 +166,8 @@ fi
 # The master hands out the agent that matches it; the download is checked against the digest
 # it publishes beside it, so a cut-off or altered transfer is never installed.
 download_bundle() {
+  # The program is JavaScript: its ${…} are template literals, not the shell's.
+  # shellcheck disable=SC2016
   "$node_bin" --input-type=module -e '
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";

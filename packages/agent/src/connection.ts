@@ -109,7 +109,8 @@ export class Connection {
         .catch((err: unknown) => this.options.logger.warn({ err }, 'could not publish the offline state'))
         .finally(() => clearTimeout(timer));
     }
-    this.machine.to('closed');
+    // Given up on meanwhile (the broker refused the node again): closed already.
+    if (this.machine.state !== 'closed') this.machine.to('closed');
     clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = undefined;

@@ -29,7 +29,7 @@ Examples:
   edgestelle login --url https://MASTER && edgestelle run --all -- uptime
 
 Install on another machine (Node.js >= 20):
-  curl -fsSL https://MASTER/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
+  curl -fsSL --create-dirs https://MASTER/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
   );
   return program;
 }

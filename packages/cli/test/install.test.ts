@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { apiErrorSchema, joinTokenCreatedSchema } from '@edgestelle/protocol';
 import { tempDir, type TempDir } from '@edgestelle/testkit';
@@ -23,6 +23,7 @@ const { version: VERSION } = z
 let fleet: Fleet;
 let work: TempDir;
 let downloads: string;
+let home: string;
 let bin: string;
 
 beforeAll(async () => {
@@ -35,8 +36,9 @@ beforeAll(async () => {
   expect(built.stderr).toBe('');
   expect(built.status).toBe(0);
   fleet = await startFleet([], { downloadsDir: downloads });
-  bin = join(work.path, 'laptop', 'bin');
-  await mkdir(bin, { recursive: true });
+  home = join(work.path, 'laptop');
+  bin = join(home, '.local', 'bin');
+  await mkdir(home);
 }, 150_000);
 
 afterAll(async () => {
@@ -51,7 +53,7 @@ function laptopCli(args: readonly string[], env: Record<string, string> = {}): P
   return collect(
     spawn(join(bin, 'edgestelle'), args, {
       cwd: work.path,
-      env: { PATH: `${resolve(process.execPath, '..')}:/usr/bin:/bin`, HOME: work.path, ...env },
+      env: { PATH: `${resolve(process.execPath, '..')}:/usr/bin:/bin`, HOME: home, ...env },
       stdio: 'pipe',
     }),
   );
@@ -71,9 +73,18 @@ describe('/downloads/ and the one-file CLI', () => {
   });
 
   it('installs with one curl into a bin folder and runs there: version, a client verb, a daemon verb refused', async () => {
-    const response = await fetch(`${fleet.url}/downloads/edgestelle`);
-    await writeFile(join(bin, 'edgestelle'), new Uint8Array(await response.arrayBuffer()));
-    await chmod(join(bin, 'edgestelle'), 0o755);
+    // The command the banner, the README and docs/CLI.md give, as a user's shell runs it.
+    const installed = await collect(
+      spawn(
+        'bash',
+        [
+          '-c',
+          `curl -fsSL --create-dirs ${fleet.url}/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
+        ],
+        { env: { PATH: process.env.PATH, HOME: home }, stdio: 'pipe' },
+      ),
+    );
+    expect(installed).toMatchObject({ status: 0, stderr: '' });
 
     const version = await laptopCli(['version'], { EDGESTELLE_URL: fleet.url });
     expect(version.stderr).toBe('');

@@ -67,7 +67,7 @@ export function banner(master: Master): string {
     '',
     'EdgeStelle master is running',
     `  console and API   ${master.url}/   (OpenAPI: ${master.url}/api/docs)`,
-    `  CLI on your PATH  mkdir -p ~/.local/bin && curl -fsSL ${master.url}/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
+    `  CLI on your PATH  curl -fsSL --create-dirs ${master.url}/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
     `                    then: edgestelle login --url ${master.url}`,
   ];
   if (admin.generatedPassword !== undefined) {

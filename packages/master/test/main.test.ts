@@ -24,7 +24,7 @@ describe('edgestelle master (main)', () => {
     expect(out).toMatch(/console and API\s+http:\/\/127\.0\.0\.1:\d+\//);
     // The one command that puts the CLI on PATH, from this master.
     expect(out).toMatch(
-      /CLI on your PATH .*curl -fsSL http:\/\/127\.0\.0\.1:\d+\/downloads\/edgestelle -o ~\/\.local\/bin\/edgestelle/,
+      /CLI on your PATH .*curl -fsSL --create-dirs http:\/\/127\.0\.0\.1:\d+\/downloads\/edgestelle -o ~\/\.local\/bin\/edgestelle/,
     );
     const password = /admin login\s+admin \/ (\S+)/.exec(out)?.[1];
     expect(password).toBeDefined();
