@@ -20,9 +20,10 @@ const DOWNLOADS = {
 export function registerDownloadRoutes(app: FastifyInstance, deps: Pick<ApiDeps, 'downloadsDir'>): void {
   for (const [name, { file, what }] of Object.entries(DOWNLOADS)) {
     const path = join(deps.downloadsDir, file);
-    const digestFile = async (): Promise<string> => {
+    /** The hex digest build-downloads.mjs wrote beside the file. */
+    const digestOf = async (): Promise<string> => {
       try {
-        return await readFile(`${path}.sha256`, 'utf8');
+        return (await readFile(`${path}.sha256`, 'utf8')).split(/\s/, 1)[0] ?? '';
       } catch (err) {
         throw new MasterError(
           MasterErrorCode.notFound,
@@ -38,7 +39,7 @@ export function registerDownloadRoutes(app: FastifyInstance, deps: Pick<ApiDeps,
         schema: { tags: ['downloads'], summary: `${what}; SHA-256 in X-Checksum-Sha256` },
       },
       async (_request, reply) => {
-        const digest = (await digestFile()).split(/\s/, 1)[0] ?? '';
+        const digest = await digestOf();
         return reply
           .type('text/javascript; charset=utf-8')
           .header('content-disposition', `attachment; filename="${name}"`)
@@ -55,8 +56,10 @@ export function registerDownloadRoutes(app: FastifyInstance, deps: Pick<ApiDeps,
       },
       async (_request, reply) => {
         // sha256sum -c checks the file by the name it was saved under: the URL's name.
-        const digest = (await digestFile()).split(/\s/, 1)[0] ?? '';
-        return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-cache').send(`${digest}  ${name}\n`);
+        return reply
+          .type('text/plain; charset=utf-8')
+          .header('cache-control', 'no-cache')
+          .send(`${await digestOf()}  ${name}\n`);
       },
     );
   }
