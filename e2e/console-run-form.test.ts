@@ -4,14 +4,15 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, formField, login, screenshot, waitForPanes } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
+import { ADMIN, startConsoleStack } from './harness/stack.ts';
 
 /**
  * The Run form's working directory, arguments and PTY fields, and its default timeout (the
  * CLI's), in real Chromium against a real master and agent.
  */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;

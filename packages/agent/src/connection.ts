@@ -81,6 +81,10 @@ export class Connection {
     return this.machine.state === 'connected';
   }
 
+  private get closed(): boolean {
+    return this.machine.state === 'closed';
+  }
+
   start(): void {
     this.attempt();
   }
@@ -110,7 +114,7 @@ export class Connection {
         .finally(() => clearTimeout(timer));
     }
     // Given up on meanwhile (the broker refused the node again): closed already.
-    if (this.machine.state !== 'closed') this.machine.to('closed');
+    if (!this.closed) this.machine.to('closed');
     clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = undefined;

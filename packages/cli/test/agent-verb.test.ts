@@ -6,12 +6,12 @@
 import { join } from 'node:path';
 import { joinTokenCreatedSchema, nodeDtoSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, startFleet, waitFor, type Fleet } from './fleet.ts';
+import { collect, runCli, spawnCli, startMaster, waitFor, type InProcessMaster } from '@edgestelle/fleet-fixture';
 
-let fleet: Fleet;
+let fleet: InProcessMaster;
 
 beforeAll(async () => {
-  fleet = await startFleet([]);
+  fleet = await startMaster();
 });
 
 afterAll(async () => {
@@ -21,8 +21,8 @@ afterAll(async () => {
 describe('edgestelle agent', () => {
   it('enroll names --state-dir in the start command; a revoked node stops with exit 77', async () => {
     const stateDir = join(fleet.dir, 'node state');
-    const { token } = await fleet.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, { ttlSec: 600 });
-    const enrolled = await fleet.cli([
+    const { token } = await fleet.admin.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, { ttlSec: 600 });
+    const enrolled = await runCli(fleet, [
       'agent',
       'enroll',
       '--master',
@@ -38,14 +38,14 @@ describe('edgestelle agent', () => {
     expect(enrolled.status).toBe(0);
     expect(enrolled.stdout).toMatch(new RegExp(`Start it with: edgestelle agent --state-dir '${stateDir}'\\n$`));
 
-    const agent = fleet.spawnCli(['agent', '--state-dir', stateDir, '--log-level', 'warn']);
+    const agent = spawnCli(fleet, ['agent', '--state-dir', stateDir, '--log-level', 'warn']);
     const ended = collect(agent, { timeoutMs: 90_000 });
     try {
       await waitFor(
-        async () => (await fleet.api('GET', '/api/v1/nodes/proc-a', nodeDtoSchema)).online,
         'the node online',
+        async () => (await fleet.admin.api('GET', '/api/v1/nodes/proc-a', nodeDtoSchema)).online,
       );
-      await fleet.api('POST', '/api/v1/nodes/proc-a/revoke', nodeDtoSchema);
+      await fleet.admin.api('POST', '/api/v1/nodes/proc-a/revoke', nodeDtoSchema);
       const result = await ended;
       expect(result.status).toBe(77);
       expect(result.stderr).toMatch(

@@ -13,14 +13,14 @@ import { apiErrorSchema, joinTokenCreatedSchema } from '@edgestelle/protocol';
 import { tempDir, type TempDir } from '@edgestelle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { collect, startFleet, type CliResult, type Fleet } from './fleet.ts';
+import { collect, runCli, startMaster, type CliResult, type InProcessMaster } from '@edgestelle/fleet-fixture';
 
 const REPO = resolve(import.meta.dirname, '../../..');
 const { version: VERSION } = z
   .object({ version: z.string() })
   .parse(JSON.parse(await readFile(join(REPO, 'packages/cli/package.json'), 'utf8')));
 
-let fleet: Fleet;
+let fleet: InProcessMaster;
 let work: TempDir;
 let downloads: string;
 let home: string;
@@ -35,7 +35,7 @@ beforeAll(async () => {
   );
   expect(built.stderr).toBe('');
   expect(built.status).toBe(0);
-  fleet = await startFleet([], { downloadsDir: downloads });
+  fleet = await startMaster({ deps: { downloadsDir: downloads } });
   home = join(work.path, 'laptop');
   bin = join(home, '.local', 'bin');
   await mkdir(home);
@@ -97,7 +97,7 @@ describe('/downloads/ and the one-file CLI', () => {
       master: { url: fleet.url, version: VERSION, protocol: 1 },
     });
 
-    const nodes = await laptopCli(['nodes'], { EDGESTELLE_URL: fleet.url, EDGESTELLE_TOKEN: fleet.token });
+    const nodes = await laptopCli(['nodes'], { EDGESTELLE_URL: fleet.url, EDGESTELLE_TOKEN: fleet.admin.token });
     expect(nodes).toMatchObject({ status: 0, stdout: 'No nodes match.\n' });
 
     const master = await laptopCli(['master']);
@@ -108,7 +108,7 @@ describe('/downloads/ and the one-file CLI', () => {
   });
 
   it('says when the master has no downloads, and how to build them', async () => {
-    await using empty = await startFleet([], { downloadsDir: join(work.path, 'nothing-here') });
+    await using empty = await startMaster({ deps: { downloadsDir: join(work.path, 'nothing-here') } });
     const response = await fetch(`${empty.url}/downloads/edgestelle`);
     expect(response.status).toBe(404);
     const body = apiErrorSchema.parse(await response.json());
@@ -119,9 +119,9 @@ describe('/downloads/ and the one-file CLI', () => {
 
 describe('edgestelle version', () => {
   it('shows the CLI alone with --client or without a master, and warns when the protocols differ', async () => {
-    const alone = await fleet.cli(['version', '--client']);
+    const alone = await runCli(fleet, ['version', '--client']);
     expect(alone).toMatchObject({ status: 0, stdout: `CLI:    ${VERSION} (protocol 1)\n`, stderr: '' });
-    const none = await fleet.cli(['version'], { env: { EDGESTELLE_URL: undefined } });
+    const none = await runCli(fleet, ['version'], { env: { EDGESTELLE_URL: undefined } });
     expect(none.stdout).toContain('Master: none configured (edgestelle login --url URL');
 
     // A master of another protocol generation cannot be built from this checkout: a stand-in answers.
@@ -133,7 +133,7 @@ describe('edgestelle version', () => {
     try {
       const address = server.address();
       const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
-      const other = await fleet.cli(['version'], { env: { EDGESTELLE_URL: url } });
+      const other = await runCli(fleet, ['version'], { env: { EDGESTELLE_URL: url } });
       expect(other.status).toBe(0);
       expect(other.stdout).toContain(`Master: 9.0.0 (protocol 2) at ${url}`);
       expect(other.stderr).toBe(
@@ -145,7 +145,7 @@ describe('edgestelle version', () => {
   });
 
   it('prints the CLI line, then the error and its exit code, when the master is unreachable', async () => {
-    const result = await fleet.cli(['version'], { env: { EDGESTELLE_URL: 'http://127.0.0.1:9' } });
+    const result = await runCli(fleet, ['version'], { env: { EDGESTELLE_URL: 'http://127.0.0.1:9' } });
     expect(result.status).toBe(69);
     expect(result.stdout).toBe(`CLI:    ${VERSION} (protocol 1)\n`);
     expect(result.stderr).toMatch(/^edgestelle: cannot reach the master at http:\/\/127\.0\.0\.1:9/);
@@ -163,7 +163,7 @@ function installAgent(root: string, ...args: string[]): Promise<CliResult> {
 describe('install_agent.sh --from-master', () => {
   it('downloads the agent from the master, checks its SHA-256, installs and enrolls with it', async () => {
     await using root = await tempDir();
-    const { token } = await fleet.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, { ttlSec: 600 });
+    const { token } = await fleet.admin.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, { ttlSec: 600 });
     const result = await installAgent(root.path, '--master', fleet.url, '--token', token, '--no-start');
     expect(result.stderr).toBe('');
     expect(result.stdout).toContain(
@@ -178,7 +178,7 @@ describe('install_agent.sh --from-master', () => {
 
   it('refuses a master without the bundle, installing nothing', async () => {
     await using root = await tempDir();
-    await using empty = await startFleet([], { downloadsDir: join(work.path, 'nothing-here') });
+    await using empty = await startMaster({ deps: { downloadsDir: join(work.path, 'nothing-here') } });
     const result = await installAgent(root.path, '--master', empty.url, '--no-enroll');
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(`${empty.url}/downloads/edgestelle-agent answered HTTP 404`);
