@@ -163,6 +163,8 @@ export interface RunFlags extends TargetFlags {
   cwd?: string | undefined;
   pty: boolean;
   mergeStderr?: boolean;
+  /** `--online-only`: offline targets are left out (a `--deadline` of 0 means the same). */
+  onlineOnly?: boolean | undefined;
 }
 
 /**
@@ -175,6 +177,7 @@ export function buildJobCreate(flags: RunFlags): JobCreate {
     ...(flags.concurrency === undefined ? {} : { concurrency: parseRolloutLimit(flags.concurrency, '--concurrency') }),
     ...(flags.maxFailures === undefined ? {} : { maxFailures: parseRolloutLimit(flags.maxFailures, '--max-failures') }),
     ...(flags.deadline === undefined ? {} : { offlineDeadlineMs: parseDurationMs(flags.deadline, '--deadline') }),
+    ...(flags.onlineOnly === true ? { onlineOnly: true } : {}),
     ...(flags.secretEnv === undefined || Object.keys(flags.secretEnv).length === 0
       ? {}
       : { secretEnv: { ...flags.secretEnv } }),

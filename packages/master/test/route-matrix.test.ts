@@ -179,6 +179,14 @@ const table: Record<string, Row> = {
     roles: R(403, 403, 200),
     call: async (ctx) => ({ path: `/api/v1/nodes/${await enrollNode(ctx, unique(ctx, 'revoked'))}/revoke` }),
   },
+  'DELETE /api/v1/nodes/:nodeId': {
+    roles: R(403, 403, 204),
+    call: async (ctx) => {
+      const nodeId = await enrollNode(ctx, unique(ctx, 'forgotten'));
+      await ctx.stack.master.nodes.revoke(nodeId);
+      return { path: `/api/v1/nodes/${nodeId}` };
+    },
+  },
   'GET /api/v1/tags': { roles: R(200, 200, 200), call: () => ({ path: '/api/v1/tags' }) },
   'GET /api/v1/join-tokens': { roles: R(403, 403, 200), call: () => ({ path: '/api/v1/join-tokens' }) },
   'POST /api/v1/join-tokens': {

@@ -11,6 +11,7 @@ import {
   outputStreamSchema,
   runSpecSchema,
   seqSchema,
+  tagKeySchema,
   tagsSchema,
 } from './messages.ts';
 
@@ -205,9 +206,19 @@ export const nodeDtoSchema = z.object({
 });
 export type NodeDto = z.infer<typeof nodeDtoSchema>;
 
-/** Admin-set tags replace the node's tags from enrollment; the agent's own tags are merged over them. */
+/**
+ * Admin-set tags replace the node's tags from enrollment; the agent's own tags are merged over them.
+ * `setTags` and `removeTags` change single admin tags (after `tags`, if given) in the same
+ * transaction, so two admins tagging one node lose nothing; removing a key the admin tags lack
+ * changes nothing, removing one only the agent's own config sets is refused (409).
+ */
 export const nodeUpdateSchema = z
-  .object({ name: z.string().min(1).max(255).optional(), tags: tagsSchema.optional() })
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    tags: tagsSchema.optional(),
+    setTags: tagsSchema.optional(),
+    removeTags: z.array(tagKeySchema).max(limits.tagsMaxCount).optional(),
+  })
   .strict();
 export type NodeUpdate = z.infer<typeof nodeUpdateSchema>;
 
@@ -423,13 +434,19 @@ export const jobCreateSchema = z
     concurrency: rolloutLimitSchema.optional(),
     /** Stop starting new nodes once this many runs failed (SSM's MaxErrors); never stop if absent. */
     maxFailures: rolloutLimitSchema.optional(),
-    /** How long a run may wait for an offline node before it expires, in ms. Default 10 minutes. */
+    /**
+     * Run only on the targets online now: offline ones are left out (named in
+     * JobDto.leftOutNodeIds) and get no run. `offlineDeadlineMs: 0` means the same (with the
+     * default deadline for delivering to the nodes that are online). No target online: 400.
+     */
+    onlineOnly: z.boolean().optional(),
+    /** How long a run may wait for an offline node before it expires, in ms. Default 10 minutes; 0 is onlineOnly. */
     offlineDeadlineMs: z
       .number()
       .int()
       .min(0)
       .max(30 * 86_400_000)
-      .default(600_000),
+      .default(limits.offlineDeadlineDefaultMs),
   })
   .strict()
   .refine((job) => (job.spec === undefined) !== (job.script === undefined), {
@@ -445,8 +462,18 @@ export const SECRET_MASK = '***';
 
 export const jobStates = ['running', 'finished', 'cancelled', 'stopped'] as const;
 export const jobStateSchema = z.enum(jobStates);
+export type JobState = z.infer<typeof jobStateSchema>;
 
 export const runCountsSchema = z.record(runStateSchema, z.number().int().min(0));
+
+/**
+ * How a job ended, set in the transaction that finishes it (null while it is active):
+ * `succeeded` every run succeeded; `cancelled` the job (or every run) was cancelled; `failed`
+ * no run succeeded; `partial` some did and some did not.
+ */
+export const jobOutcomes = ['succeeded', 'failed', 'partial', 'cancelled'] as const;
+export const jobOutcomeSchema = z.enum(jobOutcomes);
+export type JobOutcome = z.infer<typeof jobOutcomeSchema>;
 
 export const jobDtoSchema = z.object({
   jobId: idSchema,
@@ -465,8 +492,11 @@ export const jobDtoSchema = z.object({
   maxFailures: rolloutLimitSchema.nullable(),
   deadlineAt: epochMsSchema,
   nodeCount: z.number().int().min(0),
+  /** Targets that were offline when an onlineOnly job was created, so got no run; `[]` otherwise. */
+  leftOutNodeIds: z.array(nodeIdSchema),
   counts: runCountsSchema,
   finishedAt: epochMsSchema.nullable(),
+  outcome: jobOutcomeSchema.nullable(),
 });
 export type JobDto = z.infer<typeof jobDtoSchema>;
 
@@ -503,6 +533,7 @@ export type RunSummaryDto = z.infer<typeof runSummaryDtoSchema>;
 export const jobListQuerySchema = z
   .object({
     state: csv(jobStateSchema).optional(),
+    outcome: csv(jobOutcomeSchema).optional(),
     createdBy: z.string().max(128).optional(),
     /** Jobs with a run on this node. */
     nodeId: nodeIdSchema.optional(),
@@ -556,7 +587,8 @@ export function pageSchema<T extends z.ZodType>(item: T) {
 
 /**
  * A filtered history page: `counts` are over every item matching the filters except `state`
- * (so a console can show "failed 3 · succeeded 40" beside the state filter), every state a key.
+ * (and a job's `outcome`), so a console can show "failed 3 · succeeded 40" beside the state
+ * filter, every state a key.
  */
 export const jobHistoryPageSchema = pageSchema(jobDtoSchema).extend({
   counts: z.record(jobStateSchema, z.number().int().min(0)),
@@ -641,6 +673,7 @@ export const auditActions = [
   'node.enroll_refused',
   'node.update',
   'node.revoke',
+  'node.forget',
   'script.save',
   'job.create',
   'job.cancel',

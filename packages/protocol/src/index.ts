@@ -8,6 +8,7 @@ export { ProtocolError, ProtocolErrorCode, isProtocolError, protocolErrorCodes }
 export { ExitCode } from './exit-codes.ts';
 export { ID_PATTERN, idTimeMs, newId } from './ids.ts';
 export { limits } from './limits.ts';
+export { nodeUsage, type NodeUsage } from './node-usage.ts';
 export {
   DEFAULT_TIMEOUT_MS,
   acceptedEventSchema,
@@ -90,6 +91,10 @@ export {
   jobDtoSchema,
   jobStateSchema,
   jobStates,
+  type JobState,
+  jobOutcomeSchema,
+  jobOutcomes,
+  type JobOutcome,
   joinTokenCreateSchema,
   joinTokenCreatedSchema,
   joinTokenDtoSchema,

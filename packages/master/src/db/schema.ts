@@ -100,6 +100,10 @@ export interface JobsTable {
   node_count: number;
   finished_at: number | null;
   stop_reason: string | null;
+  /** How the job ended (JobOutcome), set with finished_at. */
+  outcome: string | null;
+  /** JSON node ids: offline targets an online-only job left out; null when none. */
+  left_out: string | null;
   script_name: string | null;
   script_version: number | null;
   /** JSON of the params after defaults (library scripts only). */

@@ -1,5 +1,6 @@
 import {
   SECRET_MASK,
+  jobStateSchema,
   limits,
   newId,
   runSpecSchema,
@@ -16,16 +17,17 @@ import {
 } from '@edgestelle/protocol';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/store.ts';
-import type { JobsTable } from '../db/schema.ts';
+import type { Database, JobsTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
 import { parseTags, tagsMatch } from '../nodes/tags.ts';
 import { jobDto, runDto, runState } from './dto.ts';
+import { jobOutcome } from './job-outcome.ts';
 import { slices } from './ingest.ts';
 import { activeStates, failureStates, isTerminalRunState, zeroRunCounts } from './run-state.ts';
 import type { SecretEnvBox } from './secret-env.ts';
@@ -79,7 +81,9 @@ export class Dispatcher {
     const nowMs = this.options.clock.now();
     const resolved = await this.resolveSpec(input);
     const secretNames = checkSecretEnv(resolved.spec, input.secretEnv ?? {});
-    const nodeIds = await this.resolveTargets(input.target);
+    const onlineOnly = input.onlineOnly === true || input.offlineDeadlineMs === 0;
+    const { nodeIds, leftOut } = await this.resolveTargets(input.target, onlineOnly);
+    const offlineDeadlineMs = input.offlineDeadlineMs === 0 ? limits.offlineDeadlineDefaultMs : input.offlineDeadlineMs;
     const jobId = newId(nowMs);
     const secretEnv =
       input.secretEnv === undefined || secretNames.length === 0
@@ -102,10 +106,12 @@ export class Dispatcher {
           target: JSON.stringify(input.target),
           concurrency: input.concurrency === undefined ? null : JSON.stringify(input.concurrency),
           max_failures: input.maxFailures === undefined ? null : JSON.stringify(input.maxFailures),
-          deadline_at: nowMs + input.offlineDeadlineMs,
+          deadline_at: nowMs + offlineDeadlineMs,
           node_count: nodeIds.length,
           finished_at: null,
           stop_reason: null,
+          outcome: null,
+          left_out: leftOut.length === 0 ? null : JSON.stringify(leftOut),
         })
         .execute();
       for (const part of slices(nodeIds, 500)) {
@@ -137,6 +143,7 @@ export class Dispatcher {
         target: `job:${jobId}`,
         details: {
           nodeCount: nodeIds.length,
+          ...(leftOut.length === 0 ? {} : { leftOutOffline: leftOut.length }),
           ...(resolved.script === null ? {} : { script: `${resolved.script.name}@${resolved.script.version}` }),
           ...(secretNames.length === 0
             ? {}
@@ -161,14 +168,21 @@ export class Dispatcher {
     return { spec: input.spec, script: null, params: {} };
   }
 
-  private async resolveTargets(target: JobCreateInput['target']): Promise<string[]> {
-    const live = this.db.selectFrom('nodes').select(['node_id', 'tags']).where('revoked_at', 'is', null);
-    let nodeIds: string[];
+  /**
+   * The target's enrolled node ids, sorted; with `onlineOnly`, the offline ones go to `leftOut`.
+   * No node at all (or none online) is an error: a job on nothing is a mistake.
+   */
+  private async resolveTargets(
+    target: JobCreateInput['target'],
+    onlineOnly: boolean,
+  ): Promise<{ nodeIds: string[]; leftOut: string[] }> {
+    const live = this.db.selectFrom('nodes').select(['node_id', 'tags', 'online']).where('revoked_at', 'is', null);
+    let matched: Array<{ node_id: string; online: number }>;
     if ('nodeIds' in target) {
       const wanted = [...new Set(target.nodeIds)];
-      const found = new Set<string>();
+      const found = new Map<string, { node_id: string; online: number }>();
       for (const part of slices(wanted, 500)) {
-        for (const row of await live.where('node_id', 'in', part).execute()) found.add(row.node_id);
+        for (const row of await live.where('node_id', 'in', part).execute()) found.set(row.node_id, row);
       }
       const unknown = wanted.filter((nodeId) => !found.has(nodeId));
       if (unknown.length > 0) {
@@ -179,18 +193,34 @@ export class Dispatcher {
           { field: 'target.nodeIds' },
         );
       }
-      nodeIds = wanted;
+      matched = [...found.values()];
     } else if ('tags' in target) {
-      nodeIds = (await live.execute()).filter((r) => tagsMatch(parseTags(r.tags), target.tags)).map((r) => r.node_id);
+      matched = (await live.execute()).filter((r) => tagsMatch(parseTags(r.tags), target.tags));
     } else {
-      nodeIds = (await live.execute()).map((r) => r.node_id);
+      matched = await live.execute();
     }
-    if (nodeIds.length === 0) {
+    if (matched.length === 0) {
       throw new MasterError(MasterErrorCode.noMatchingNodes, 'the target matches no enrolled node', {
         field: 'target',
       });
     }
-    return nodeIds.sort();
+    const byId = (a: string, b: string) => a.localeCompare(b);
+    if (!onlineOnly) return { nodeIds: matched.map((r) => r.node_id).sort(byId), leftOut: [] };
+    const nodeIds = matched.filter((r) => r.online === 1).map((r) => r.node_id);
+    if (nodeIds.length === 0) {
+      throw new MasterError(
+        MasterErrorCode.noOnlineNodes,
+        `none of the ${matched.length} node${matched.length === 1 ? '' : 's'} the target matches is online; without onlineOnly (and with offlineDeadlineMs above 0) the job waits for them`,
+        { field: 'target' },
+      );
+    }
+    return {
+      nodeIds: nodeIds.sort(byId),
+      leftOut: matched
+        .filter((r) => r.online !== 1)
+        .map((r) => r.node_id)
+        .sort(byId),
+    };
   }
 
   async job(jobId: string): Promise<JobDto> {
@@ -199,8 +229,8 @@ export class Dispatcher {
     return jobDto(row, await this.counts(jobId));
   }
 
-  async counts(jobId: string): Promise<Record<RunState, number>> {
-    const rows = await this.db
+  async counts(jobId: string, executor: Kysely<Database> = this.db): Promise<Record<RunState, number>> {
+    const rows = await executor
       .selectFrom('runs')
       .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
       .where('job_id', '=', jobId)
@@ -392,6 +422,12 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Ends a job whose runs are all terminal: its final state and its outcome (from the runs'
+   * counts) in one transaction, on the state it was read in, so a cancel or another master
+   * finishing it at the same moment leaves one consistent answer. Terminal runs never change,
+   * so the counts read here are the final ones.
+   */
   private async finishIfDone(job: Selectable<JobsTable>, nowMs: number): Promise<boolean> {
     if (job.finished_at !== null) return false;
     const open = await this.db
@@ -402,13 +438,26 @@ export class Dispatcher {
       .limit(1)
       .executeTakeFirst();
     if (open !== undefined) return false;
-    await this.db
-      .updateTable('jobs')
-      .set({ state: job.state === 'running' ? 'finished' : job.state, finished_at: nowMs })
-      .where('job_id', '=', job.job_id)
-      .where('finished_at', 'is', null)
-      .execute();
-    return true;
+    return this.db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('jobs')
+        .select(['state', 'finished_at'])
+        .where('job_id', '=', job.job_id)
+        .executeTakeFirst();
+      if (current === undefined || current.finished_at !== null) return false;
+      const counts = await this.counts(job.job_id, trx);
+      if (nonTerminal.some((state) => counts[state] > 0)) return false;
+      const state = jobStateSchema.parse(current.state);
+      const finalState = state === 'running' ? 'finished' : state;
+      const finished = await trx
+        .updateTable('jobs')
+        .set({ state: finalState, finished_at: nowMs, outcome: jobOutcome(finalState, counts) })
+        .where('job_id', '=', job.job_id)
+        .where('state', '=', current.state)
+        .where('finished_at', 'is', null)
+        .executeTakeFirst();
+      return Number(finished.numUpdatedRows) > 0;
+    });
   }
 
   /** A node's new connection is up: re-send what it never accepted, start what waited for it. */

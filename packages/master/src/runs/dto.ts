@@ -6,7 +6,9 @@ import {
   runStateSchema,
   scriptParamsSchema,
   targetSchema,
+  jobOutcomeSchema,
   jobStateSchema,
+  nodeIdSchema,
   outputStreamSchema,
   isTerminalRunState,
   type ChunkDto,
@@ -28,6 +30,7 @@ function json<T>(schema: z.ZodType<T>, text: string): T {
 }
 
 const secretNamesSchema = envKeySchema.array();
+const nodeIdListSchema = nodeIdSchema.array();
 
 /** From the names alone: showing a job never opens its secret values. */
 function maskedSecretEnv(names: string | null): JobDto['secretEnv'] {
@@ -83,8 +86,10 @@ export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, numb
     maxFailures: row.max_failures === null ? null : json(rolloutLimitSchema, row.max_failures),
     deadlineAt: row.deadline_at,
     nodeCount: row.node_count,
+    leftOutNodeIds: row.left_out === null ? [] : json(nodeIdListSchema, row.left_out),
     counts,
     finishedAt: row.finished_at,
+    outcome: row.outcome === null ? null : jobOutcomeSchema.parse(row.outcome),
   };
 }
 

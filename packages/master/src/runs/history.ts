@@ -52,6 +52,7 @@ export class History {
       .orderBy('jobs.job_id', 'desc')
       .limit(query.limit + 1);
     if (query.state !== undefined) page = page.where('jobs.state', 'in', query.state);
+    if (query.outcome !== undefined) page = page.where('jobs.outcome', 'in', query.outcome);
     if (query.cursor !== undefined)
       page = page.where('jobs.job_id', '<', cursorString(decodeCursor(query.cursor, 1)[0]));
     const rows = await page.execute();

@@ -175,6 +175,7 @@ export const en = {
     by: (user: string) => `by ${user}`,
     env: 'Environment',
     secretValue: 'secret: shown to nobody',
+    leftOut: 'Left out (offline at start, online only)',
     cancelJob: 'Cancel job',
     cancelRun: 'Cancel run',
     confirmCancelJob: 'Cancel every run of this job that has not finished?',
@@ -259,6 +260,7 @@ export const en = {
     who: 'By',
     nodes: 'Nodes',
     result: 'Result',
+    outcome: 'Outcome',
     loadMore: 'Load older jobs',
     empty: 'No job has run yet.',
   },
@@ -339,6 +341,7 @@ export const en = {
     expired: 'expired',
   },
   jobStates: { running: 'running', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
+  jobOutcomes: { succeeded: 'succeeded', failed: 'failed', partial: 'partial', cancelled: 'cancelled' },
   time: {
     never: 'never',
     justNow: 'just now',

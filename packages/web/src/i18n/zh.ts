@@ -172,6 +172,7 @@ export const zh = {
     by: (user: string) => `由 ${user} 发起`,
     env: '环境变量',
     secretValue: '保密：不向任何人显示',
+    leftOut: '未包含（开始时离线，仅在线节点）',
     cancelJob: '取消任务',
     keepRunning: '继续运行',
     cancelRun: '取消运行',
@@ -255,6 +256,7 @@ export const zh = {
     who: '发起人',
     nodes: '节点',
     result: '结果',
+    outcome: '结局',
     loadMore: '加载更早的任务',
     empty: '还没有运行过任务。',
   },
@@ -334,6 +336,7 @@ export const zh = {
     expired: '已过期',
   },
   jobStates: { running: '运行中', finished: '已完成', cancelled: '已取消', stopped: '已停止' },
+  jobOutcomes: { succeeded: '成功', failed: '失败', partial: '部分成功', cancelled: '已取消' },
   time: {
     never: '从未',
     justNow: '刚刚',
