@@ -60,7 +60,7 @@ describe('run on a node', () => {
     expect(merged.stdout).toBe('a\nb\nc\n');
     const apart = await runCli(fleet, ['run', '--node', 'err-a', '--', script]);
     expect(apart.stdout.replaceAll('\n', '')).toMatch(/^ac$/);
-    expect(apart.stderr).toMatch(/^b\n/);
+    expect(apart.stderr).toMatch(/^b$/m);
   });
 });
 
