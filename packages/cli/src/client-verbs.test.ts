@@ -34,6 +34,8 @@ describe('client verbs', () => {
       'run',
       'jobs',
       'jobs cancel',
+      'jobs pause',
+      'jobs resume',
       'runs',
       'runs cancel',
       'logs',

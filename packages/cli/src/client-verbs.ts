@@ -3,6 +3,7 @@ import { addAuditVerb } from './commands/audit.ts';
 import { addAuthVerbs } from './commands/auth.ts';
 import { addCancelVerbs } from './commands/cancel.ts';
 import { addCompletionVerb } from './commands/completion.ts';
+import { addJobControlVerbs } from './commands/job-control.ts';
 import { addJobsVerb } from './commands/jobs.ts';
 import { addLogsVerb } from './commands/logs.ts';
 import { addNodeAdminVerbs } from './commands/node-admin.ts';
@@ -20,7 +21,9 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addAuthVerbs(program, terminal);
   addNodeAdminVerbs(addNodesVerb(program, terminal), terminal);
   addRunVerb(program, terminal);
-  addCancelVerbs(program, addJobsVerb(program, terminal), terminal);
+  const jobs = addJobsVerb(program, terminal);
+  addCancelVerbs(program, jobs, terminal);
+  addJobControlVerbs(jobs, terminal);
   addLogsVerb(program, terminal);
   addSearchVerb(program, terminal);
   addScriptsVerbs(program, terminal);

@@ -6,6 +6,7 @@ import {
   nodeIdSchema,
   tagsSchema,
   type JobCreate,
+  type RolloutCreate,
   type RolloutLimit,
   type ScriptParams,
   type Target,
@@ -165,6 +166,8 @@ export interface RunFlags extends TargetFlags {
   mergeStderr?: boolean;
   /** `--online-only`: offline targets are left out (a `--deadline` of 0 means the same). */
   onlineOnly?: boolean | undefined;
+  /** `--waves` and its gate, already parsed (rollout-flags.ts). */
+  rollout?: RolloutCreate | undefined;
 }
 
 /**
@@ -181,6 +184,7 @@ export function buildJobCreate(flags: RunFlags): JobCreate {
     ...(flags.secretEnv === undefined || Object.keys(flags.secretEnv).length === 0
       ? {}
       : { secretEnv: { ...flags.secretEnv } }),
+    ...(flags.rollout === undefined ? {} : { rollout: flags.rollout }),
   };
   const job: JobCreate =
     flags.library === undefined

@@ -227,6 +227,18 @@ const table: Record<string, Row> = {
     roles: R(403, 200, 200),
     call: async (ctx) => ({ path: `/api/v1/jobs/${(await newJob(ctx)).jobId}/cancel` }),
   },
+  'POST /api/v1/jobs/:jobId/pause': {
+    roles: R(403, 200, 200),
+    call: async (ctx) => ({ path: `/api/v1/jobs/${(await newJob(ctx)).jobId}/pause` }),
+  },
+  'POST /api/v1/jobs/:jobId/resume': {
+    roles: R(403, 200, 200),
+    call: async (ctx) => {
+      const { jobId } = await newJob(ctx);
+      await ctx.adminApi('POST', `/api/v1/jobs/${jobId}/pause`, jobDtoSchema);
+      return { path: `/api/v1/jobs/${jobId}/resume` };
+    },
+  },
   'GET /api/v1/runs': { roles: R(200, 200, 200), call: (ctx) => ({ path: `/api/v1/runs?nodeId=${ctx.nodeId}` }) },
   'GET /api/v1/runs/:runId': { roles: R(200, 200, 200), call: (ctx) => ({ path: `/api/v1/runs/${ctx.runId}` }) },
   'POST /api/v1/runs/:runId/cancel': {

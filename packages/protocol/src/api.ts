@@ -14,6 +14,7 @@ import {
   tagKeySchema,
   tagsSchema,
 } from './messages.ts';
+import { rolloutCreateSchema, rolloutDtoSchema } from './rollout.ts';
 
 /**
  * The master's REST and live-hub contract (`/api/v1`, `/api/v1/live`): request and response
@@ -34,6 +35,7 @@ export const runStates = [
   'interrupted',
   'rejected',
   'expired',
+  'not_started',
 ] as const;
 export const runStateSchema = z.enum(runStates);
 export type RunState = z.infer<typeof runStateSchema>;
@@ -45,6 +47,7 @@ export const terminalRunStates: readonly RunState[] = [
   'interrupted',
   'rejected',
   'expired',
+  'not_started',
 ];
 export function isTerminalRunState(state: RunState): boolean {
   return terminalRunStates.includes(state);
@@ -447,6 +450,8 @@ export const jobCreateSchema = z
       .min(0)
       .max(30 * 86_400_000)
       .default(limits.offlineDeadlineDefaultMs),
+    /** Start the nodes in waves with a gate between them (docs/API.md "Rollouts in waves"); one wave of all if absent. */
+    rollout: rolloutCreateSchema.optional(),
   })
   .strict()
   .refine((job) => (job.spec === undefined) !== (job.script === undefined), {
@@ -460,7 +465,8 @@ export type JobCreate = z.input<typeof jobCreateSchema>;
 /** What every client is shown in place of a secret value. */
 export const SECRET_MASK = '***';
 
-export const jobStates = ['running', 'finished', 'cancelled', 'stopped'] as const;
+/** `paused`: starts no run until resumed (an operator's pause, or a rollout held at its gate). */
+export const jobStates = ['running', 'paused', 'finished', 'cancelled', 'stopped'] as const;
 export const jobStateSchema = z.enum(jobStates);
 export type JobState = z.infer<typeof jobStateSchema>;
 
@@ -496,6 +502,10 @@ export const jobDtoSchema = z.object({
   leftOutNodeIds: z.array(nodeIdSchema),
   counts: runCountsSchema,
   finishedAt: epochMsSchema.nullable(),
+  /** Why the job is paused (who paused it, or which gate holds it); null unless paused. */
+  pausedReason: z.string().nullable(),
+  /** The waves and where the job stands; null for a job started all in one wave. */
+  rollout: rolloutDtoSchema.nullable(),
   outcome: jobOutcomeSchema.nullable(),
 });
 export type JobDto = z.infer<typeof jobDtoSchema>;
@@ -517,6 +527,8 @@ export const runDtoSchema = z.object({
   chunkCount: z.number().int().min(0),
   /** The run is terminal and every one of its chunks is stored. */
   complete: z.boolean(),
+  /** Its wave (1-based) in a rollout in waves; null otherwise. */
+  wave: z.number().int().min(1).nullable(),
 });
 export type RunDto = z.infer<typeof runDtoSchema>;
 
@@ -677,6 +689,8 @@ export const auditActions = [
   'script.save',
   'job.create',
   'job.cancel',
+  'job.pause',
+  'job.resume',
   'run.cancel',
   'retention.purge',
 ] as const;

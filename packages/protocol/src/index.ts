@@ -200,3 +200,18 @@ export type {
   UserCreate,
   UserUpdate,
 } from './api.ts';
+export {
+  WAVES_MAX,
+  WAVE_PAUSE_MAX_MS,
+  formatWaveSize,
+  parseWaveList,
+  rolloutCreateSchema,
+  rolloutDtoSchema,
+  waveDtoSchema,
+  waveEnds,
+  waveSizeSchema,
+  waveStateSchema,
+  waveStates,
+  wavesProblem,
+} from './rollout.ts';
+export type { RolloutCreate, RolloutDto, WaveDto, WaveSize, WaveState } from './rollout.ts';

@@ -24,6 +24,7 @@ import {
   formatTime,
 } from '../format.ts';
 import { parseNodeId, parseTimeFlag } from '../parse-args.ts';
+import { formatRolloutPlan, formatWaveRows } from '../rollout-format.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
 import { parseScriptName } from './scripts.ts';
@@ -65,7 +66,7 @@ export function addJobsVerb(program: Command, terminal: Terminal): Command {
       'after',
       `
 Prints the jobs, then on stderr the count of every job matching the filters by state
-(the --state and --outcome filters aside), e.g. "running 1 · finished 40 · cancelled 2 · stopped 0".
+(the --state and --outcome filters aside), e.g. "running 1 · paused 0 · finished 40 · cancelled 2 · stopped 0".
 OUTCOME is how a job ended: succeeded (every run), failed (no run succeeded), partial, or
 cancelled; '-' while it runs.
 ${examples(
@@ -155,16 +156,16 @@ function commaList(values: readonly string[] | undefined): string[] {
   return (values ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
 }
 
-/** `running 1 · finished 40 · cancelled 2 · stopped 0`, in the order of jobStates. */
+/** `running 1 · paused 0 · finished 40 · cancelled 2 · stopped 0`, in the order of jobStates. */
 export function formatJobCounts(counts: JobHistoryPage['counts']): string {
   return jobStates.map((state) => `${state} ${counts[state] ?? 0}`).join(' · ');
 }
 
-export function formatJobDetail(job: JobDto): string {
+export function formatJobDetail(job: JobDto, nowMs = Date.now()): string {
   return formatTable(
     ['JOB', job.jobId],
     [
-      ['state', job.state],
+      ['state', job.pausedReason === null ? job.state : `${job.state}: ${job.pausedReason}`],
       ['outcome', job.outcome ?? '-'],
       ['command', formatJobWhat(job, 200)],
       ['secret env', formatTags(job.secretEnv)],
@@ -177,6 +178,9 @@ export function formatJobDetail(job: JobDto): string {
       ...(job.leftOutNodeIds.length === 0
         ? []
         : [['left out', `${job.leftOutNodeIds.join(', ')} (offline at start, online-only)`]]),
+      ...(job.rollout === null
+        ? []
+        : [['waves', formatRolloutPlan(job.rollout)], ...formatWaveRows(job.rollout, nowMs)]),
     ],
   );
 }

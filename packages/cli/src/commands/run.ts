@@ -20,6 +20,7 @@ import {
   refuseWithLibraryScript,
   type RunFlags,
 } from '../parse-args.ts';
+import { parseRolloutFlags } from '../rollout-flags.ts';
 import { bindParamFlags } from '../script-params.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
@@ -49,6 +50,10 @@ interface RunCliFlags {
   raw?: boolean;
   detach?: boolean;
   onlineOnly?: boolean;
+  waves?: string;
+  maxFailureRate?: string;
+  wavePause?: string;
+  approve?: boolean;
 }
 
 export function addRunVerb(program: Command, terminal: Terminal): void {
@@ -70,6 +75,16 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     .option('--online-only', 'run only on the targets online now; offline ones are left out (and named)')
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
+    .option(
+      '--waves <list>',
+      'start the nodes in waves: cumulative counts or percentages, the last 100% (1,10%,100%); a gate after each wave',
+    )
+    .option(
+      '--max-failure-rate <P%>',
+      'with --waves: a wave passes its gate if at most this share of it failed (default 0%)',
+    )
+    .option('--wave-pause <duration>', 'with --waves: wait this long after a wave passed before the next one starts')
+    .option('--approve', 'with --waves: pause the job at every gate until `edgestelle jobs resume JOB`')
     .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
     .option(
       '--secret-env <KEY[=value]>',
@@ -109,6 +124,8 @@ ${examples(
   'edgestelle run --tag site=berlin --tag role=gateway -- systemctl restart collector',
   "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
   'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
+  'edgestelle run --all --waves 1,10%,100% --max-failure-rate 5% --wave-pause 2m -- apt-get -y upgrade',
+  'edgestelle run --tag role=gateway --waves 1,100% --approve --script restart-unit --param unit=collector',
   'edgestelle run --all --online-only -- systemctl is-active collector',
   'JOB=$(edgestelle run --tag site=berlin --detach -- apt-get -y upgrade); edgestelle logs "$JOB" --follow',
   'edgestelle run --tag role=db --file ./backup.sh -- --full',
@@ -144,6 +161,7 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     pty: flags.pty === true,
     mergeStderr: flags.mergeStderr === true,
     onlineOnly: flags.onlineOnly === true,
+    rollout: parseRolloutFlags(flags),
   };
   let connection: Connection | undefined;
   if (flags.script !== undefined) {

@@ -33,6 +33,7 @@ import { registerAdminRoutes } from './routes-admin.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
 import { registerDownloadRoutes } from './routes-downloads.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
+import { registerJobControlRoutes } from './routes-job-control.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerUserRoutes } from './routes-users.ts';
@@ -231,6 +232,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerUserRoutes(app, deps);
   registerNodeRoutes(app, deps);
   registerJobRoutes(app, deps);
+  registerJobControlRoutes(app, deps);
   registerScriptRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerVersionRoute(app);

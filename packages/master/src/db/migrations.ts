@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { jobOutcomeMigration } from './migrations/0006_job_outcome.ts';
+import { rolloutWaves } from './migrations/0007_rollout_waves.ts';
 import type { Dialect } from './store.ts';
 
 /**
@@ -244,6 +245,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
       },
     },
     '0006_job_outcome': jobOutcomeMigration,
+    '0007_rollout_waves': rolloutWaves,
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }

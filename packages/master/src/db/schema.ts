@@ -112,6 +112,17 @@ export interface JobsTable {
   secret_env: Uint8Array | null;
   /** JSON array of the secret variables' names, for showing the job without opening the values. */
   secret_env_names: string | null;
+  /** JSON of the rollout in waves (protocol's rolloutCreateSchema, defaults applied); null: one wave. */
+  rollout: string | null;
+  /** The last wave released, 1-based; null without waves. */
+  wave: number | null;
+  /** While a pause between waves runs: when the next wave may start. */
+  wave_opens_at: number | null;
+  /** The wave whose gate holds the paused job; null when an operator paused it. */
+  paused_gate: number | null;
+  paused_reason: string | null;
+  /** The offline deadline asked for (null for jobs from before waves: deadline_at - created_at). */
+  offline_deadline_ms: number | null;
 }
 
 export interface RunsTable {
@@ -139,6 +150,8 @@ export interface RunsTable {
   /** Lines indexed so far (the next line's number minus one). */
   index_line: Generated<number>;
   index_carry: string | null;
+  /** Its wave (1-based) in a rollout in waves; null otherwise. */
+  wave: number | null;
 }
 
 export interface RunChunksTable {

@@ -29,7 +29,8 @@ import { parseTags, tagsMatch } from '../nodes/tags.ts';
 import { jobDto, runDto, runState } from './dto.ts';
 import { jobOutcome } from './job-outcome.ts';
 import { slices } from './ingest.ts';
-import { activeStates, failureStates, isTerminalRunState, zeroRunCounts } from './run-state.ts';
+import { activeStates, failureStates, isTerminalRunState, openStates, zeroRunCounts } from './run-state.ts';
+import { RolloutGates } from './rollout-gates.ts';
 import type { SecretEnvBox } from './secret-env.ts';
 
 export type JobCreateInput = z.output<typeof jobCreateSchema>;
@@ -50,8 +51,6 @@ export interface DispatcherOptions {
   cancelGraceMs?: number;
 }
 
-const nonTerminal: readonly RunState[] = ['queued', 'sent', 'accepted', 'running'];
-
 /**
  * Jobs into runs and runs onto nodes: stores a job and its runs as `queued` in one
  * transaction before anything is published, then starts runs within the job's concurrency
@@ -66,10 +65,12 @@ export class Dispatcher {
   private readonly again = new Set<string>();
   private readonly lostRunGraceMs: number;
   private readonly cancelGraceMs: number;
+  private readonly gates: RolloutGates;
 
   constructor(private readonly options: DispatcherOptions) {
     this.lostRunGraceMs = options.lostRunGraceMs ?? 10 * 60_000;
     this.cancelGraceMs = options.cancelGraceMs ?? 60_000;
+    this.gates = new RolloutGates({ ...options, onWaveDue: (jobId) => this.pumpInBackground([jobId]) });
   }
 
   private get db() {
@@ -84,6 +85,7 @@ export class Dispatcher {
     const onlineOnly = input.onlineOnly === true || input.offlineDeadlineMs === 0;
     const { nodeIds, leftOut } = await this.resolveTargets(input.target, onlineOnly);
     const offlineDeadlineMs = input.offlineDeadlineMs === 0 ? limits.offlineDeadlineDefaultMs : input.offlineDeadlineMs;
+    const waves = input.rollout === undefined ? null : RolloutGates.wavesOf(input.rollout, nodeIds);
     const jobId = newId(nowMs);
     const secretEnv =
       input.secretEnv === undefined || secretNames.length === 0
@@ -112,13 +114,16 @@ export class Dispatcher {
           stop_reason: null,
           outcome: null,
           left_out: leftOut.length === 0 ? null : JSON.stringify(leftOut),
+          rollout: input.rollout === undefined ? null : JSON.stringify(input.rollout),
+          wave: waves === null ? null : 1,
+          offline_deadline_ms: offlineDeadlineMs,
         })
         .execute();
-      for (const part of slices(nodeIds, 500)) {
+      for (const [offset, part] of slices(nodeIds, 500).entries()) {
         await trx
           .insertInto('runs')
           .values(
-            part.map((nodeId) => ({
+            part.map((nodeId, index) => ({
               run_id: newId(nowMs),
               job_id: jobId,
               node_id: nodeId,
@@ -133,6 +138,7 @@ export class Dispatcher {
               exited_seq: null,
               cancel_requested_at: null,
               updated_at: nowMs,
+              wave: waves?.[offset * 500 + index] ?? null,
             })),
           )
           .execute();
@@ -226,7 +232,7 @@ export class Dispatcher {
   async job(jobId: string): Promise<JobDto> {
     const row = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
     if (row === undefined) throw notFound(`job ${jobId}`);
-    return jobDto(row, await this.counts(jobId));
+    return jobDto(row, await this.counts(jobId), await this.gates.dto(row));
   }
 
   async counts(jobId: string, executor: Kysely<Database> = this.db): Promise<Record<RunState, number>> {
@@ -311,6 +317,7 @@ export class Dispatcher {
   /** Stops taking background work and waits for what runs, so nothing touches a closed database. */
   async close(): Promise<void> {
     this.closed = true;
+    this.gates.close();
     await Promise.all(this.inFlight);
   }
 
@@ -327,6 +334,19 @@ export class Dispatcher {
       const failed = maxFailures === null ? 0 : await this.countRuns(jobId, failureStates);
       if (maxFailures !== null && failed >= threshold(maxFailures, job.node_count)) {
         const reason = `not started: the job stopped after ${failed} failed run${failed === 1 ? '' : 's'} (maxFailures)`;
+        // Runs of waves never released were not started at all; the released ones' queued runs
+        // are cancelled as on any job.
+        const skipped =
+          job.wave === null
+            ? []
+            : await this.db
+                .updateTable('runs')
+                .set({ state: 'not_started', reason, ended_at: nowMs, updated_at: nowMs })
+                .where('job_id', '=', jobId)
+                .where('state', '=', 'queued')
+                .where('wave', '>', job.wave)
+                .returning(['run_id'])
+                .execute();
         const stopped = await this.db
           .updateTable('runs')
           .set({ state: 'cancelled', reason, ended_at: nowMs, updated_at: nowMs })
@@ -341,35 +361,44 @@ export class Dispatcher {
           .where('state', '=', 'running')
           .execute();
         job = { ...job, state: 'stopped', stop_reason: reason };
-        for (const { run_id } of stopped) this.options.events.emit('run', run_id, jobId);
+        for (const { run_id } of [...skipped, ...stopped]) this.options.events.emit('run', run_id, jobId);
         changed = true;
-      } else if (nowMs < job.deadline_at) {
-        const queued = await this.countRuns(jobId, ['queued']);
-        const concurrency = parseLimit(job.concurrency);
-        const slots =
-          queued === 0 || concurrency === null
-            ? queued
-            : threshold(concurrency, job.node_count) - (await this.countRuns(jobId, activeStates));
-        if (slots > 0) changed = (await this.startQueued(job, slots, nowMs)) || changed;
+      } else {
+        if (await this.gates.evaluate(job, nowMs)) {
+          changed = true;
+          job = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirstOrThrow();
+        }
+        if (job.state === 'running' && nowMs < job.deadline_at)
+          changed = (await this.startReleased(job, nowMs)) || changed;
       }
     }
     if (await this.finishIfDone(job, nowMs)) changed = true;
     if (changed) this.options.events.emit('job', jobId);
   }
 
+  /** Starts queued runs of the released waves, within the job's concurrency. */
+  private async startReleased(job: Selectable<JobsTable>, nowMs: number): Promise<boolean> {
+    const queued = await this.countRuns(job.job_id, ['queued']);
+    const concurrency = parseLimit(job.concurrency);
+    const slots =
+      queued === 0 || concurrency === null
+        ? queued
+        : threshold(concurrency, job.node_count) - (await this.countRuns(job.job_id, activeStates));
+    return slots > 0 && (await this.startQueued(job, slots, nowMs));
+  }
+
   /** Sends up to `slots` queued runs whose nodes are online now. */
   private async startQueued(job: Selectable<JobsTable>, slots: number, nowMs: number): Promise<boolean> {
-    const ready = await this.db
+    let query = this.db
       .selectFrom('runs')
       .innerJoin('nodes', 'nodes.node_id', 'runs.node_id')
       .select('runs.run_id')
       .where('runs.job_id', '=', job.job_id)
       .where('runs.state', '=', 'queued')
       .where('nodes.online', '=', 1)
-      .where('nodes.revoked_at', 'is', null)
-      .orderBy('runs.node_id')
-      .limit(slots)
-      .execute();
+      .where('nodes.revoked_at', 'is', null);
+    if (job.wave !== null) query = query.where('runs.wave', '<=', job.wave);
+    const ready = await query.orderBy('runs.node_id').limit(slots).execute();
     if (ready.length === 0) return false;
     const spec = this.specToSend(job.job_id, job.spec, job.secret_env);
     const sends: Array<Promise<void>> = [];
@@ -434,7 +463,7 @@ export class Dispatcher {
       .selectFrom('runs')
       .select('run_id')
       .where('job_id', '=', job.job_id)
-      .where('state', 'in', nonTerminal)
+      .where('state', 'in', openStates)
       .limit(1)
       .executeTakeFirst();
     if (open !== undefined) return false;
@@ -446,12 +475,19 @@ export class Dispatcher {
         .executeTakeFirst();
       if (current === undefined || current.finished_at !== null) return false;
       const counts = await this.counts(job.job_id, trx);
-      if (nonTerminal.some((state) => counts[state] > 0)) return false;
+      if (openStates.some((state) => counts[state] > 0)) return false;
       const state = jobStateSchema.parse(current.state);
-      const finalState = state === 'running' ? 'finished' : state;
+      // A job paused by its operator whose runs all ended is finished too.
+      const finalState = state === 'running' || state === 'paused' ? 'finished' : state;
       const finished = await trx
         .updateTable('jobs')
-        .set({ state: finalState, finished_at: nowMs, outcome: jobOutcome(finalState, counts) })
+        .set({
+          state: finalState,
+          finished_at: nowMs,
+          outcome: jobOutcome(finalState, counts),
+          paused_gate: null,
+          paused_reason: null,
+        })
         .where('job_id', '=', job.job_id)
         .where('state', '=', current.state)
         .where('finished_at', 'is', null)
@@ -528,18 +564,18 @@ export class Dispatcher {
   }
 
   async cancelJob(jobId: string, actor: Actor = systemActor): Promise<JobDto> {
-    await this.db.transaction().execute(async (trx) => {
+    const job = await this.db.transaction().execute(async (trx) => {
       const job = await trx
         .selectFrom('jobs')
-        .select(['job_id', 'state'])
+        .select(['job_id', 'state', 'wave', 'paused_gate', 'paused_reason'])
         .where('job_id', '=', jobId)
         .executeTakeFirst();
       if (job === undefined) throw notFound(`job ${jobId}`);
       await trx
         .updateTable('jobs')
-        .set({ state: 'cancelled', stop_reason: 'cancelled' })
+        .set({ state: 'cancelled', stop_reason: 'cancelled', paused_gate: null, paused_reason: null })
         .where('job_id', '=', jobId)
-        .where('state', '=', 'running')
+        .where('state', 'in', ['running', 'paused'])
         .execute();
       await this.options.audit.record(trx, {
         actor,
@@ -547,14 +583,53 @@ export class Dispatcher {
         target: `job:${jobId}`,
         details: { state: job.state },
       });
+      return job;
     });
+    if (job.wave !== null) await this.skipUnreleasedWaves(job, actor);
     const open = await this.db
       .selectFrom('runs')
       .select(['run_id', 'node_id', 'state'])
       .where('job_id', '=', jobId)
-      .where('state', 'in', nonTerminal)
+      .where('state', 'in', openStates)
       .execute();
     for (const run of open) await this.cancelOne(run.run_id, jobId, run.node_id, runState(run.state));
+    await this.pump(jobId);
+    return this.job(jobId);
+  }
+
+  /** A cancelled rollout: the runs of waves never released end `not_started`, saying where it stopped. */
+  private async skipUnreleasedWaves(
+    job: Pick<Selectable<JobsTable>, 'job_id' | 'wave' | 'paused_gate' | 'paused_reason'>,
+    actor: Actor,
+  ): Promise<void> {
+    if (job.wave === null) return;
+    const nowMs = this.options.clock.now();
+    const reason =
+      job.paused_gate === null
+        ? `not started: the rollout was cancelled by ${actor.name} during wave ${job.wave}`
+        : `not started: the rollout was cancelled by ${actor.name} at the gate after wave ${job.paused_gate} (${job.paused_reason ?? 'paused'})`;
+    const skipped = await this.db
+      .updateTable('runs')
+      .set({ state: 'not_started', reason: reason.slice(0, limits.reasonMaxChars), ended_at: nowMs, updated_at: nowMs })
+      .where('job_id', '=', job.job_id)
+      .where('state', '=', 'queued')
+      .where('wave', '>', job.wave)
+      .returning(['run_id'])
+      .execute();
+    for (const { run_id } of skipped) this.options.events.emit('run', run_id, job.job_id);
+  }
+
+  /** Pauses a running job: no further run starts (runs already sent go on) until {@link resumeJob}. */
+  async pauseJob(jobId: string, actor: Actor): Promise<JobDto> {
+    await this.gates.pause(jobId, actor);
+    this.options.events.emit('job', jobId);
+    return this.job(jobId);
+  }
+
+  /** Resumes a paused job; at a rollout's gate this approves the next wave. */
+  async resumeJob(jobId: string, actor: Actor): Promise<JobDto> {
+    await this.gates.resume(jobId, actor);
+    this.options.events.emit('job', jobId);
     await this.pump(jobId);
     return this.job(jobId);
   }
@@ -589,12 +664,18 @@ export class Dispatcher {
         'runs.cancel_requested_at',
         'jobs.deadline_at',
         'jobs.spec',
+        'jobs.state as job_state',
+        'runs.wave',
+        'jobs.wave as job_wave',
       ])
-      .where('runs.state', 'in', nonTerminal)
+      .where('runs.state', 'in', openStates)
       .execute();
     for (const run of candidates) {
       const state = runState(run.state);
-      if (state === 'queued' && run.deadline_at <= nowMs) {
+      // A run no one may start yet (its wave is not released, its job is paused) is not late.
+      const held =
+        run.job_state === 'paused' || (run.wave !== null && run.job_wave !== null && run.wave > run.job_wave);
+      if (state === 'queued' && run.deadline_at <= nowMs && !held) {
         await finish(run.run_id, run.job_id, state, 'expired', "the node was offline until the job's deadline");
         continue;
       }
@@ -630,6 +711,15 @@ export class Dispatcher {
       }
     }
     for (const jobId of jobs) await this.pump(jobId);
+    // A rollout whose wave ended or whose wave pause ran out while the master watching it was
+    // down: any master takes it on (the gate's updates are conditional, so only one acts).
+    const rollouts = await this.db
+      .selectFrom('jobs')
+      .select('job_id')
+      .where('state', '=', 'running')
+      .where('wave', 'is not', null)
+      .execute();
+    for (const { job_id } of rollouts) if (!jobs.has(job_id)) await this.pump(job_id);
     return jobs.size;
   }
 }

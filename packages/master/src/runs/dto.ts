@@ -13,6 +13,7 @@ import {
   isTerminalRunState,
   type ChunkDto,
   type JobDto,
+  type RolloutDto,
   type RunDto,
   type RunState,
 } from '@edgestelle/protocol';
@@ -60,6 +61,7 @@ export function runDto(row: Selectable<RunsTable>): RunDto {
     outputTruncated: row.output_truncated === 1,
     chunkCount: row.next_seq,
     complete: isRunComplete(row),
+    wave: row.wave,
   };
 }
 
@@ -68,7 +70,11 @@ export function isRunComplete(row: Pick<Selectable<RunsTable>, 'state' | 'exited
   return isTerminalRunState(runState(row.state)) && (row.exited_seq === null || row.next_seq >= row.exited_seq);
 }
 
-export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, number>): JobDto {
+export function jobDto(
+  row: Selectable<JobsTable>,
+  counts: Record<RunState, number>,
+  rollout: RolloutDto | null,
+): JobDto {
   return {
     jobId: row.job_id,
     createdAt: row.created_at,
@@ -89,6 +95,8 @@ export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, numb
     leftOutNodeIds: row.left_out === null ? [] : json(nodeIdListSchema, row.left_out),
     counts,
     finishedAt: row.finished_at,
+    pausedReason: row.state === 'paused' ? row.paused_reason : null,
+    rollout,
     outcome: row.outcome === null ? null : jobOutcomeSchema.parse(row.outcome),
   };
 }

@@ -62,7 +62,7 @@ export class History {
       .select(['jobs.state', (eb) => eb.fn.countAll<number>().as('n')])
       .groupBy('jobs.state')
       .execute();
-    const counts: JobHistoryPage['counts'] = { running: 0, finished: 0, cancelled: 0, stopped: 0 };
+    const counts: JobHistoryPage['counts'] = { running: 0, paused: 0, finished: 0, cancelled: 0, stopped: 0 };
     for (const row of countRows) counts[jobStateSchema.parse(row.state)] = Number(row.n);
     const last = shown.at(-1);
     return {
