@@ -14,6 +14,7 @@ import { addScriptsVerbs } from './commands/scripts.ts';
 import { addSearchVerb } from './commands/search.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
 import { addUserVerbs } from './commands/users.ts';
+import { addVersionVerb } from './commands/version.ts';
 import { addWebhooksVerb } from './commands/webhooks.ts';
 import { processTerminal, type Terminal } from './terminal.ts';
 
@@ -35,4 +36,5 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addUserVerbs(program, terminal);
   addAuditVerb(program, terminal);
   addCompletionVerb(program, terminal);
+  addVersionVerb(program, terminal);
 }

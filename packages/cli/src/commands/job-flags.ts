@@ -34,6 +34,7 @@ export interface JobCliFlags {
   version?: string;
   param?: string[];
   pty?: boolean;
+  mergeStderr?: boolean;
   onlineOnly?: boolean;
   waves?: string;
   maxFailureRate?: string;
@@ -86,7 +87,8 @@ export function addJobOptions(command: Command): Command {
       collect,
     )
     .option('--cwd <dir>', 'working directory on the node (absolute)')
-    .option('--pty', 'run in a pseudo-terminal, for programs that want one');
+    .option('--pty', 'run in a pseudo-terminal, for programs that want one')
+    .option('--merge-stderr', 'send stderr into stdout (as 2>&1): one stream, in the exact order the run wrote it');
 }
 
 /**
@@ -116,6 +118,7 @@ export async function jobRequestFromFlags(
     secretEnv: parseAssignments(flags.secretEnv ?? [], '--secret-env', terminal.env),
     cwd: flags.cwd,
     pty: flags.pty === true,
+    mergeStderr: flags.mergeStderr === true,
     onlineOnly: flags.onlineOnly === true,
     rollout: parseRolloutFlags(flags),
   };

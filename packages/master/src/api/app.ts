@@ -31,12 +31,14 @@ import './access.ts';
 import type { ApiDeps, HttpTimeouts } from './api-deps.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
+import { registerDownloadRoutes } from './routes-downloads.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerJobControlRoutes } from './routes-job-control.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerUserRoutes } from './routes-users.ts';
+import { registerVersionRoute } from './routes-version.ts';
 import { registerWebhookRoutes } from './routes-webhooks.ts';
 import { clientErrorHandler, securityHeaders } from './security-headers.ts';
 
@@ -237,6 +239,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerScheduleRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerVersionRoute(app);
+  registerDownloadRoutes(app, deps);
 
   // The upgrade is accepted and then closed with 4401/4403 when credentials or Origin are wrong:
   // a browser cannot read the HTTP status of a refused upgrade, but it can read a close code.
