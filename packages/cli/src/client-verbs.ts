@@ -9,11 +9,13 @@ import { addLogsVerb } from './commands/logs.ts';
 import { addNodeAdminVerbs } from './commands/node-admin.ts';
 import { addNodesVerb } from './commands/nodes.ts';
 import { addRunVerb } from './commands/run.ts';
+import { addSchedulesVerb } from './commands/schedules.ts';
 import { addScriptsVerbs } from './commands/scripts.ts';
 import { addSearchVerb } from './commands/search.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
 import { addUserVerbs } from './commands/users.ts';
 import { addVersionVerb } from './commands/version.ts';
+import { addWebhooksVerb } from './commands/webhooks.ts';
 import { processTerminal, type Terminal } from './terminal.ts';
 
 /** The operator's verbs: they talk to a master over its HTTP API and live hub only. */
@@ -27,6 +29,8 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addLogsVerb(program, terminal);
   addSearchVerb(program, terminal);
   addScriptsVerbs(program, terminal);
+  addSchedulesVerb(program, terminal);
+  addWebhooksVerb(program, terminal);
   addTokenVerbs(program, terminal);
   addEnrollTokenVerbs(program, terminal);
   addUserVerbs(program, terminal);

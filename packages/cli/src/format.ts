@@ -71,7 +71,7 @@ export function formatLimit(limit: RolloutLimit | null): string {
 }
 
 /** What a job runs, on one line. */
-export function formatSpec(spec: RunSpec, maxChars = 48): string {
+export function formatSpec(spec: Partial<Pick<RunSpec, 'command' | 'script'>>, maxChars = 48): string {
   const what = spec.command ?? `${spec.script?.interpreter ?? '?'} script`;
   const oneLine = what.replace(/\s+/g, ' ');
   return oneLine.length > maxChars ? `${oneLine.slice(0, maxChars - 1)}…` : oneLine;

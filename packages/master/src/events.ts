@@ -9,6 +9,15 @@ export interface StoredChunk {
   data: Uint8Array;
 }
 
+/** A schedule's fire that could not start its job. */
+export interface ScheduleFailure {
+  scheduleId: string;
+  name: string;
+  fireId: string;
+  scheduledAt: number;
+  reason: string;
+}
+
 /**
  * What changed, announced only after the change is committed. The live hub reads the database
  * for the current state; events carry ids, plus the new chunks so a subscriber at the head of
@@ -18,8 +27,12 @@ export interface MasterEventMap {
   node: [nodeId: string];
   run: [runId: string, jobId: string];
   job: [jobId: string];
+  /** This master's update ended the job (emitted once per job across all masters). */
+  jobFinished: [jobId: string];
   /** The job was paused, at a rollout's gate or by an operator, with why (emitted once per pause by the master that paused it). */
   jobPaused: [jobId: string, reason: string];
+  /** A fire this master claimed failed to start its job. */
+  scheduleFailed: [failure: ScheduleFailure];
   chunks: [runId: string, chunks: readonly StoredChunk[]];
 }
 

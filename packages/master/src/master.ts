@@ -32,10 +32,14 @@ import { Ingest } from './runs/ingest.ts';
 import { resendAfterRestart } from './runs/resend-after-restart.ts';
 import { SecretEnvBox } from './runs/secret-env.ts';
 import { startSweeper } from './runs/sweeper.ts';
+import { startScheduler } from './schedules/start-scheduler.ts';
+import type { ScheduleFiring } from './schedules/schedule-firing.ts';
+import type { ScheduleService } from './schedules/schedule-service.ts';
 import { ScriptLibrary } from './scripts/script-library.ts';
 import { LineIndexer } from './search/line-indexer.ts';
 import { LogSearch } from './search/log-search.ts';
 import { ShutdownSteps } from './shutdown-steps.ts';
+import { startWebhooks, type WebhookTimings, type Webhooks } from './webhooks/start-webhooks.ts';
 
 export interface MasterDeps {
   clock?: Clock;
@@ -63,6 +67,10 @@ export interface MasterDeps {
   mqttConnectDeadlineMs?: number;
   /** HTTP header and request deadlines; tests shorten them. */
   httpTimeouts?: HttpTimeouts;
+  /** How often due schedules are looked for (ms); 0 turns the timer off (tests call schedules.tick()). */
+  scheduleTickMs?: number;
+  /** Webhook delivery timings; tests shorten them or turn the timers off. */
+  webhooks?: WebhookTimings;
 }
 
 export interface Master {
@@ -89,6 +97,10 @@ export interface Master {
   readonly retention: Retention;
   readonly metrics: MasterMetrics;
   readonly hub: LiveHub;
+  readonly schedules: ScheduleService;
+  /** Fires what is due (`tick()`, the timer's every second) and prunes old fire records. */
+  readonly scheduleFiring: ScheduleFiring;
+  readonly webhooks: Webhooks;
   readonly app: FastifyInstance;
   sweep(): Promise<number>;
   close(): Promise<void>;
@@ -238,6 +250,28 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       retention,
       ...(broker.embedded === undefined ? {} : { embeddedBroker: broker.embedded }),
     });
+    const scheduler = startScheduler({
+      store,
+      dispatcher,
+      events,
+      clock,
+      audit,
+      scripts,
+      logger: logger.child({ component: 'scheduler' }),
+      tickMs: deps.scheduleTickMs,
+      shutdown,
+    });
+    const webhooks = startWebhooks({
+      store,
+      events,
+      dispatcher,
+      clock,
+      audit,
+      masterSecret: dataDir.masterSecret,
+      logger: logger.child({ component: 'webhooks' }),
+      timings: deps.webhooks ?? {},
+      shutdown,
+    });
     const http = await startHttp(
       config,
       {
@@ -254,6 +288,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         nodes,
         enrollment,
         hub,
+        schedules: scheduler.schedules,
+        webhooks: webhooks.service,
         brokerReady: () => link.connected(),
         publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
         downloadsDir: deps.downloadsDir ?? DEFAULT_DOWNLOADS_DIR,
@@ -287,6 +323,9 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       retention,
       metrics,
       hub,
+      schedules: scheduler.schedules,
+      scheduleFiring: scheduler.firing,
+      webhooks,
       app: http.app,
       sweep: () => dispatcher.sweep(),
       close: () => shutdown.run(),

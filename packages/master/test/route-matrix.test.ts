@@ -8,7 +8,9 @@ import {
   joinTokenCreatedSchema,
   newId,
   runDtoSchema,
+  scheduleDetailSchema,
   sessionInfoDtoSchema,
+  webhookCreatedSchema,
   type Role,
 } from '@edgestelle/protocol';
 import { describe, expect, it } from 'vitest';
@@ -287,7 +289,76 @@ const table: Record<string, Row> = {
     roles: R(403, 403, 200),
     call: () => ({ path: '/api/v1/admin/retention/run' }),
   },
+
+  'GET /api/v1/schedules': { roles: R(200, 200, 200), call: () => ({ path: '/api/v1/schedules' }) },
+  'POST /api/v1/schedules': {
+    roles: R(403, 201, 201),
+    call: (ctx) => ({ path: '/api/v1/schedules', body: scheduleBody(ctx, false) }),
+  },
+  'GET /api/v1/schedules/preview': {
+    roles: R(200, 200, 200),
+    call: () => ({ path: '/api/v1/schedules/preview?cron=30%202%20*%20*%20*&timezone=Europe/Berlin' }),
+  },
+  'GET /api/v1/schedules/:name': {
+    roles: R(200, 200, 200),
+    call: async (ctx) => ({ path: `/api/v1/schedules/${await newSchedule(ctx, false)}` }),
+  },
+  'POST /api/v1/schedules/:name/pause': {
+    roles: R(403, 200, 200),
+    call: async (ctx) => ({ path: `/api/v1/schedules/${await newSchedule(ctx, false)}/pause` }),
+  },
+  'POST /api/v1/schedules/:name/resume': {
+    roles: R(403, 200, 200),
+    call: async (ctx) => ({ path: `/api/v1/schedules/${await newSchedule(ctx, true)}/resume` }),
+  },
+  'POST /api/v1/schedules/:name/run': {
+    roles: R(403, 201, 201),
+    call: async (ctx) => ({ path: `/api/v1/schedules/${await newSchedule(ctx, false)}/run` }),
+  },
+  'DELETE /api/v1/schedules/:name': {
+    roles: R(403, 204, 204),
+    call: async (ctx) => ({ path: `/api/v1/schedules/${await newSchedule(ctx, false)}` }),
+  },
+
+  'GET /api/v1/webhooks': { roles: R(403, 403, 200), call: () => ({ path: '/api/v1/webhooks' }) },
+  'POST /api/v1/webhooks': {
+    roles: R(403, 403, 201),
+    showsSecret: true,
+    call: () => ({ path: '/api/v1/webhooks', body: { url: 'http://127.0.0.1:9/matrix', events: ['job.finished'] } }),
+  },
+  'DELETE /api/v1/webhooks/:webhookId': {
+    roles: R(403, 403, 204),
+    call: async (ctx) => ({ path: `/api/v1/webhooks/${await newWebhook(ctx)}` }),
+  },
+  'GET /api/v1/webhooks/:webhookId/deliveries': {
+    roles: R(403, 403, 200),
+    call: async (ctx) => ({ path: `/api/v1/webhooks/${await newWebhook(ctx)}/deliveries` }),
+  },
 };
+
+function scheduleBody(ctx: Context, paused: boolean): unknown {
+  return {
+    name: unique(ctx, 'schedule'),
+    cron: '0 3 * * *',
+    timezone: 'Europe/Berlin',
+    paused,
+    job: { target: { nodeIds: [ctx.nodeId] }, script: { name: 'hello' }, params: { who: 'matrix' } },
+  };
+}
+
+/** A schedule made by the admin, for a route that acts on one. */
+async function newSchedule(ctx: Context, paused: boolean): Promise<string> {
+  return (await ctx.adminApi('POST', '/api/v1/schedules', scheduleDetailSchema, scheduleBody(ctx, paused))).name;
+}
+
+async function newWebhook(ctx: Context): Promise<string> {
+  const created = await ctx.adminApi('POST', '/api/v1/webhooks', webhookCreatedSchema, {
+    url: 'http://127.0.0.1:9/matrix',
+    events: ['job.finished'],
+  });
+  ctx.secrets.add(created.secret);
+  return created.webhookId;
+}
 
 /** Each job carries a secret variable of its own, which no response or log line may show. */
 function jobBody(ctx: Context): unknown {

@@ -507,6 +507,8 @@ export const jobDtoSchema = z.object({
   /** The waves and where the job stands; null for a job started all in one wave. */
   rollout: rolloutDtoSchema.nullable(),
   outcome: jobOutcomeSchema.nullable(),
+  /** The schedule whose fire made the job, by name; null for a job started by hand. */
+  schedule: z.string().nullable(),
 });
 export type JobDto = z.infer<typeof jobDtoSchema>;
 
@@ -550,6 +552,8 @@ export const jobListQuerySchema = z
     /** Jobs with a run on this node. */
     nodeId: nodeIdSchema.optional(),
     scriptName: scriptNameSchema.optional(),
+    /** Jobs made by this schedule (by name). */
+    schedule: z.string().max(64).optional(),
     from: queryTimeSchema.optional(),
     to: queryTimeSchema.optional(),
     cursor: cursorSchema.optional(),
@@ -693,6 +697,12 @@ export const auditActions = [
   'job.resume',
   'run.cancel',
   'retention.purge',
+  'schedule.create',
+  'schedule.pause',
+  'schedule.resume',
+  'schedule.delete',
+  'webhook.create',
+  'webhook.delete',
 ] as const;
 export const auditActionSchema = z.enum(auditActions);
 export type AuditAction = z.infer<typeof auditActionSchema>;
@@ -705,7 +715,7 @@ export const auditEventDtoSchema = z.object({
   /** The caller's address (the socket's peer, or the proxy's X-Forwarded-For when EDGESTELLE_TRUST_PROXY is set). */
   ip: z.string().nullable(),
   action: auditActionSchema,
-  /** What it acted on: `user:<userId>`, `job:<jobId>`, `run:<runId>`, `node:<nodeId>`, `script:<name>`, `token:<tokenId>`, `session:<sessionId>`, `join_token:<tokenId>`. */
+  /** What it acted on: `user:<userId>`, `job:<jobId>`, `run:<runId>`, `node:<nodeId>`, `script:<name>`, `token:<tokenId>`, `session:<sessionId>`, `join_token:<tokenId>`, `schedule:<name>`, `webhook:<webhookId>`. */
   target: z.string().nullable(),
   /** A few facts about the change (never a secret): e.g. `{ role: 'operator' }`, `{ nodeCount: 3 }`. */
   details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),

@@ -215,3 +215,45 @@ export {
   wavesProblem,
 } from './rollout.ts';
 export type { RolloutCreate, RolloutDto, WaveDto, WaveSize, WaveState } from './rollout.ts';
+export {
+  cronExpressionSchema,
+  cronPreviewQuerySchema,
+  cronPreviewSchema,
+  fireOutcomes,
+  fireTriggers,
+  missedPolicies,
+  missedPolicySchema,
+  overlapPolicies,
+  overlapPolicySchema,
+  scheduleCreateSchema,
+  scheduleDetailSchema,
+  scheduleDtoSchema,
+  scheduleFireDtoSchema,
+  scheduleListSchema,
+  scheduleNameSchema,
+  timeZoneSchema,
+  zonedTime,
+} from './schedules.ts';
+export type {
+  CronPreview,
+  MissedPolicy,
+  OverlapPolicy,
+  ScheduleCreate,
+  ScheduleDetail,
+  ScheduleDto,
+  ScheduleFireDto,
+} from './schedules.ts';
+export {
+  deliveryStates,
+  webhookAttemptDtoSchema,
+  webhookCreateSchema,
+  webhookCreatedSchema,
+  webhookDeliveryDtoSchema,
+  webhookDeliveryListSchema,
+  webhookDtoSchema,
+  webhookEventSchema,
+  webhookEvents,
+  webhookListSchema,
+  webhookUrlSchema,
+} from './webhooks.ts';
+export type { WebhookCreate, WebhookCreated, WebhookDeliveryDto, WebhookDto, WebhookEvent } from './webhooks.ts';

@@ -19,6 +19,7 @@ export const router = createRouter({
     { path: '/jobs/:jobId', name: 'job', component: () => import('./pages/JobPage.vue'), props: true },
     { path: '/search', name: 'search', component: () => import('./pages/SearchPage.vue') },
     { path: '/scripts', name: 'scripts', component: () => import('./pages/ScriptsPage.vue') },
+    { path: '/schedules', name: 'schedules', component: () => import('./pages/SchedulesPage.vue') },
     { path: '/history', name: 'history', component: () => import('./pages/HistoryPage.vue') },
     { path: '/admin', name: 'admin', component: () => import('./pages/AdminPage.vue') },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue') },

@@ -37,6 +37,7 @@ interface JobsFlags {
   user?: string;
   node?: string;
   script?: string;
+  schedule?: string;
   since?: string;
   until?: string;
   limit: string;
@@ -56,6 +57,7 @@ export function addJobsVerb(program: Command, terminal: Terminal): Command {
     .option('--user <name>', 'only jobs this user started')
     .option('--node <nodeId>', 'only jobs with a run on this node')
     .option('--script <name>', 'only jobs of this library script')
+    .option('--schedule <name>', 'only jobs a schedule made (see edgestelle schedules list)')
     .option('--since <time>', 'only jobs created since: a time ago (30m, 2d) or a date (2026-11-24T10:00:00Z)')
     .option('--until <time>', 'only jobs created before this (same forms as --since)')
     .option('--limit <n>', 'how many jobs (1-200)', '20')
@@ -76,6 +78,7 @@ ${examples(
   'edgestelle jobs cancel 01jd3v7k2m9q8r5t4w6x8y0z2a',
   'edgestelle jobs --state cancelled,stopped --since 7d --user alice',
   'edgestelle jobs --node edge-01 --script restart-unit --since 2026-11-01 --until 2026-11-08',
+  'edgestelle jobs --schedule nightly-backup',
   'edgestelle jobs --limit 100 --json',
   'edgestelle jobs 01jd3v7k2m9q8r5t4w6x8y0z2a',
 )}`,
@@ -146,6 +149,7 @@ export function jobFilters(flags: JobsFlags, nowMs: number): Query {
     createdBy: flags.user,
     nodeId: flags.node === undefined ? undefined : parseNodeId(flags.node),
     scriptName: flags.script === undefined ? undefined : parseScriptName(flags.script, '--script'),
+    schedule: flags.schedule,
     from: flags.since === undefined ? undefined : parseTimeFlag(flags.since, '--since', nowMs),
     to: flags.until === undefined ? undefined : parseTimeFlag(flags.until, '--until', nowMs),
   };
@@ -172,6 +176,7 @@ export function formatJobDetail(job: JobDto, nowMs = Date.now()): string {
       ['target', formatTarget(job.target)],
       ['created', `${formatTime(job.createdAt)} by ${job.createdBy}`],
       ['finished', formatTime(job.finishedAt)],
+      ['schedule', job.schedule ?? '-'],
       ['concurrency', formatLimit(job.concurrency)],
       ['max failures', formatLimit(job.maxFailures)],
       ['runs', formatCounts(job.counts)],

@@ -33,7 +33,7 @@ function tokenStatus(token: { revokedAt: number | null; expiresAt: number | null
 }
 
 /** A secret is shown once: alone on stdout when piped (`T=$(edgestelle tokens create ci)`), with words on a terminal. */
-function printSecret(terminal: Terminal, secret: string, what: string, hint: string): void {
+export function printSecret(terminal: Terminal, secret: string, what: string, hint: string): void {
   if (!terminal.stdoutIsTty) {
     terminal.stdout.write(`${secret}\n`);
     return;

@@ -9,7 +9,9 @@ import type { NodeService } from '../nodes/node-service.ts';
 import type { Retention } from '../retention/retention.ts';
 import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { History } from '../runs/history.ts';
+import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
+import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { LogSearch } from '../search/log-search.ts';
 
 /** What the HTTP API is built from: app.ts and every routes-*.ts read it. */
@@ -27,6 +29,8 @@ export interface ApiDeps {
   nodes: NodeService;
   enrollment: Enrollment;
   hub: LiveHub;
+  schedules: ScheduleService;
+  webhooks: WebhookService;
   brokerReady: () => boolean;
   /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
   allowedOrigins: () => readonly string[];

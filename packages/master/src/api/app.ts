@@ -35,9 +35,11 @@ import { registerDownloadRoutes } from './routes-downloads.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerJobControlRoutes } from './routes-job-control.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
+import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerUserRoutes } from './routes-users.ts';
 import { registerVersionRoute } from './routes-version.ts';
+import { registerWebhookRoutes } from './routes-webhooks.ts';
 import { clientErrorHandler, securityHeaders } from './security-headers.ts';
 
 /**
@@ -234,6 +236,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerJobRoutes(app, deps);
   registerJobControlRoutes(app, deps);
   registerScriptRoutes(app, deps);
+  registerScheduleRoutes(app, deps);
+  registerWebhookRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerVersionRoute(app);
   registerDownloadRoutes(app, deps);

@@ -16,6 +16,11 @@ export interface Database {
   audit_events: AuditEventsTable;
   scripts: ScriptsTable;
   output_lines: OutputLinesTable;
+  schedules: SchedulesTable;
+  schedule_fires: ScheduleFiresTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export interface UsersTable {
@@ -123,6 +128,9 @@ export interface JobsTable {
   paused_reason: string | null;
   /** The offline deadline asked for (null for jobs from before waves: deadline_at - created_at). */
   offline_deadline_ms: number | null;
+  /** The schedule whose fire made the job (its id and, kept past its deletion, its name). */
+  schedule_id: string | null;
+  schedule_name: string | null;
 }
 
 export interface RunsTable {
@@ -195,4 +203,73 @@ export interface OutputLinesTable {
   stream: string;
   line: string;
   created_at: number;
+}
+
+export interface SchedulesTable {
+  schedule_id: string;
+  name: string;
+  description: string;
+  cron: string;
+  timezone: string;
+  /** JSON of the job as POST /api/v1/jobs takes it. */
+  job: string;
+  overlap: string;
+  missed: string;
+  jitter_ms: number;
+  start_at: number | null;
+  end_at: number | null;
+  paused: number;
+  /** The next cron time to fire (jitter not added); null when none is left. */
+  next_fire_at: number | null;
+  /** A cron time waiting for the running job to end (overlap `queue`). */
+  queued_fire_at: number | null;
+  created_at: number;
+  created_by: string;
+  updated_at: number;
+}
+
+export interface ScheduleFiresTable {
+  fire_id: string;
+  schedule_id: string;
+  scheduled_at: number;
+  fired_at: number;
+  trigger: string;
+  outcome: string;
+  reason: string | null;
+  job_id: string | null;
+  actor: string;
+}
+
+export interface WebhooksTable {
+  webhook_id: string;
+  url: string;
+  /** JSON array of event names. */
+  events: string;
+  description: string;
+  /** The signing secret, sealed under the master secret. */
+  secret: string;
+  created_at: number;
+  created_by: string;
+}
+
+export interface WebhookDeliveriesTable {
+  delivery_id: string;
+  webhook_id: string;
+  event: string;
+  event_key: string | null;
+  body: string;
+  state: string;
+  created_at: number;
+  next_attempt_at: number | null;
+  lease_until: number | null;
+  attempt_count: number;
+}
+
+export interface WebhookAttemptsTable {
+  delivery_id: string;
+  attempt: number;
+  at: number;
+  duration_ms: number;
+  status: number | null;
+  error: string | null;
 }

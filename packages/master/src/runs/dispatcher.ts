@@ -17,7 +17,7 @@ import {
 } from '@edgestelle/protocol';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
@@ -34,6 +34,14 @@ import { RolloutGates } from './rollout-gates.ts';
 import type { SecretEnvBox } from './secret-env.ts';
 
 export type JobCreateInput = z.output<typeof jobCreateSchema>;
+
+/** A job a schedule's fire makes: which schedule, and the fire's claim, run in the job's transaction. */
+export interface ScheduledOrigin {
+  scheduleId: string;
+  scheduleName: string;
+  /** Throws to roll the job back (another master fired this cron time first). */
+  claim: (trx: Transaction<Database>, jobId: string) => Promise<void>;
+}
 
 export interface DispatcherOptions {
   store: Store;
@@ -78,7 +86,7 @@ export class Dispatcher {
   }
 
   /** Stores the job and its queued runs (and the audit event) in one transaction, then starts what may start. */
-  async createJob(input: JobCreateInput, createdBy: string, actor?: Actor): Promise<JobDto> {
+  async createJob(input: JobCreateInput, createdBy: string, actor?: Actor, origin?: ScheduledOrigin): Promise<JobDto> {
     const nowMs = this.options.clock.now();
     const resolved = await this.resolveSpec(input);
     const secretNames = checkSecretEnv(resolved.spec, input.secretEnv ?? {});
@@ -117,8 +125,11 @@ export class Dispatcher {
           rollout: input.rollout === undefined ? null : JSON.stringify(input.rollout),
           wave: waves === null ? null : 1,
           offline_deadline_ms: offlineDeadlineMs,
+          schedule_id: origin?.scheduleId ?? null,
+          schedule_name: origin?.scheduleName ?? null,
         })
         .execute();
+      await origin?.claim(trx, jobId);
       for (const [offset, part] of slices(nodeIds, 500).entries()) {
         await trx
           .insertInto('runs')
@@ -151,6 +162,7 @@ export class Dispatcher {
           nodeCount: nodeIds.length,
           ...(leftOut.length === 0 ? {} : { leftOutOffline: leftOut.length }),
           ...(resolved.script === null ? {} : { script: `${resolved.script.name}@${resolved.script.version}` }),
+          ...(origin === undefined ? {} : { schedule: origin.scheduleName }),
           ...(secretNames.length === 0
             ? {}
             : { secretEnv: secretNames.map((name) => `${name}=${SECRET_MASK}`).join(' ') }),
@@ -467,7 +479,7 @@ export class Dispatcher {
       .limit(1)
       .executeTakeFirst();
     if (open !== undefined) return false;
-    return this.db.transaction().execute(async (trx) => {
+    const ended = await this.db.transaction().execute(async (trx) => {
       const current = await trx
         .selectFrom('jobs')
         .select(['state', 'finished_at'])
@@ -494,6 +506,9 @@ export class Dispatcher {
         .executeTakeFirst();
       return Number(finished.numUpdatedRows) > 0;
     });
+    // Only the master whose update ended it says so: webhooks hear of each job once.
+    if (ended) this.options.events.emit('jobFinished', job.job_id);
+    return ended;
   }
 
   /** A node's new connection is up: re-send what it never accepted, start what waited for it. */

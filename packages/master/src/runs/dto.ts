@@ -98,6 +98,7 @@ export function jobDto(
     pausedReason: row.state === 'paused' ? row.paused_reason : null,
     rollout,
     outcome: row.outcome === null ? null : jobOutcomeSchema.parse(row.outcome),
+    schedule: row.schedule_name,
   };
 }
 

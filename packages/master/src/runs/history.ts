@@ -33,6 +33,7 @@ export class History {
     let base = this.db.selectFrom('jobs');
     if (query.createdBy !== undefined) base = base.where('jobs.created_by', '=', query.createdBy);
     if (query.scriptName !== undefined) base = base.where('jobs.script_name', '=', query.scriptName);
+    if (query.schedule !== undefined) base = base.where('jobs.schedule_name', '=', query.schedule);
     if (query.from !== undefined) base = base.where('jobs.created_at', '>=', query.from);
     if (query.to !== undefined) base = base.where('jobs.created_at', '<', query.to);
     const nodeId = query.nodeId;

@@ -32,6 +32,7 @@ import {
 } from '@edgestelle/protocol';
 import { z } from 'zod';
 import type { HttpClient } from './http.ts';
+import { createScheduleApi } from './schedule-endpoints.ts';
 
 const items = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 /**
@@ -101,6 +102,7 @@ export function createApi(http: HttpClient) {
     listJoinTokens: () => http.request('GET', '/join-tokens', items(joinTokenDtoSchema)).then((r) => r.items),
     createJoinToken: (body: JoinTokenCreate) => http.request('POST', '/join-tokens', joinTokenCreatedSchema, { body }),
     revokeJoinToken: (tokenId: string) => http.command('DELETE', `/join-tokens/${encodeURIComponent(tokenId)}`),
+    ...createScheduleApi(http),
   };
 }
 export type Api = ReturnType<typeof createApi>;
