@@ -1,5 +1,5 @@
 import { Topics } from '@edgestelle/protocol';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { AgentLink } from './agent-link.ts';
 import { openParts, type AgentParts } from './agent-parts.ts';
 import type { AgentConfig } from './config.ts';
@@ -77,7 +77,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         stopping: () => lifecycle.state !== 'started',
       });
       parts = opened;
-      const pty = await executor.ptyAvailable();
+      const pty = await executor.ptyKind();
       // A stop that came meanwhile has closed the files: this throws rather than connect.
       lifecycle.to('started');
       const publisher = new StatePublisher({

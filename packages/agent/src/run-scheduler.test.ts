@@ -32,8 +32,8 @@ interface TestExecution extends Execution {
 class HandExecutor implements RunExecutor {
   readonly pending: PendingStart[] = [];
 
-  ptyAvailable(): Promise<boolean> {
-    return Promise.resolve(false);
+  ptyKind(): Promise<'none'> {
+    return Promise.resolve('none');
   }
 
   runAsAvailable(): boolean {

@@ -217,6 +217,10 @@ export type ExitedEvent = z.infer<typeof exitedEventSchema>;
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+/** `native`: node-pty; `script`: script(1) from util-linux, no native module; `none`: no terminal. */
+export const ptyKindSchema = z.enum(['native', 'script', 'none']);
+export type PtyKindReport = z.infer<typeof ptyKindSchema>;
+
 export const nodeFactsSchema = z
   .object({
     hostname: z.string().max(255),
@@ -235,7 +239,14 @@ export const nodeFactsSchema = z
     uptimeSec: count,
     runningRuns: count,
     maxConcurrentRuns: count,
-    capabilities: z.object({ pty: z.boolean(), runAs: z.boolean() }).strict(),
+    capabilities: z
+      .object({
+        pty: z.boolean(),
+        /** How the agent gives a terminal; agents before 0.2 leave it out (their `pty` says whether). */
+        ptyKind: ptyKindSchema.optional(),
+        runAs: z.boolean(),
+      })
+      .strict(),
   })
   .strict();
 export type NodeFacts = z.infer<typeof nodeFactsSchema>;

@@ -24,6 +24,7 @@ import type { Store } from '../db/store.ts';
 import type { JobsTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
+import { assertPtyCapable } from '../nodes/pty-capability.ts';
 import { parseTags, tagsMatch } from '../nodes/tags.ts';
 import { jobDto, runDto, runState } from './dto.ts';
 import { slices } from './ingest.ts';
@@ -80,6 +81,7 @@ export class Dispatcher {
     const resolved = await this.resolveSpec(input);
     const secretNames = checkSecretEnv(resolved.spec, input.secretEnv ?? {});
     const nodeIds = await this.resolveTargets(input.target);
+    if (resolved.spec.pty) await assertPtyCapable(this.db, nodeIds, 'spec.pty');
     const jobId = newId(nowMs);
     const secretEnv =
       input.secretEnv === undefined || secretNames.length === 0
