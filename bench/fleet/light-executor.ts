@@ -8,6 +8,7 @@ import type { RunExecutor } from '@edgestelle/agent';
  * chunker, spool, outbox, envelopes, MQTT, the master — is the real agent's code.
  */
 export const lightExecutor: RunExecutor = {
+  pty: () => Promise.resolve(undefined),
   ptyKind: () => Promise.resolve('none'),
   runAsAvailable: () => false,
   refuse: () => Promise.resolve(undefined),

@@ -104,6 +104,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       if (lifecycle.state === 'stopping' || lifecycle.state === 'stopped') return;
       lifecycle.to('stopping');
       statePublisher?.stopHeartbeat();
+      parts?.shells.closeAll('the agent is stopping');
       await parts?.scheduler.interruptAll();
       await parts?.inbox.drained();
       parts?.outbox.stop();

@@ -51,7 +51,7 @@ export interface ExecutorOptions {
 export type Refusal = { code: 'pty_unavailable' | 'run_as_unavailable'; reason: string };
 
 /** What the agent needs from an executor: `Executor` here, a non-forking one in the fleet benchmark. */
-export type RunExecutor = Pick<Executor, 'ptyKind' | 'runAsAvailable' | 'refuse' | 'start'>;
+export type RunExecutor = Pick<Executor, 'pty' | 'ptyKind' | 'runAsAvailable' | 'refuse' | 'start'>;
 
 /** Variables of the agent itself (its node key among them) never reach a script. */
 function scriptEnvironment(request: ExecutionRequest, user: UserAccount | undefined): NodeJS.ProcessEnv {

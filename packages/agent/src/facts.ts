@@ -54,6 +54,6 @@ export function collectFacts(input: FactsInput): NodeFacts {
     uptimeSec: clamp(uptime()),
     runningRuns: input.runningRuns,
     maxConcurrentRuns: input.maxConcurrentRuns,
-    capabilities: { pty: input.pty !== 'none', ptyKind: input.pty, runAs: input.runAs },
+    capabilities: { pty: input.pty !== 'none', ptyKind: input.pty, shell: true, runAs: input.runAs },
   };
 }

@@ -37,6 +37,8 @@ export async function loadNativePty(onFailure: (err: unknown) => void): Promise<
         write: (data) => bytes.write(data),
         resize: (cols, rows) => term.resize(cols, rows),
         signal: (signal) => signalGroup(term.pid, signal),
+        pause: () => term.pause(),
+        resume: () => term.resume(),
         // With encoding null node-pty hands over Buffers, whatever its typings say.
         onData: (listener) =>
           term.onData((data: string | Uint8Array) =>

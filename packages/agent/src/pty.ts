@@ -24,6 +24,9 @@ export interface PtyProcess {
   readonly pid: number;
   write(data: Buffer | string): void;
   resize(cols: number, rows: number): void;
+  /** Stops reading the terminal (the program blocks once its buffer is full) until resume(). */
+  pause(): void;
+  resume(): void;
   /** Signals every process group the session started with; false once they are all gone. */
   signal(signal: NodeJS.Signals | 0): boolean;
   onData(listener: (data: Buffer) => void): void;

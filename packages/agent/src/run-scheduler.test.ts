@@ -32,6 +32,10 @@ interface TestExecution extends Execution {
 class HandExecutor implements RunExecutor {
   readonly pending: PendingStart[] = [];
 
+  pty(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
   ptyKind(): Promise<'none'> {
     return Promise.resolve('none');
   }

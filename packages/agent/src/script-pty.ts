@@ -62,33 +62,37 @@ function spawnScriptPty(scriptPath: string, file: string, args: string[], option
   });
   let terminal: string | undefined;
   let program: number | undefined;
-  let wanted: { cols: number; rows: number } | undefined;
-  let applying = false;
-  // Sizes that come quickly collapse into the last one; one stty runs at a time.
-  const apply = async (): Promise<void> => {
-    if (applying) return;
-    applying = true;
-    try {
-      // script forks its child a moment after it starts: look for its terminal a few times.
-      for (let attempt = 0; terminal === undefined && attempt < 40 && exit === undefined; attempt++) {
-        terminal = await slaveTerminal(pid);
-        if (terminal === undefined) await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      while (wanted !== undefined && terminal !== undefined && exit === undefined) {
-        const size = wanted;
-        wanted = undefined;
-        await new Promise((resolve) =>
-          execFile('stty', ['-F', terminal ?? '', ...sizeArgs(size.cols, size.rows)], resolve),
-        );
-      }
-    } finally {
-      applying = false;
+  let wanted = { cols: options.cols, rows: options.rows };
+  let applied = wanted;
+  // Keystrokes typed after a resize must find the new size: writes and resizes share one queue.
+  let queue: Promise<unknown> = Promise.resolve();
+  const applySize = async (): Promise<void> => {
+    const size = wanted;
+    if (size.cols === applied.cols && size.rows === applied.rows) return;
+    // script forks its child a moment after it starts: look for its terminal a few times.
+    for (let attempt = 0; terminal === undefined && attempt < 40 && exit === undefined; attempt++) {
+      terminal = await slaveTerminal(pid);
+      if (terminal === undefined) await new Promise((resolve) => setTimeout(resolve, 25));
     }
+    const path = terminal;
+    if (path === undefined || exit !== undefined) return;
+    await new Promise((resolve) => execFile('stty', ['-F', path, ...sizeArgs(size.cols, size.rows)], resolve));
+    applied = size;
   };
   return {
     pid,
     write: (data) => {
-      if (child.stdin.writable) child.stdin.write(data);
+      queue = queue.then(() => {
+        if (child.stdin.writable) child.stdin.write(data);
+      });
+    },
+    pause: () => {
+      child.stdout.pause();
+      child.stderr.pause();
+    },
+    resume: () => {
+      child.stdout.resume();
+      child.stderr.resume();
     },
     signal: (signal) => {
       // The program leads its own session (script calls setsid), so its group is apart from script's.
@@ -97,8 +101,9 @@ function spawnScriptPty(scriptPath: string, file: string, args: string[], option
       return signalGroup(pid, signal) || reachedProgram;
     },
     resize: (cols, rows) => {
+      // Sizes that come quickly collapse into the last one.
       wanted = { cols, rows };
-      void apply();
+      queue = queue.then(applySize);
     },
     onData: (listener) => {
       dataListeners.push(listener);

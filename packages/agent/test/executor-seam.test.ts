@@ -33,6 +33,7 @@ function answering(
   endsAfter: (request: ExecutionRequest) => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)),
 ): RunExecutor {
   return {
+    pty: () => Promise.resolve(undefined),
     ptyKind: () => Promise.resolve('none'),
     runAsAvailable: () => false,
     refuse: () => Promise.resolve(undefined),

@@ -7,6 +7,7 @@ import { addNodesVerb } from './commands/nodes.ts';
 import { addRunVerb } from './commands/run.ts';
 import { addScriptsVerbs } from './commands/scripts.ts';
 import { addSearchVerb } from './commands/search.ts';
+import { addShellVerb } from './commands/shell.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
 import { processTerminal, type Terminal } from './terminal.ts';
 
@@ -15,6 +16,7 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addAuthVerbs(program, terminal);
   addNodesVerb(program, terminal);
   addRunVerb(program, terminal);
+  addShellVerb(program, terminal);
   addJobsVerb(program, terminal);
   addLogsVerb(program, terminal);
   addSearchVerb(program, terminal);

@@ -646,6 +646,8 @@ export const auditActions = [
   'job.cancel',
   'run.cancel',
   'retention.purge',
+  'shell.open',
+  'shell.close',
 ] as const;
 export const auditActionSchema = z.enum(auditActions);
 export type AuditAction = z.infer<typeof auditActionSchema>;

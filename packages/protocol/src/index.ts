@@ -30,6 +30,9 @@ export {
   outputStreamSchema,
   pingCommandSchema,
   pongEventSchema,
+  shellEventSchema,
+  shellOpenCommandSchema,
+  shellRefusalCodes,
   ptyKindSchema,
   rejectedEventSchema,
   rejectionCodes,
@@ -57,9 +60,12 @@ export type {
   RunOutcome,
   RunSpec,
   RunSpecInput,
+  ShellCommand,
+  ShellEvent,
   StateMessage,
 } from './messages.ts';
 export { describeIssues, fieldIssues } from './schema-errors.ts';
+export { SequencedInbox } from './sequenced-inbox.ts';
 export type { FieldIssue } from './schema-errors.ts';
 export { DEFAULT_TOPIC_PREFIX, NODE_ID_PATTERN, Topics, assertNodeId, channels, isValidNodeId } from './topics.ts';
 export type { Channel, NodeRoute } from './topics.ts';
@@ -194,3 +200,14 @@ export type {
   UserCreate,
   UserUpdate,
 } from './api.ts';
+export {
+  shellClientMessageSchema,
+  shellCloseCodes,
+  shellErrorCodes,
+  shellQuerySchema,
+  shellServerMessageSchema,
+  shellSessionDtoSchema,
+  shellSessionListQuerySchema,
+  shellSessionListSchema,
+} from './shell-api.ts';
+export type { ShellClientMessage, ShellQuery, ShellServerMessage, ShellSessionDto } from './shell-api.ts';

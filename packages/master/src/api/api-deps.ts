@@ -11,6 +11,7 @@ import type { Dispatcher } from '../runs/dispatcher.ts';
 import type { History } from '../runs/history.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
 import type { LogSearch } from '../search/log-search.ts';
+import type { ShellService } from '../shell/shell-service.ts';
 
 /** What the HTTP API is built from: app.ts and every routes-*.ts read it. */
 export interface ApiDeps {
@@ -27,6 +28,7 @@ export interface ApiDeps {
   nodes: NodeService;
   enrollment: Enrollment;
   hub: LiveHub;
+  shell: ShellService;
   brokerReady: () => boolean;
   /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
   allowedOrigins: () => readonly string[];

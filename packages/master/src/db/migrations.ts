@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { shellSessionsMigration } from './migrations/0140_shell_sessions.ts';
 import type { Dialect } from './store.ts';
 
 /**
@@ -242,6 +243,7 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`DELETE FROM output_lines WHERE run_id IN (SELECT run_id FROM runs WHERE index_seq = 0)`.execute(db);
       },
     },
+    '0140_shell_sessions': shellSessionsMigration,
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
