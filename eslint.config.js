@@ -45,6 +45,16 @@ const wall = {
     group: ['@edgestelle/testkit'],
     message: 'testkit holds test fixtures: a devDependency, never imported by code that ships.',
   },
+  fleetFixtureNotShipped: {
+    group: ['@edgestelle/fleet-fixture'],
+    message:
+      'fleet-fixture starts masters and agents for tests: it sits above the daemons, so only tests, benches and e2e import it.',
+  },
+  fleetFixtureNoCli: {
+    group: ['@edgestelle/cli', '@edgestelle/web'],
+    message:
+      'fleet-fixture builds on master, agent, protocol and testkit; it runs the CLI and serves the console as processes and files, never by import.',
+  },
   testkitImportsNothing: {
     group: ['@edgestelle/*'],
     message:
@@ -58,6 +68,7 @@ const wall = {
       '@edgestelle/agent',
       '@edgestelle/cli',
       '@edgestelle/testkit',
+      '@edgestelle/fleet-fixture',
     ],
     message:
       "The console imports only protocol's browser-safe entry: the envelope and private-files need node:crypto and node:fs, the daemons and testkit are Node programs, and it talks to the master over HTTP.",
@@ -112,13 +123,13 @@ const importWalls = [
   {
     files: ['packages/agent/src/**/*.ts'],
     ignores: tests,
-    rules: walls(wall.agentNotMaster, wall.noCli, wall.noWeb, wall.testkitNotShipped),
+    rules: walls(wall.agentNotMaster, wall.noCli, wall.noWeb, wall.testkitNotShipped, wall.fleetFixtureNotShipped),
   },
   { files: ['packages/master/**/*.ts'], rules: walls(wall.noCli, wall.noWeb) },
   {
     files: ['packages/master/src/**/*.ts'],
     ignores: tests,
-    rules: walls(wall.noCli, wall.noWeb, wall.masterNotAgent, wall.testkitNotShipped),
+    rules: walls(wall.noCli, wall.noWeb, wall.masterNotAgent, wall.testkitNotShipped, wall.fleetFixtureNotShipped),
   },
   { files: ['packages/cli/**/*.ts'], rules: walls(wall.noWeb) },
   {
@@ -129,13 +140,20 @@ const importWalls = [
   {
     files: ['packages/cli/src/**/*.ts'],
     ignores: ['packages/cli/src/daemons.ts', ...tests],
-    rules: walls(wall.noWeb, wall.cliNoEnvelope, wall.clientVerbsNoDaemons, wall.testkitNotShipped),
+    rules: walls(
+      wall.noWeb,
+      wall.cliNoEnvelope,
+      wall.clientVerbsNoDaemons,
+      wall.testkitNotShipped,
+      wall.fleetFixtureNotShipped,
+    ),
   },
   {
     files: ['packages/cli/src/daemons.ts'],
-    rules: walls(wall.noWeb, wall.cliNoEnvelope, wall.testkitNotShipped),
+    rules: walls(wall.noWeb, wall.cliNoEnvelope, wall.testkitNotShipped, wall.fleetFixtureNotShipped),
   },
   { files: ['packages/testkit/**/*.ts'], rules: walls(wall.testkitImportsNothing) },
+  { files: ['packages/fleet-fixture/**/*.ts'], rules: walls(wall.fleetFixtureNoCli) },
   { files: ['packages/web/**/*.ts', 'packages/web/**/*.vue'], rules: walls(wall.browserNoDaemons, wall.browserNoNode) },
   {
     // The console's tests and its build config run in Node.

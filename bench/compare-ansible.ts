@@ -76,9 +76,9 @@ async function ansible(n: number, dir: string): Promise<number> {
 }
 
 async function edgestelle(n: number, dir: string): Promise<number> {
-  const master = await startMasterChild({ dataDir: join(dir, `master-${n}`), topicPrefix: 'edgestelle' });
+  const { master } = await startMasterChild({ topicPrefix: 'edgestelle' });
   try {
-    const api = new BenchApi(master.url, master.token);
+    const api = new BenchApi(master.url, master.admin.token);
     const fleet = await startFleet({
       api,
       baseDir: join(dir, 'fleet'),
@@ -93,13 +93,13 @@ async function edgestelle(n: number, dir: string): Promise<number> {
         HOME: dir,
         XDG_CONFIG_HOME: join(dir, 'config'),
         EDGESTELLE_URL: master.url,
-        EDGESTELLE_TOKEN: master.token,
+        EDGESTELLE_TOKEN: master.admin.token,
       });
     } finally {
       await fleet.stop();
     }
   } finally {
-    await master.child.stop();
+    await master[Symbol.asyncDispose]();
   }
 }
 

@@ -183,11 +183,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
   if (!needMaster) return results;
   await using dir = await tempDir('edgestelle-bench-');
   await freshMasterSession();
-  const master = await startMasterChild({
-    dataDir: join(dir.path, 'master'),
-    topicPrefix: prefix,
-    ...(target.mqttUrl === undefined ? {} : { mqttUrl: target.mqttUrl }),
-  });
+  const { master, pid: masterPid } = await startMasterChild({ topicPrefix: prefix, mqttUrl: target.mqttUrl });
   const fleets: Fleet[] = [];
   const nodeIds: string[] = [];
   const track = (fleet: Fleet): Fleet => {
@@ -195,12 +191,12 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
     return fleet;
   };
   try {
-    const api = new BenchApi(master.url, master.token);
+    const api = new BenchApi(master.url, master.admin.token);
     const fleetDir = join(dir.path, 'fleet');
     const base = { api, baseDir: fleetDir, light: true };
 
     if (run('fanout') || run('idle')) {
-      const before = await steadyRss(master.child.pid, sizes.idleSeconds, sizes.settleMs);
+      const before = await steadyRss(masterPid, sizes.idleSeconds, sizes.settleMs);
       const started = performance.now();
       fleets.push(
         ...(await Promise.all([
@@ -220,7 +216,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
         `fleet: ${sizes.fanoutLarge} agents (light executor) enrolled and online in ${((performance.now() - started) / 1000).toFixed(1)} s, ${fleets.reduce((n, f) => n + f.pids.length, 0)} processes`,
       );
       if (run('idle')) {
-        const after = await steadyRss(master.child.pid, sizes.idleSeconds, sizes.settleMs);
+        const after = await steadyRss(masterPid, sizes.idleSeconds, sizes.settleMs);
         results.master.bytesPerIdleAgent = Math.round((after - before) / sizes.fanoutLarge);
         note(
           kind,
@@ -228,7 +224,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
         );
       }
       if (run('fanout')) {
-        const pids = { master: master.child.pid, fleet: fleets.flatMap((f) => f.pids) };
+        const pids = { master: masterPid, fleet: fleets.flatMap((f) => f.pids) };
         const small = await measureFanout(api, pids, { tags: { group: 'a' } }, sizes.fanoutSmall, sizes.rounds);
         results.fanout.n1000 = fanoutFigures(small);
         note(kind, `fan-out ${sizes.fanoutSmall}: ${roundsText(small)}`);
@@ -274,7 +270,7 @@ async function benchBroker(target: BrokerTarget): Promise<BrokerResults> {
     }
   } finally {
     await Promise.all(fleets.map((fleet) => fleet.stop()));
-    await master.child.stop();
+    await master[Symbol.asyncDispose]();
     if (target.shared && target.mqttUrl !== undefined) await forgetNodes(target.mqttUrl, prefix, nodeIds);
   }
   return results;

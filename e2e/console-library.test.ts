@@ -2,9 +2,10 @@ import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page, Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, evaluate, login, logout, screenshot, waitForPanes } from './harness/console-page.ts';
-import { ADMIN, VIEWER, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import { ADMIN, VIEWER, startConsoleStack } from './harness/stack.ts';
 
 /**
  * The console pages built on issue 5's API, in real Chromium against a real master with two
@@ -12,7 +13,7 @@ import { ADMIN, VIEWER, startConsoleStack, type ConsoleStack } from './harness/s
  * hit's line, users, sessions and the audit log, and what a viewer is not offered.
  */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;
@@ -130,7 +131,7 @@ describe('console on the issue 5 API', () => {
     'finds a line printed by one node and opens that run scrolled to the line',
     async () => {
       const filler = (from: number, to: number) => `for i in $(seq ${from} ${to}); do echo "filler line $i"; done`;
-      const needleJob = await stack.createJob({
+      const needleJob = await stack.admin.createJob({
         target: { nodeIds: ['edge-2'] },
         spec: {
           script: {
@@ -140,7 +141,7 @@ describe('console on the issue 5 API', () => {
           timeoutMs: 60_000,
         },
       });
-      await stack.createJob({
+      await stack.admin.createJob({
         target: { nodeIds: ['edge-1'] },
         spec: { script: { interpreter: 'bash', body: filler(1, 50) }, timeoutMs: 60_000 },
       });
@@ -205,7 +206,7 @@ describe('console on the issue 5 API', () => {
       expect(requests).toEqual([]);
       page.off('request', record);
 
-      await stack.createJob({
+      await stack.admin.createJob({
         target: { nodeIds: ['edge-1'] },
         spec: { command: `head -c 4000 /dev/zero | tr '\\0' a; echo ' long-needle-5e1 end'`, timeoutMs: 60_000 },
       });

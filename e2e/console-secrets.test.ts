@@ -3,9 +3,10 @@ import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, evaluate, login, logout, screenshot, waitForPanes } from './harness/console-page.ts';
-import { ADMIN, VIEWER, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import { ADMIN, VIEWER, startConsoleStack } from './harness/stack.ts';
 
 /**
  * Secret variables in the console, in real Chromium against a real master and agent: a value
@@ -13,7 +14,7 @@ import { ADMIN, VIEWER, startConsoleStack, type ConsoleStack } from './harness/s
  * API the page reads show `***` to the admin who typed it and to a viewer alike.
  */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;

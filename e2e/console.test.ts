@@ -3,16 +3,17 @@ import { tempDir, type TempDir } from '@edgestelle/testkit';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { confirmDialog, evaluate, login, logout, readPanes, screenshot, waitForPanes } from './harness/console-page.ts';
-import { ADMIN, VIEWER, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import { ADMIN, VIEWER, startConsoleStack } from './harness/stack.ts';
 
 /**
  * The console in real Chromium against a real master with two real agents: everything an
  * operator does, read back from the xterm buffers and the DOM.
  */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 let page: Page;
@@ -231,7 +232,7 @@ describe('web console', () => {
   it(
     'cancels one run, then the rest of the job',
     async () => {
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { all: true },
         spec: { command: 'echo started; sleep 300', timeoutMs: 600_000 },
       });
@@ -252,7 +253,7 @@ describe('web console', () => {
   it(
     'cancels a long run from the job page',
     async () => {
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: ['edge-1'] },
         spec: { command: 'echo started; sleep 300', timeoutMs: 600_000 },
       });
@@ -271,7 +272,7 @@ describe('web console', () => {
     'resumes the output completely after a reload in the middle of a run',
     async () => {
       const lines = 60;
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: ['edge-2'] },
         spec: {
           script: { interpreter: 'bash', body: `for i in $(seq 1 ${lines}); do echo "line $i"; sleep 0.05; done` },
@@ -297,7 +298,7 @@ describe('web console', () => {
     'holds output while paused and shows all of it on resume',
     async () => {
       const lines = 40;
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: ['edge-1'] },
         spec: {
           script: { interpreter: 'bash', body: `for i in $(seq 1 ${lines}); do echo "tick $i"; sleep 0.05; done` },
@@ -326,7 +327,7 @@ describe('web console', () => {
       await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: stack.url });
       await page.evaluate(`navigator.clipboard.writeText('untouched')`);
       const titleBefore = await page.title();
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: ['edge-1'] },
         spec: {
           script: {
@@ -529,7 +530,7 @@ describe('web console', () => {
       await page.getByText('Facts').waitFor();
       expect(await page.getByTestId('quick-command').count()).toBe(0);
 
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: ['edge-1'] },
         spec: { command: 'sleep 30', timeoutMs: 60_000 },
       });

@@ -2,9 +2,10 @@ import type { NodeFacts } from '@edgestelle/protocol';
 import { tempDir, type TempDir } from '@edgestelle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { evaluate, login, screenshot } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import { ADMIN, startConsoleStack } from './harness/stack.ts';
 
 /**
  * The fleet page with 10,000 nodes. They are written straight into the master's database
@@ -17,7 +18,7 @@ const NODE_COUNT = 10_000;
 const FILTER = 'input[data-testid=fleet-filter], [data-testid=fleet-filter] input';
 const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">';
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 

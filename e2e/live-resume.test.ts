@@ -1,9 +1,10 @@
 import { tempDir, type TempDir } from '@edgestelle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { InProcessMaster } from '@edgestelle/fleet-fixture';
 import { launchBrowser, type Browser } from './harness/browser.ts';
 import { evaluate, login, readPanes, waitForPanes } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts';
+import { ADMIN, startConsoleStack } from './harness/stack.ts';
 
 /**
  * The promise the live hub and its client make together: a browser that loses the hub in the
@@ -11,7 +12,7 @@ import { ADMIN, startConsoleStack, type ConsoleStack } from './harness/stack.ts'
  * rendered — every line once, in order, without a reload.
  */
 
-let stack: ConsoleStack;
+let stack: InProcessMaster;
 let profile: TempDir;
 let browser: Browser;
 
@@ -32,7 +33,7 @@ describe('live output across a master restart', () => {
   it('resumes the terminal from the last seq, with no gap and no duplicate', async () => {
     const page = browser.page;
     const lines = 150;
-    const job = await stack.createJob({
+    const job = await stack.admin.createJob({
       target: { nodeIds: ['edge-1'] },
       spec: {
         script: { interpreter: 'bash', body: `for i in $(seq 1 ${lines}); do echo "line $i"; sleep 0.04; done` },
@@ -43,7 +44,7 @@ describe('live output across a master restart', () => {
     await waitForPanes(page, (panes) => panes[0]?.text.includes('line 15') === true);
 
     await page.evaluate(`window.sameDocument = true`);
-    await stack.restartMaster();
+    await stack.restart();
     const before = await readPanes(page);
     expect(before[0]?.text).not.toContain(`line ${lines}`);
 

@@ -15,10 +15,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { configFrom, createMaster } from '@edgestelle/master';
+import { startMaster } from '@edgestelle/fleet-fixture';
 import { Topics } from '@edgestelle/protocol';
 import { sealMessage } from '@edgestelle/protocol/envelope';
-import { freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { forkChild, nodeFlagsFromEnv, type BenchChild } from '../lib/child.ts';
@@ -101,19 +100,13 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
   const { agents: agentCount, chunkBytes, window } = options;
   const durationMs = options.seconds * 1000;
   const topics = new Topics(options.topicPrefix);
-  await using dir = await tempDir('edgestelle-bench-ingest-');
-  const pg = options.db === 'postgres' ? await freshPostgresDatabase() : undefined;
-  const master = await createMaster(
-    configFrom({
-      dataDir: join(dir.path, 'master'),
-      httpPort: '0',
-      ...(options.mqttUrl === undefined ? { mqttPort: '0' } : { mqttUrl: options.mqttUrl }),
-      topicPrefix: options.topicPrefix,
-      adminPassword: 'bench-password',
-      databaseUrl: pg?.url,
-    }),
-    { logger: pino({ level: 'warn' }), sweepIntervalMs: 0 },
-  );
+  // The master's own pace: real time, its default ingest flush; only the sweeper stays off.
+  const fleet = await startMaster({
+    db: options.db,
+    config: { topicPrefix: options.topicPrefix, mqttUrl: options.mqttUrl, logLevel: 'warn' },
+    deps: { logger: pino({ level: 'warn' }), sweepIntervalMs: 0, clock: undefined, ingestFlushIntervalMs: undefined },
+  });
+  const master = fleet.master;
   const stateTopics: string[] = [];
   try {
     // ---- the master path ------------------------------------------------------------------
@@ -157,8 +150,7 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
           throw new BenchError(BenchErrorCode.timeout, 'the ingest agents did not come online');
         await sleep(50);
       }
-      const users = await master.store.db.selectFrom('users').select('user_id').executeTakeFirstOrThrow();
-      const apiToken = (await master.auth.createApiToken(users.user_id, 'bench', null)).token;
+      const apiToken = fleet.admin.token;
       const job = await master.dispatcher.createJob(
         {
           target: { tags: { bench: '1' } },
@@ -229,7 +221,7 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
       ...(embedded
         ? {
             username: 'edgestelle:master',
-            password: (await readFile(join(dir.path, 'master', 'mqtt-master-password'), 'utf8')).trim(),
+            password: (await readFile(join(fleet.dir, 'master', 'mqtt-master-password'), 'utf8')).trim(),
           }
         : {}),
       topicPrefix: options.topicPrefix,
@@ -272,9 +264,8 @@ export async function measureIngest(options: IngestOptions): Promise<IngestResul
       },
     };
   } finally {
-    await master.close();
+    await fleet[Symbol.asyncDispose]();
     if (options.mqttUrl !== undefined) await clearRetained(options.mqttUrl, stateTopics);
-    await pg?.[Symbol.asyncDispose]();
   }
 }
 

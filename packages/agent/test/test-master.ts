@@ -12,9 +12,12 @@ import { openMessage, sealMessage, type SealingKey } from '@edgestelle/protocol/
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 /**
- * A small stand-in for the master, for agent tests before the real one exists: it opens the
- * node's events, "stores" chunks idempotently by (runId, seq), acknowledges the highest
- * contiguous seq after storing (batched), and counts everything.
+ * A small stand-in for the master: it opens the node's events, "stores" chunks idempotently by
+ * (runId, seq), acknowledges the highest contiguous seq after storing (batched), and counts
+ * everything. It stays for what a real master never does or never shows: withholding or losing
+ * acks, forgetting what it did not acknowledge, delivering a command again, forged, replayed or
+ * misdirected commands, and each event kind on the wire. Tests a real master can serve use
+ * `startMaster` of @edgestelle/fleet-fixture.
  */
 export interface StoredRun {
   chunks: Map<number, { stream: string; data: Buffer }>;

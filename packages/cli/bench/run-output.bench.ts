@@ -6,14 +6,15 @@
  * Run: npm run bench -w packages/cli   (add -- --lines 20000 for a quick smoke)
  */
 import { parseArgs } from 'node:util';
-import { collect, startFleet } from '../test/fleet.ts';
+import { collect, spawnCli, startMaster } from '@edgestelle/fleet-fixture';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '100000,300000' } } });
 const sizes = values.lines.split(',').map(Number);
 const ROUNDS = 3;
 const NODES = ['bench-1', 'bench-2', 'bench-3'];
 
-const fleet = await startFleet(NODES.map((nodeId) => ({ nodeId, tags: { bench: 'yes' } })));
+const fleet = await startMaster({ deps: { sweepIntervalMs: 250 } });
+for (const nodeId of NODES) await fleet.startAgent(nodeId, { tags: { bench: 'yes' } });
 try {
   console.log('| lines per node | nodes | lines/s (median) | MB/s (median) | wall ms (median) |');
   console.log('|---|---|---|---|---|');
@@ -21,7 +22,7 @@ try {
     const rounds: { ms: number; bytes: number }[] = [];
     for (let round = 0; round < ROUNDS; round += 1) {
       const started = performance.now();
-      const child = fleet.spawnCli(['run', '--tag', 'bench=yes', '--', `seq 1 ${lines}`]);
+      const child = spawnCli(fleet, ['run', '--tag', 'bench=yes', '--', `seq 1 ${lines}`]);
       const perNode = new Map<string, number>();
       let bytes = 0;
       let rest = '';

@@ -6,7 +6,7 @@ import { jobDtoSchema, nodeDtoSchema, runDtoSchema, sessionDtoSchema, type RunDt
 import { freePort, freshPostgresDatabase, tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { waitFor } from '../test/fleet.ts';
+import { waitFor } from '@edgestelle/fleet-fixture';
 import { demoAgentEnvironment } from './demo.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -51,7 +51,7 @@ async function startDemoMaster(dataDir: string, env: NodeJS.ProcessEnv): Promise
   };
   try {
     // Printed once the master listens and its demo node is enrolled.
-    await waitFor(() => stderr.includes('demo agent'), 'the banner', 60_000);
+    await waitFor('the banner', () => stderr.includes('demo agent'), { timeoutMs: 60_000 });
     const login = await fetch(`${url}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -61,9 +61,9 @@ async function startDemoMaster(dataDir: string, env: NodeJS.ProcessEnv): Promise
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
     const headers = { cookie, 'x-csrf-token': session.csrfToken ?? '', 'content-type': 'application/json' };
     await waitFor(
-      async () => nodeDtoSchema.parse(await (await fetch(`${url}/api/v1/nodes/demo`, { headers })).json()).online,
       'the demo node online',
-      60_000,
+      async () => nodeDtoSchema.parse(await (await fetch(`${url}/api/v1/nodes/demo`, { headers })).json()).online,
+      { timeoutMs: 60_000 },
     );
     const run = async (command: string) => {
       const job = jobDtoSchema.parse(
@@ -78,12 +78,12 @@ async function startDemoMaster(dataDir: string, env: NodeJS.ProcessEnv): Promise
       const runs = z.object({ items: z.array(runDtoSchema) });
       let done: RunDto | undefined;
       await waitFor(
+        'the run',
         async () => {
           [done] = runs.parse(await (await fetch(`${url}/api/v1/jobs/${job.jobId}/runs`, { headers })).json()).items;
           return done?.complete === true;
         },
-        'the run',
-        30_000,
+        { timeoutMs: 30_000 },
       );
       if (done === undefined) throw new Error('no run');
       const output = await (await fetch(`${url}/api/v1/runs/${done.runId}/output/raw`, { headers })).text();

@@ -15,14 +15,14 @@ import {
 } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startFleet, waitFor, type Fleet } from './fleet.ts';
+import { cliEnv, type InProcessMaster, runCli, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 /**
  * The script library, script jobs, job filters and search as an operator uses them: a real
  * master with two agents, the CLI as a child process. The tests run in order and build on
  * each other (push, then run, then filter and search what ran), to keep the CLI starts few.
  */
-let fleet: Fleet;
+let fleet: InProcessMaster;
 let scriptFile: string;
 let jobId = '';
 
@@ -42,10 +42,12 @@ echo "needle-$PARAM_TIMES-found"
 \t# trailing tab and no final newline stay exactly as they are:\t`;
 
 beforeAll(async () => {
-  fleet = await startFleet([
+  fleet = await startMaster({ deps: { sweepIntervalMs: 250 } });
+  for (const { nodeId, tags } of [
     { nodeId: 'alpha', tags: { role: 'app' } },
     { nodeId: 'beta', tags: { role: 'app' } },
-  ]);
+  ])
+    await fleet.startAgent(nodeId, { tags });
   scriptFile = join(fleet.dir, 'Echo-Msg.sh');
   await writeFile(scriptFile, BODY);
 });
@@ -56,13 +58,13 @@ afterAll(async () => {
 
 describe('scripts and script jobs', () => {
   it('pushes a script with its header parameters; the same content again saves nothing', async () => {
-    const first = await fleet.cli(['scripts', 'push', scriptFile]);
+    const first = await runCli(fleet, ['scripts', 'push', scriptFile]);
     expect(first.stderr).toContain('Saved echo-msg version 1; run it with: edgestelle run --all --script echo-msg');
     expect(first.status).toBe(0);
-    const again = await fleet.cli(['scripts', 'push', scriptFile]);
+    const again = await runCli(fleet, ['scripts', 'push', scriptFile]);
     expect(again.stderr).toBe('echo-msg is unchanged (version 1)\n');
 
-    const saved = await fleet.api('GET', '/api/v1/scripts/echo-msg', scriptDtoSchema);
+    const saved = await fleet.admin.api('GET', '/api/v1/scripts/echo-msg', scriptDtoSchema);
     expect(saved).toMatchObject({ interpreter: '/bin/sh', description: 'Print a message on every node', body: BODY });
     expect(saved.parameters).toEqual([
       { name: 'msg', type: 'string', required: true, description: 'what to print' },
@@ -79,35 +81,36 @@ describe('scripts and script jobs', () => {
     ]);
 
     const list = pageSchema(scriptSummaryDtoSchema).parse(
-      JSON.parse((await fleet.cli(['scripts', 'list', '--json'])).stdout),
+      JSON.parse((await runCli(fleet, ['scripts', 'list', '--json'])).stdout),
     );
     expect(list.items.map((s) => [s.name, s.latestVersion])).toEqual([['echo-msg', 1]]);
-    const show = await fleet.cli(['scripts', 'show', 'echo-msg']);
+    const show = await runCli(fleet, ['scripts', 'show', 'echo-msg']);
     expect(show.stdout).toMatch(/^msg\s+string\s+yes\s+-\s+what to print$/m);
     expect(show.stdout).toMatch(/^times\s+integer 1\.\.3\s+no\s+1\s+how many times$/m);
   });
 
   it('pulls the exact body back, of the newest or an older version', async () => {
     await writeFile(join(fleet.dir, 'echo-msg.sh'), `${BODY}\n# version 2\n`);
-    const second = await fleet.cli(['scripts', 'push', join(fleet.dir, 'echo-msg.sh')]);
+    const second = await runCli(fleet, ['scripts', 'push', join(fleet.dir, 'echo-msg.sh')]);
     expect(second.stderr).toContain('Saved echo-msg version 2');
-    const versions = await fleet.cli(['scripts', 'versions', 'echo-msg']);
+    const versions = await runCli(fleet, ['scripts', 'versions', 'echo-msg']);
     expect(versions.stdout).toMatch(
       /^VERSION\s+SAVED\s+BY\s+DESCRIPTION\n2\s+\S+Z\s+admin\s+Print a message on every node\n1\s/,
     );
-    const newest = await fleet.cli(['scripts', 'pull', 'echo-msg']);
+    const newest = await runCli(fleet, ['scripts', 'pull', 'echo-msg']);
     expect(newest.stdout).toBe(`${BODY}\n# version 2\n`);
     const out = join(fleet.dir, 'pulled.sh');
-    const old = await fleet.cli(['scripts', 'pull', 'echo-msg', '--version', '1', '-o', out]);
+    const old = await runCli(fleet, ['scripts', 'pull', 'echo-msg', '--version', '1', '-o', out]);
     expect(old.status).toBe(0);
     expect(await readFile(out, 'utf8')).toBe(BODY);
-    const missing = await fleet.cli(['scripts', 'pull', 'echo-msg', '--version', '9']);
+    const missing = await runCli(fleet, ['scripts', 'pull', 'echo-msg', '--version', '9']);
     expect(missing.status).toBe(66);
     expect(missing.stderr).toBe("edgestelle: script 'echo-msg' has no version 9\n");
   });
 
   it('runs the script by name on 2 nodes with --param; the value arrives literally', async () => {
-    const { status, stdout, stderr } = await fleet.cli(
+    const { status, stdout, stderr } = await runCli(
+      fleet,
       [
         'run',
         '--tag',
@@ -136,17 +139,18 @@ describe('scripts and script jobs', () => {
     ]);
     expect(existsSync(join(fleet.dir, 'PWNED'))).toBe(false);
     const page = jobHistoryPageSchema.parse(
-      JSON.parse((await fleet.cli(['jobs', '--script', 'echo-msg', '--json'])).stdout),
+      JSON.parse((await runCli(fleet, ['jobs', '--script', 'echo-msg', '--json'])).stdout),
     );
     const job = page.items[0];
     expect(job).toMatchObject({ script: { name: 'echo-msg', version: 1 }, params: { msg: HOSTILE, times: 2 } });
     jobId = job?.jobId ?? '';
-    const detail = await fleet.cli(['jobs', jobId]);
+    const detail = await runCli(fleet, ['jobs', jobId]);
     expect(detail.stdout).toMatch(/^command\s+echo-msg@1 msg=it's "\$\(touch PWNED\)" .* times=2$/m);
   });
 
   it('checks --param values against the script before creating a job (exit 64)', async () => {
-    const before = jobHistoryPageSchema.parse(JSON.parse((await fleet.cli(['jobs', '--json'])).stdout)).items.length;
+    const before = jobHistoryPageSchema.parse(JSON.parse((await runCli(fleet, ['jobs', '--json'])).stdout)).items
+      .length;
     const cases: [string[], string][] = [
       [['--param', 'msg=x', '--param', 'times=9'], 'edgestelle: --param times: 9 is above 3\n'],
       [
@@ -160,14 +164,14 @@ describe('scripts and script jobs', () => {
       ],
     ];
     for (const [extra, message] of cases) {
-      const result = await fleet.cli(['run', '--all', '--script', 'echo-msg', ...extra]);
+      const result = await runCli(fleet, ['run', '--all', '--script', 'echo-msg', ...extra]);
       expect(result.stderr).toBe(message);
       expect(result.status).toBe(64);
     }
-    const unknown = await fleet.cli(['run', '--all', '--script', 'no-such', '--param', 'a=1']);
+    const unknown = await runCli(fleet, ['run', '--all', '--script', 'no-such', '--param', 'a=1']);
     expect(unknown.status).toBe(66);
     expect(unknown.stderr).toContain("no script 'no-such' in the library");
-    const after = jobHistoryPageSchema.parse(JSON.parse((await fleet.cli(['jobs', '--json'])).stdout)).items.length;
+    const after = jobHistoryPageSchema.parse(JSON.parse((await runCli(fleet, ['jobs', '--json'])).stdout)).items.length;
     expect(after).toBe(before);
   });
 });
@@ -175,7 +179,7 @@ describe('scripts and script jobs', () => {
 describe('completion of script names', () => {
   it('completes --script and scripts pull from the master’s library', async () => {
     const script = join(fleet.dir, 'completion.bash');
-    await writeFile(script, (await fleet.cli(['completion', 'bash'])).stdout);
+    await writeFile(script, (await runCli(fleet, ['completion', 'bash'])).stdout);
     const bin = join(fleet.dir, 'bin');
     await promisify(execFile)('mkdir', ['-p', bin]);
     const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -192,7 +196,7 @@ describe('completion of script names', () => {
           '-c',
           `source ${script}; COMP_WORDS=(${words}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _edgestelle; echo "\${COMPREPLY[@]}"`,
         ],
-        { env: fleet.cliEnv({ PATH: `${bin}:${process.env.PATH ?? ''}` }) },
+        { env: cliEnv(fleet, { PATH: `${bin}:${process.env.PATH ?? ''}` }) },
       );
       return stdout.trim();
     };
@@ -203,15 +207,15 @@ describe('completion of script names', () => {
 
 describe('jobs filters and search', () => {
   it('filters jobs by state, user, node, script and time, with counts by state', async () => {
-    await fleet.api('POST', '/api/v1/jobs', jobDtoSchema, {
+    await fleet.admin.api('POST', '/api/v1/jobs', jobDtoSchema, {
       target: { nodeIds: ['beta'] },
       spec: { command: 'echo inline-only', timeoutMs: 10_000 },
     });
-    await waitFor(async () => {
-      const page = await fleet.api('GET', '/api/v1/jobs?state=running', jobHistoryPageSchema);
+    await waitFor('jobs finished', async () => {
+      const page = await fleet.admin.api('GET', '/api/v1/jobs?state=running', jobHistoryPageSchema);
       return page.items.length === 0;
-    }, 'jobs finished');
-    const byScript = await fleet.cli(['jobs', '--script', 'echo-msg']);
+    });
+    const byScript = await runCli(fleet, ['jobs', '--script', 'echo-msg']);
     expect(byScript.stdout).toMatch(
       new RegExp(`^${jobId}\\s+\\S+ ago\\s+admin\\s+finished\\s+tag role=app\\s+2 succeeded\\s+echo-msg@1 msg=`, 'm'),
     );
@@ -220,7 +224,7 @@ describe('jobs filters and search', () => {
 
     const ids = async (args: string[]): Promise<string[]> =>
       jobHistoryPageSchema
-        .parse(JSON.parse((await fleet.cli(['jobs', '--json', ...args])).stdout))
+        .parse(JSON.parse((await runCli(fleet, ['jobs', '--json', ...args])).stdout))
         .items.map((j) => j.jobId);
     const all = await ids([]);
     expect(all).toHaveLength(2);
@@ -229,31 +233,31 @@ describe('jobs filters and search', () => {
     expect(await ids(['--user', 'admin', '--since', '1h', '--state', 'finished'])).toEqual(all);
     expect(await ids(['--user', 'nobody'])).toEqual([]);
     expect(await ids(['--until', '2000-01-01'])).toEqual([]);
-    const running = await fleet.cli(['jobs', '--state', 'running']);
+    const running = await runCli(fleet, ['jobs', '--state', 'running']);
     expect(running.stdout).toBe('No jobs.\n');
     expect(running.stderr).toContain('finished 2');
-    const bad = await fleet.cli(['jobs', '--state', 'done']);
+    const bad = await runCli(fleet, ['jobs', '--state', 'done']);
     expect(bad.status).toBe(64);
     expect(bad.stderr).toContain("--state: 'done' is not a job state");
   });
 
   it('finds a line with node, run and seq; --json is the API page', async () => {
-    const runs = await fleet.api('GET', `/api/v1/jobs/${jobId}/runs`, z.object({ items: z.array(runDtoSchema) }));
-    await waitFor(async () => {
-      const page = await fleet.api('GET', '/api/v1/search?q=needle-2', searchPageSchema);
+    const runs = await fleet.admin.api('GET', `/api/v1/jobs/${jobId}/runs`, z.object({ items: z.array(runDtoSchema) }));
+    await waitFor('the lines indexed', async () => {
+      const page = await fleet.admin.api('GET', '/api/v1/search?q=needle-2', searchPageSchema);
       return page.items.length === 2;
-    }, 'the lines indexed');
-    const { status, stdout } = await fleet.cli(['search', 'needle-2', '--node', 'beta']);
+    });
+    const { status, stdout } = await runCli(fleet, ['search', 'needle-2', '--node', 'beta']);
     expect(status).toBe(0);
     const beta = runs.items.find((run) => run.nodeId === 'beta');
     expect(stdout).toMatch(new RegExp(`^beta  ${beta?.runId ?? '?'}  seq \\d+  needle-2-found\\n$`));
     const json = searchPageSchema.parse(
-      JSON.parse((await fleet.cli(['search', 'NEEDLE-2', 'found', '--json'])).stdout),
+      JSON.parse((await runCli(fleet, ['search', 'NEEDLE-2', 'found', '--json'])).stdout),
     );
     expect(json.items.map((hit) => hit.nodeId).sort()).toEqual(['alpha', 'beta']);
-    const none = await fleet.cli(['search', 'no-such-line-anywhere']);
+    const none = await runCli(fleet, ['search', 'no-such-line-anywhere']);
     expect(none.stderr).toBe('No lines match.\n');
-    const short = await fleet.cli(['search', 'ab']);
+    const short = await runCli(fleet, ['search', 'ab']);
     expect(short.status).toBe(64);
   });
 });

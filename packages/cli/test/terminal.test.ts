@@ -3,20 +3,22 @@ import { fileURLToPath } from 'node:url';
 import { spawn, type IPty } from '@lydell/node-pty';
 import { jobDtoSchema, pageSchema, searchPageSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, startFleet, waitFor, type Fleet } from './fleet.ts';
+import { ADMIN, cliEnv, type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 /**
  * The CLI on a real terminal (a pseudo-terminal): escaped control characters, coloured
  * prefixes, the Ctrl-C question, and the password prompt without echo.
  */
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-let fleet: Fleet;
+let fleet: InProcessMaster;
 
 beforeAll(async () => {
-  fleet = await startFleet([
+  fleet = await startMaster({ deps: { sweepIntervalMs: 250 } });
+  for (const { nodeId, tags } of [
     { nodeId: 'tty-1', tags: { kind: 'tty' } },
     { nodeId: 'tty-2', tags: { kind: 'tty' } },
-  ]);
+  ])
+    await fleet.startAgent(nodeId, { tags });
 });
 
 afterAll(async () => {
@@ -34,7 +36,7 @@ function onTerminal(args: readonly string[], env: Record<string, string | undefi
     name: 'xterm-256color',
     cols: 160,
     rows: 40,
-    env: fleet.cliEnv(env),
+    env: cliEnv(fleet, env),
   });
   let output = '';
   pty.onData((data) => (output += data));
@@ -56,13 +58,13 @@ describe('on a terminal', () => {
   });
 
   it('search escapes control characters in found lines, unless --raw', async () => {
-    await fleet.api('POST', '/api/v1/jobs', jobDtoSchema, {
+    await fleet.admin.api('POST', '/api/v1/jobs', jobDtoSchema, {
       target: { nodeIds: ['tty-2'] },
       spec: { command: String.raw`printf 'found-it \033]0;title\007 here\n'`, timeoutMs: 10_000 },
     });
     await waitFor(
-      async () => (await fleet.api('GET', '/api/v1/search?q=found-it', searchPageSchema)).items.length === 1,
       'the line indexed',
+      async () => (await fleet.admin.api('GET', '/api/v1/search?q=found-it', searchPageSchema)).items.length === 1,
     );
     const session = onTerminal(['search', 'found-it']);
     expect(await session.exit).toBe(0);
@@ -81,28 +83,28 @@ describe('on a terminal', () => {
 
   it('asks on Ctrl-C; d detaches (exit 3) and the job keeps running', async () => {
     const session = onTerminal(['run', '--tag', 'kind=tty', '--', 'echo started; sleep 30']);
-    await waitFor(() => (session.output().match(/started/g) ?? []).length === 2, 'both nodes to start');
+    await waitFor('both nodes to start', () => (session.output().match(/started/g) ?? []).length === 2);
     session.pty.write('\x03');
-    await waitFor(() => session.output().includes('[d]etach'), 'the question');
+    await waitFor('the question', () => session.output().includes('[d]etach'));
     session.pty.write('d');
     expect(await session.exit).toBe(3);
     const jobId = /edgestelle logs (\w{26}) --follow/.exec(session.output())?.[1] ?? '';
-    const job = await fleet.api('GET', `/api/v1/jobs/${jobId}`, jobDtoSchema);
+    const job = await fleet.admin.api('GET', `/api/v1/jobs/${jobId}`, jobDtoSchema);
     expect(job.state).toBe('running');
-    await fleet.api('POST', `/api/v1/jobs/${jobId}/cancel`, jobDtoSchema);
+    await fleet.admin.api('POST', `/api/v1/jobs/${jobId}/cancel`, jobDtoSchema);
   });
 
   it('asks on Ctrl-C; c cancels the job (exit 130)', async () => {
     const session = onTerminal(['run', '--tag', 'kind=tty', '--', 'echo started; sleep 30']);
-    await waitFor(() => (session.output().match(/started/g) ?? []).length === 2, 'both nodes to start');
+    await waitFor('both nodes to start', () => (session.output().match(/started/g) ?? []).length === 2);
     // The progress line, drawn on stderr while the runs go on.
-    await waitFor(() => /0\/2 done, 2 running · \d/.test(session.output()), 'the progress line');
+    await waitFor('the progress line', () => /0\/2 done, 2 running · \d/.test(session.output()));
     session.pty.write('\x03');
-    await waitFor(() => session.output().includes('[c]ancel'), 'the question');
+    await waitFor('the question', () => session.output().includes('[c]ancel'));
     session.pty.write('c');
     expect(await session.exit).toBe(130);
     expect(session.output()).toMatch(/tty-1\s+cancelled/);
-    const { items } = await fleet.api('GET', '/api/v1/jobs?limit=1', pageSchema(jobDtoSchema));
+    const { items } = await fleet.admin.api('GET', '/api/v1/jobs?limit=1', pageSchema(jobDtoSchema));
     expect(items[0]?.state).toBe('cancelled');
   });
 
@@ -113,10 +115,10 @@ describe('on a terminal', () => {
       EDGESTELLE_TOKEN: undefined,
       XDG_CONFIG_HOME: configHome,
     });
-    await waitFor(() => session.output().includes('Password for admin'), 'the prompt');
-    session.pty.write(`${ADMIN_PASSWORD}\r`);
+    await waitFor('the prompt', () => session.output().includes('Password for admin'));
+    session.pty.write(`${ADMIN.password}\r`);
     expect(await session.exit).toBe(0);
-    expect(session.output()).not.toContain(ADMIN_PASSWORD);
+    expect(session.output()).not.toContain(ADMIN.password);
     expect(session.output()).toContain('Logged in to');
   });
 });

@@ -14,16 +14,18 @@ import {
 import { freePort } from '@edgestelle/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ADMIN_PASSWORD, startFleet, type Fleet } from './fleet.ts';
+import { ADMIN, cliEnv, type InProcessMaster, runCli, startMaster } from '@edgestelle/fleet-fixture';
 
 /** login/logout/whoami, nodes, jobs, tokens, enroll-token, errors and completion against a real master. */
-let fleet: Fleet;
+let fleet: InProcessMaster;
 
 beforeAll(async () => {
-  fleet = await startFleet([
+  fleet = await startMaster({ deps: { sweepIntervalMs: 250 } });
+  for (const { nodeId, tags } of [
     { nodeId: 'alpha', tags: { site: 'berlin' } },
     { nodeId: 'beta', tags: { site: 'paris' } },
-  ]);
+  ])
+    await fleet.startAgent(nodeId, { tags });
 });
 
 afterAll(async () => {
@@ -36,40 +38,40 @@ const saved = { EDGESTELLE_URL: undefined, EDGESTELLE_TOKEN: undefined };
 describe('login, whoami, logout', () => {
   it('logs in with --password-stdin, saves a 0600 config, and logout revokes the token', async () => {
     const env = { ...saved, XDG_CONFIG_HOME: join(fleet.dir, 'login-config') };
-    const notYet = await fleet.cli(['whoami'], { env });
+    const notYet = await runCli(fleet, ['whoami'], { env });
     expect(notYet.status).toBe(77);
     expect(notYet.stderr).toMatch(/^edgestelle: not logged in: run edgestelle login/);
 
-    const login = await fleet.cli(['login', '--url', fleet.url, '--user', 'admin', '--password-stdin'], {
+    const login = await runCli(fleet, ['login', '--url', fleet.url, '--user', 'admin', '--password-stdin'], {
       env,
-      input: `${ADMIN_PASSWORD}\n`,
+      input: `${ADMIN.password}\n`,
     });
     expect(login.stderr).toContain(`Logged in to ${fleet.url} as admin (admin)`);
     expect(login.status).toBe(0);
     const path = join(fleet.dir, 'login-config', 'edgestelle', 'config.json');
     expect((await stat(path)).mode & 0o777).toBe(0o600);
 
-    const whoami = await fleet.cli(['whoami'], { env });
+    const whoami = await runCli(fleet, ['whoami'], { env });
     expect(whoami.stdout).toBe(`admin (admin) at ${fleet.url}\n`);
-    const asJson = sessionDtoSchema.parse(JSON.parse((await fleet.cli(['whoami', '--json'], { env })).stdout));
+    const asJson = sessionDtoSchema.parse(JSON.parse((await runCli(fleet, ['whoami', '--json'], { env })).stdout));
     expect(asJson).toMatchObject({ via: 'token', user: { username: 'admin', role: 'admin' } });
 
     const tokens = z
       .array(apiTokenDtoSchema)
-      .parse(JSON.parse((await fleet.cli(['tokens', 'list', '--json'], { env })).stdout));
+      .parse(JSON.parse((await runCli(fleet, ['tokens', 'list', '--json'], { env })).stdout));
     const cliToken = tokens.find((token) => token.name.startsWith('edgestelle CLI on'));
     expect(cliToken?.expiresAt).not.toBeNull();
 
-    const logout = await fleet.cli(['logout'], { env });
+    const logout = await runCli(fleet, ['logout'], { env });
     expect(logout.status).toBe(0);
     await expect(stat(path)).rejects.toThrow();
-    const after = await fleet.api('GET', '/api/v1/tokens', z.object({ items: z.array(apiTokenDtoSchema) }));
+    const after = await fleet.admin.api('GET', '/api/v1/tokens', z.object({ items: z.array(apiTokenDtoSchema) }));
     expect(after.items.find((token) => token.tokenId === cliToken?.tokenId)?.revokedAt).not.toBeNull();
   });
 
   it('refuses a wrong password with exit 77 and saves nothing', async () => {
     const env = { ...saved, XDG_CONFIG_HOME: join(fleet.dir, 'wrong-config') };
-    const login = await fleet.cli(['login', '--url', fleet.url, '--password-stdin'], {
+    const login = await runCli(fleet, ['login', '--url', fleet.url, '--password-stdin'], {
       env,
       input: 'wrong-password\n',
     });
@@ -79,44 +81,44 @@ describe('login, whoami, logout', () => {
   });
 
   it('asks for --password-stdin or --token when there is no terminal to prompt on', async () => {
-    const login = await fleet.cli(['login', '--url', fleet.url], { env: saved });
+    const login = await runCli(fleet, ['login', '--url', fleet.url], { env: saved });
     expect(login.status).toBe(64);
     expect(login.stderr).toContain('--password-stdin or --token');
   });
 
   it('saves a token given with --token after checking it', async () => {
     const env = { ...saved, XDG_CONFIG_HOME: join(fleet.dir, 'token-config') };
-    const bad = await fleet.cli(['login', '--url', fleet.url, '--token', 'not-a-token'], { env });
+    const bad = await runCli(fleet, ['login', '--url', fleet.url, '--token', 'not-a-token'], { env });
     expect(bad.status).toBe(77);
-    const good = await fleet.cli(['login', '--url', fleet.url, '--token', fleet.token], { env });
+    const good = await runCli(fleet, ['login', '--url', fleet.url, '--token', fleet.admin.token], { env });
     expect(good.status).toBe(0);
-    expect((await fleet.cli(['nodes', '-q'], { env })).stdout).toBe('alpha\nbeta\n');
+    expect((await runCli(fleet, ['nodes', '-q'], { env })).stdout).toBe('alpha\nbeta\n');
   });
 });
 
 describe('errors', () => {
   it('exits 69 with one line when the master is unreachable', async () => {
     const port = await freePort();
-    const { status, stderr } = await fleet.cli(['nodes'], { env: { EDGESTELLE_URL: `http://127.0.0.1:${port}` } });
+    const { status, stderr } = await runCli(fleet, ['nodes'], { env: { EDGESTELLE_URL: `http://127.0.0.1:${port}` } });
     expect(status).toBe(69);
     expect(stderr).toBe(`edgestelle: cannot reach the master at http://127.0.0.1:${port} (ECONNREFUSED)\n`);
   });
 
   it('exits 77 when the token is refused, saying how to fix it', async () => {
-    const { status, stderr } = await fleet.cli(['nodes'], { env: { EDGESTELLE_TOKEN: 'revoked-or-wrong' } });
+    const { status, stderr } = await runCli(fleet, ['nodes'], { env: { EDGESTELLE_TOKEN: 'revoked-or-wrong' } });
     expect(status).toBe(77);
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain('edgestelle login');
   });
 
   it('exits 66 for an unknown node and 78 for a damaged config file', async () => {
-    const unknown = await fleet.cli(['run', '--node', 'no-such-node', '--', 'true']);
+    const unknown = await runCli(fleet, ['run', '--node', 'no-such-node', '--', 'true']);
     expect(unknown.status).toBe(66);
     expect(unknown.stderr).toContain('no-such-node');
     const dir = join(fleet.dir, 'damaged');
     execFileSync('mkdir', ['-p', join(dir, 'edgestelle')]);
     await writeFile(join(dir, 'edgestelle', 'config.json'), '{"url":');
-    const damaged = await fleet.cli(['whoami'], { env: { ...saved, XDG_CONFIG_HOME: dir } });
+    const damaged = await runCli(fleet, ['whoami'], { env: { ...saved, XDG_CONFIG_HOME: dir } });
     expect(damaged.status).toBe(78);
     expect(damaged.stderr).toMatch(/^edgestelle: .*config\.json is not JSON/);
   });
@@ -124,53 +126,57 @@ describe('errors', () => {
 
 describe('nodes, jobs, tokens, enroll-token', () => {
   it('lists nodes as a table, filtered by tag, and as JSON equal to the API', async () => {
-    const table = await fleet.cli(['nodes']);
+    const table = await runCli(fleet, ['nodes']);
     expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+TAGS/);
     expect(table.stdout).toMatch(/alpha\s+alpha\s+online\s+site=berlin/);
-    const berlin = await fleet.cli(['nodes', '--tag', 'site=berlin', '-q']);
+    const berlin = await runCli(fleet, ['nodes', '--tag', 'site=berlin', '-q']);
     expect(berlin.stdout).toBe('alpha\n');
-    const json = z.array(nodeDtoSchema).parse(JSON.parse((await fleet.cli(['nodes', '--json'])).stdout));
-    const api = await fleet.api('GET', '/api/v1/nodes', z.object({ items: z.array(nodeDtoSchema) }));
+    const json = z.array(nodeDtoSchema).parse(JSON.parse((await runCli(fleet, ['nodes', '--json'])).stdout));
+    const api = await fleet.admin.api('GET', '/api/v1/nodes', z.object({ items: z.array(nodeDtoSchema) }));
     expect(json.map((node) => node.nodeId)).toEqual(['alpha', 'beta']);
     expect(json).toEqual([...api.items].sort((a, b) => a.nodeId.localeCompare(b.nodeId)));
-    const offline = await fleet.cli(['nodes', '--status', 'offline']);
+    const offline = await runCli(fleet, ['nodes', '--status', 'offline']);
     expect(offline.stdout).toBe('No nodes match.\n');
   });
 
   it('lists jobs and shows one with its runs', async () => {
-    const run = await fleet.cli(['run', '--all', '--json', '--', 'echo listed']);
+    const run = await runCli(fleet, ['run', '--all', '--json', '--', 'echo listed']);
     const jobId = z.object({ job: z.object({ jobId: z.string() }) }).parse(JSON.parse(run.stdout)).job.jobId;
-    const list = await fleet.cli(['jobs', '--limit', '5']);
+    const list = await runCli(fleet, ['jobs', '--limit', '5']);
     expect(list.stdout).toMatch(
       new RegExp(`^${jobId}\\s+\\d+s ago\\s+admin\\s+finished\\s+all nodes\\s+2 succeeded\\s+echo listed$`, 'm'),
     );
-    const show = await fleet.cli(['jobs', jobId]);
+    const show = await runCli(fleet, ['jobs', jobId]);
     expect(show.stdout).toMatch(/^command\s+echo listed$/m);
     expect(show.stdout).toMatch(/^alpha\s+succeeded\s+0/m);
-    const bad = await fleet.cli(['jobs', '--limit', '500']);
+    const bad = await runCli(fleet, ['jobs', '--limit', '500']);
     expect(bad.status).toBe(64);
   });
 
   it('creates, lists and revokes API tokens; a piped create prints only the secret', async () => {
-    const created = await fleet.cli(['tokens', 'create', 'ci-deploy', '--ttl', '1h']);
+    const created = await runCli(fleet, ['tokens', 'create', 'ci-deploy', '--ttl', '1h']);
     expect(created.status).toBe(0);
     const secret = created.stdout.trim();
     expect(secret).not.toContain(' ');
-    const me = await fleet.cli(['whoami'], { env: { EDGESTELLE_TOKEN: secret } });
+    const me = await runCli(fleet, ['whoami'], { env: { EDGESTELLE_TOKEN: secret } });
     expect(me.stdout).toContain('admin (admin)');
-    const listed = z.array(apiTokenDtoSchema).parse(JSON.parse((await fleet.cli(['tokens', 'list', '--json'])).stdout));
+    const listed = z
+      .array(apiTokenDtoSchema)
+      .parse(JSON.parse((await runCli(fleet, ['tokens', 'list', '--json'])).stdout));
     const tokenId = listed.find((token) => token.name === 'ci-deploy')?.tokenId ?? '';
-    expect((await fleet.cli(['tokens', 'list'])).stdout).toMatch(new RegExp(`^${tokenId}\\s+ci-deploy\\s+active`, 'm'));
-    expect((await fleet.cli(['tokens', 'revoke', tokenId])).status).toBe(0);
-    expect((await fleet.cli(['whoami'], { env: { EDGESTELLE_TOKEN: secret } })).status).toBe(77);
+    expect((await runCli(fleet, ['tokens', 'list'])).stdout).toMatch(
+      new RegExp(`^${tokenId}\\s+ci-deploy\\s+active`, 'm'),
+    );
+    expect((await runCli(fleet, ['tokens', 'revoke', tokenId])).status).toBe(0);
+    expect((await runCli(fleet, ['whoami'], { env: { EDGESTELLE_TOKEN: secret } })).status).toBe(77);
     const json = apiTokenCreatedSchema.parse(
-      JSON.parse((await fleet.cli(['tokens', 'create', 'other', '--json'])).stdout),
+      JSON.parse((await runCli(fleet, ['tokens', 'create', 'other', '--json'])).stdout),
     );
     expect(json.expiresAt).toBeNull();
   });
 
   it('creates a join token with tags that enrolls a node', async () => {
-    const result = await fleet.cli([
+    const result = await runCli(fleet, [
       'enroll-token',
       'create',
       '--tag',
@@ -189,11 +195,11 @@ describe('nodes, jobs, tokens, enroll-token', () => {
       body: JSON.stringify({ token: created.token, nodeId: 'gamma', name: 'gamma' }),
     });
     expect(enrolled.status).toBe(200);
-    expect((await fleet.cli(['enroll-token', 'list'])).stdout).toMatch(
+    expect((await runCli(fleet, ['enroll-token', 'list'])).stdout).toMatch(
       new RegExp(`^${created.tokenId}\\s+active\\s+1/2`, 'm'),
     );
-    expect((await fleet.cli(['enroll-token', 'revoke', created.tokenId])).status).toBe(0);
-    const badUses = await fleet.cli(['enroll-token', 'create', '--uses', 'lots']);
+    expect((await runCli(fleet, ['enroll-token', 'revoke', created.tokenId])).status).toBe(0);
+    const badUses = await runCli(fleet, ['enroll-token', 'create', '--uses', 'lots']);
     expect(badUses.status).toBe(64);
   });
 
@@ -204,13 +210,13 @@ describe('nodes, jobs, tokens, enroll-token', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ token, nodeId: 'delta', name: 'delta' }),
       });
-    const ordinary = async () => (await fleet.cli(['enroll-token', 'create'])).stdout.trim();
+    const ordinary = async () => (await runCli(fleet, ['enroll-token', 'create'])).stdout.trim();
     expect((await enrollDelta(await ordinary())).status).toBe(200);
     const created = joinTokenCreatedSchema.parse(
-      JSON.parse((await fleet.cli(['enroll-token', 'create', '--node', 'delta', '--json'])).stdout),
+      JSON.parse((await runCli(fleet, ['enroll-token', 'create', '--node', 'delta', '--json'])).stdout),
     );
     expect(created).toMatchObject({ nodeId: 'delta', maxUses: 1 });
-    expect((await fleet.cli(['enroll-token', 'list'])).stdout).toMatch(
+    expect((await runCli(fleet, ['enroll-token', 'list'])).stdout).toMatch(
       new RegExp(`^${created.tokenId}\\s+active\\s+0/1\\s+\\S+\\s+delta\\s`, 'm'),
     );
     // delta is enrolled: an ordinary token is refused, the one made for it re-keys it.
@@ -218,7 +224,7 @@ describe('nodes, jobs, tokens, enroll-token', () => {
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({ code: 'node_exists' });
     expect((await enrollDelta(created.token)).status).toBe(200);
-    const badNode = await fleet.cli(['enroll-token', 'create', '--node', 'Not A Node']);
+    const badNode = await runCli(fleet, ['enroll-token', 'create', '--node', 'Not A Node']);
     expect(badNode.status).toBe(64);
     expect(badNode.stderr).toContain("--node: 'Not A Node' is not a node id");
   });
@@ -229,7 +235,7 @@ const hasZsh = existsSync('/usr/bin/zsh') || existsSync('/bin/zsh');
 describe('help and completion', () => {
   it.runIf(hasZsh)('prints zsh completion that zsh parses and that completes sub-verbs', async () => {
     const script = join(fleet.dir, '_edgestelle');
-    await writeFile(script, (await fleet.cli(['completion', 'zsh'])).stdout);
+    await writeFile(script, (await runCli(fleet, ['completion', 'zsh'])).stdout);
     execFileSync('zsh', ['-n', script]);
     // Completion widgets need a live line editor; stand-ins for _describe/compadd print what would be offered.
     const offered = execFileSync('zsh', [
@@ -242,7 +248,7 @@ source ${script}; words=(edgestelle tokens ""); CURRENT=3; _edgestelle`,
   });
 
   it('prints bash completion that bash runs, node ids from the master included, and a zsh script', async () => {
-    const bash = await fleet.cli(['completion', 'bash']);
+    const bash = await runCli(fleet, ['completion', 'bash']);
     expect(bash.stdout).toContain('complete -o default -F _edgestelle edgestelle');
     const script = join(fleet.dir, 'completion.bash');
     await writeFile(script, bash.stdout);
@@ -269,10 +275,10 @@ source ${script}; words=(edgestelle tokens ""); CURRENT=3; _edgestelle`,
         '-c',
         `source ${script}; COMP_WORDS=(edgestelle run --node al); COMP_CWORD=3; _edgestelle; echo "\${COMPREPLY[@]}"`,
       ],
-      { env: fleet.cliEnv({ PATH: `${bin}:${process.env.PATH ?? ''}` }) },
+      { env: cliEnv(fleet, { PATH: `${bin}:${process.env.PATH ?? ''}` }) },
     );
     expect(nodes.stdout.trim()).toBe('alpha');
-    const zsh = await fleet.cli(['completion', 'zsh']);
+    const zsh = await runCli(fleet, ['completion', 'zsh']);
     expect(zsh.stdout).toMatch(/^#compdef edgestelle/);
     expect(zsh.stdout).toContain("'run:run a command on nodes");
   });

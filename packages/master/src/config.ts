@@ -304,14 +304,22 @@ function readEnvFile(path: string): Record<string, string> {
   return out;
 }
 
-/** Test helper and programmatic use: a full config from a few fields. */
-export function configFrom(partial: Partial<Record<keyof typeof keys, string>>, cwd?: string): MasterConfig {
+/** Config keys by name (configFrom's input); a value of undefined is as if not given. */
+export type ConfigInputs = Partial<Record<keyof typeof keys, string>>;
+
+/** The EDGESTELLE_* variables that set `partial`, as `edgestelle master` reads them from its environment. */
+export function configEnv(partial: ConfigInputs): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(partial)) {
     const entry = (keys as Record<string, readonly [string, string | undefined]>)[key];
     if (entry !== undefined && value !== undefined) env[entry[0]] = value;
   }
-  const result = loadConfig({ argv: [], env, ...(cwd === undefined ? {} : { cwd }) });
+  return env;
+}
+
+/** Test helper and programmatic use: a full config from a few fields. */
+export function configFrom(partial: ConfigInputs, cwd?: string): MasterConfig {
+  const result = loadConfig({ argv: [], env: configEnv(partial), ...(cwd === undefined ? {} : { cwd }) });
   if (result.kind !== 'config') throw new Error('unreachable: no --help given');
   return result.config;
 }

@@ -1,6 +1,6 @@
 /** The master daemon: `createMaster` for tests and embedding, `main` for `edgestelle master`. */
-export { configFrom, configHelp, loadConfig } from './config.ts';
-export type { MasterConfig } from './config.ts';
+export { configEnv, configFrom, configHelp, loadConfig } from './config.ts';
+export type { ConfigInputs, MasterConfig } from './config.ts';
 export { MasterError, MasterErrorCode, httpStatusByCode } from './errors.ts';
 export { createMaster } from './master.ts';
 export type { Master, MasterDeps } from './master.ts';

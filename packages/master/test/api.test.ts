@@ -6,7 +6,7 @@ import { apiErrorSchema, apiTokenCreatedSchema, liveCloseCodes, sessionDtoSchema
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ADMIN_PASSWORD, liveCloseCode, openLive, startStack, waitFor } from './support/stack.ts';
+import { ADMIN, liveCloseCode, openLive, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/v1/auth/login', 'POST /api/v1/enroll']);
 
@@ -14,7 +14,7 @@ async function login(url: string): Promise<{ cookie: string; csrfToken: string; 
   const response = await fetch(`${url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    body: JSON.stringify({ username: 'admin', password: ADMIN.password }),
   });
   expect(response.status).toBe(200);
   const setCookie = response.headers.get('set-cookie') ?? '';
@@ -25,9 +25,11 @@ async function login(url: string): Promise<{ cookie: string; csrfToken: string; 
 describe('REST API', () => {
   it('refuses the unauthenticated on every route but health, login and enroll', async () => {
     const routes: Array<{ method: string; url: string }> = [];
-    await using stack = await startStack('sqlite', 'embedded', {
-      onRoute: (route) => {
-        for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+    await using stack = await startMaster({
+      deps: {
+        onRoute: (route) => {
+          for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+        },
       },
     });
     expect(routes.length).toBeGreaterThan(20);
@@ -63,16 +65,18 @@ describe('REST API', () => {
 
   it('documents every API route in the OpenAPI description, with its method and a success response', async () => {
     const routes = new Set<string>();
-    await using stack = await startStack('sqlite', 'embedded', {
-      onRoute: (route) => {
-        for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(`${method} ${route.url}`);
+    await using stack = await startMaster({
+      deps: {
+        onRoute: (route) => {
+          for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(`${method} ${route.url}`);
+        },
       },
     });
     const openapi = z
       .object({
         paths: z.record(z.string(), z.record(z.string(), z.object({ responses: z.record(z.string(), z.unknown()) }))),
       })
-      .parse(await (await stack.request('GET', '/api/docs/json')).json());
+      .parse(await (await stack.admin.request('GET', '/api/docs/json')).json());
     const documented = new Set<string>();
     for (const [path, operations] of Object.entries(openapi.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
@@ -91,7 +95,7 @@ describe('REST API', () => {
   });
 
   it('sets an HttpOnly SameSite=Strict session cookie and needs the CSRF token for cookie writes', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const { cookie, csrfToken, setCookie } = await login(stack.master.url);
     expect(setCookie).toMatch(/HttpOnly/i);
     expect(setCookie).toMatch(/SameSite=Strict/i);
@@ -125,13 +129,13 @@ describe('REST API', () => {
   });
 
   it('marks the session cookie Secure when the console is served over https', async () => {
-    await using stack = await startStack('sqlite', 'embedded', {}, { publicUrl: 'https://edgestelle.example.com' });
+    await using stack = await startMaster({ config: { publicUrl: 'https://edgestelle.example.com' } });
     const { setCookie } = await login(stack.master.url);
     expect(setCookie).toMatch(/;\s*Secure/i);
   });
 
   it('checks roles, and a revoked API token stops working at once', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const viewer = await stack.master.auth.createUser('vera', 'viewer-password', 'viewer');
     const { token } = await stack.master.auth.createApiToken(viewer.userId, 'vera', null);
     const asViewer = (method: string, path: string, body?: unknown) =>
@@ -164,8 +168,8 @@ describe('REST API', () => {
   });
 
   it('answers bad input with 4xx naming the field and changes nothing', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
-    const invalid = await stack.request('POST', '/api/v1/jobs', {
+    await using stack = await startMaster();
+    const invalid = await stack.admin.request('POST', '/api/v1/jobs', {
       target: { all: true },
       spec: { command: 'true', timeoutMs: -5 },
     });
@@ -173,7 +177,7 @@ describe('REST API', () => {
     const error = apiErrorSchema.parse(await invalid.json());
     expect(error.code).toBe('invalid_request');
     expect(error.field).toBe('spec.timeoutMs');
-    const unknown = await stack.request('POST', '/api/v1/jobs', {
+    const unknown = await stack.admin.request('POST', '/api/v1/jobs', {
       target: { nodeIds: ['ghost-1', 'ghost-2'] },
       spec: { command: 'true', timeoutMs: 1000 },
     });
@@ -181,7 +185,7 @@ describe('REST API', () => {
     const unknownError = apiErrorSchema.parse(await unknown.json());
     expect(unknownError.code).toBe('unknown_nodes');
     expect(unknownError.message).toContain('ghost-1, ghost-2');
-    const none = await stack.request('POST', '/api/v1/jobs', {
+    const none = await stack.admin.request('POST', '/api/v1/jobs', {
       target: { all: true },
       spec: { command: 'true', timeoutMs: 1000 },
     });
@@ -195,19 +199,19 @@ describe('REST API', () => {
     });
     expect(enroll.status).toBe(403);
     expect(apiErrorSchema.parse(await enroll.json()).code).toBe('join_token_invalid');
-    expect((await stack.request('GET', '/api/v1/runs/not-an-id')).status).toBe(400);
-    expect((await stack.request('GET', '/api/v1/runs/01jaaaaaaaaaaaaaaaaaaaaaaa')).status).toBe(404);
+    expect((await stack.admin.request('GET', '/api/v1/runs/not-an-id')).status).toBe(400);
+    expect((await stack.admin.request('GET', '/api/v1/runs/01jaaaaaaaaaaaaaaaaaaaaaaa')).status).toBe(404);
   });
 
   it('serves health, readiness and OpenAPI', async () => {
-    await using stack = await startStack('postgres', 'embedded');
+    await using stack = await startMaster({ db: 'postgres', broker: 'embedded' });
     expect(await (await fetch(`${stack.master.url}/healthz`)).json()).toEqual({ status: 'ok' });
     expect(await (await fetch(`${stack.master.url}/readyz`)).json()).toEqual({
       ready: true,
       database: true,
       broker: true,
     });
-    const docs = await stack.request('GET', '/api/docs/json');
+    const docs = await stack.admin.request('GET', '/api/docs/json');
     const openapi = (await docs.json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths)).toContain('/api/v1/jobs');
   });
@@ -217,13 +221,13 @@ describe('REST API', () => {
     const publicDir = join(dir.path, 'public');
     await mkdir(publicDir);
     await writeFile(join(publicDir, 'index.html'), '<!doctype html><title>console</title>');
-    await using stack = await startStack('sqlite', 'embedded', { publicDir });
+    await using stack = await startMaster({ deps: { publicDir } });
     const deep = await fetch(`${stack.master.url}/jobs/123/runs`);
     expect(deep.status).toBe(200);
     expect(await deep.text()).toContain('console');
-    const missingApi = await stack.request('GET', '/api/v1/nothing-here');
+    const missingApi = await stack.admin.request('GET', '/api/v1/nothing-here');
     expect(missingApi.status).toBe(404);
-    const live = await stack.live();
+    const live = await stack.admin.live();
     live.send({ type: 'subscribe', topic: 'nodes' });
     await live.close();
 
@@ -241,17 +245,19 @@ describe('REST API', () => {
   });
 
   it('closes a client that stops reading with 4408 while a reader at its own pace gets everything', async () => {
-    await using stack = await startStack('sqlite', 'embedded', {
-      liveMaxBufferedBytes: 64 * 1024,
-      liveReplayStallMs: 1000,
+    await using stack = await startMaster({
+      deps: {
+        liveMaxBufferedBytes: 64 * 1024,
+        liveReplayStallMs: 1000,
+      },
     });
-    const agent = await stack.agent('edge-1');
-    const job = await stack.createJob({
+    const agent = await stack.startAgent('edge-1');
+    const job = await stack.admin.createJob({
       target: { nodeIds: [agent.nodeId] },
       spec: { command: 'head -c 16000000 /dev/zero | tr "\\0" "x"', timeoutMs: 60_000 },
     });
-    const [run] = await stack.runs(job.jobId);
-    const done = await stack.waitRun(run?.runId ?? '', (r) => r.complete);
+    const [run] = await stack.admin.runs(job.jobId);
+    const done = await stack.admin.waitRun(run?.runId ?? '', (r) => r.complete);
     // A client that stops reading: a raw socket does the upgrade, subscribes, then pauses.
     const { port } = new URL(stack.master.url);
     const slow = connect(Number(port), '127.0.0.1');
@@ -264,7 +270,7 @@ describe('REST API', () => {
         'Connection: Upgrade',
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
         'Sec-WebSocket-Version: 13',
-        `Authorization: Bearer ${stack.token}`,
+        `Authorization: Bearer ${stack.admin.token}`,
         '',
         '',
       ].join('\r\n'),
@@ -272,17 +278,17 @@ describe('REST API', () => {
     await new Promise((resolve) => slow.once('data', resolve));
     slow.pause();
     slow.write(maskedTextFrame(JSON.stringify({ type: 'subscribe', topic: 'run', runId: done.runId, fromSeq: 0 })));
-    await waitFor(() => stack.master.hub.slowClientsClosed === 1, 20_000, 'the slow client closed');
+    await waitFor('the slow client closed', () => stack.master.hub.slowClientsClosed === 1, { timeoutMs: 20_000 });
     // Its close frame (opcode 0x88) carries 4408 (0x1138) once it reads again.
     let received = Buffer.alloc(0);
     slow.on('data', (b: Buffer) => (received = Buffer.concat([received, b])));
     slow.resume();
-    await waitFor(() => hasCloseFrame(received, 0x1138), 20_000, 'a close frame with 4408');
+    await waitFor('a close frame with 4408', () => hasCloseFrame(received, 0x1138), { timeoutMs: 20_000 });
     slow.destroy();
     expect(liveCloseCodes.tooSlow).toBe(0x1138);
-    const again = await stack.live();
+    const again = await stack.admin.live();
     again.send({ type: 'subscribe', topic: 'run', runId: done.runId, fromSeq: 0 });
-    await waitFor(() => again.output(done.runId).nextSeq >= done.chunkCount, 20_000, 'all chunks');
+    await waitFor('all chunks', () => again.output(done.runId).nextSeq >= done.chunkCount, { timeoutMs: 20_000 });
     expect(again.output(done.runId).bytes.length).toBe(16_000_000);
     await again.close();
   });

@@ -8,10 +8,10 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { PacketType, connectPacket, fixedHeader, openRaw } from './support/raw-mqtt.ts';
-import { startStack, waitFor, type Stack } from './support/stack.ts';
+import { type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
-async function enrollRaw(stack: Stack, nodeId: string, token?: string) {
-  token ??= await stack.joinToken();
+async function enrollRaw(stack: InProcessMaster, nodeId: string, token?: string) {
+  token ??= await stack.admin.joinToken();
   const response = await fetch(`${stack.master.url}/api/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -29,7 +29,7 @@ function connectMqtt(
 
 describe('embedded broker lock-down', () => {
   it('refuses anonymous clients, wrong passwords and a client id that is not the username', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const creds = await enrollRaw(stack, 'edge-1');
     const url = stack.master.brokerUrl;
     await expect(connectMqtt(url, { clientId: 'edge-1' })).rejects.toThrow(/Bad username or password|Not authorized/i);
@@ -45,7 +45,7 @@ describe('embedded broker lock-down', () => {
   });
 
   it('confines a node to its own topics, and revocation ends its session at once', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const one = await enrollRaw(stack, 'edge-1');
     await enrollRaw(stack, 'edge-2');
     const topics = new Topics();
@@ -76,7 +76,7 @@ describe('embedded broker lock-down', () => {
       password: one.mqtt.password,
     });
     const gone = new Promise<void>((resolve) => again.once('close', () => resolve()));
-    const revoked = await stack.request('POST', '/api/v1/nodes/edge-1/revoke');
+    const revoked = await stack.admin.request('POST', '/api/v1/nodes/edge-1/revoke');
     expect(revoked.status).toBe(200);
     await gone;
     await expect(
@@ -87,7 +87,7 @@ describe('embedded broker lock-down', () => {
   });
 
   it('ends a connection whose packet header announces more than the size cap, before the body arrives', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const { port } = new URL(stack.master.brokerUrl);
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
@@ -107,7 +107,7 @@ describe('embedded broker lock-down', () => {
   });
 
   it('follows packet boundaries on a live connection and cuts it at the first oversized header', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const creds = await enrollRaw(stack, 'edge-1');
     const topics = new Topics();
     const client = await connectMqtt(stack.master.brokerUrl, {
@@ -135,10 +135,10 @@ describe('embedded broker lock-down', () => {
   });
 
   it('re-enrollment rolls the key epoch and the broker password', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const first = await enrollRaw(stack, 'edge-1');
     // An enrolled node enrolls again with a token made for it (enroll-takeover.test.ts has the rest).
-    const forNode = await stack.api('POST', '/api/v1/join-tokens', z.object({ token: z.string() }), {
+    const forNode = await stack.admin.api('POST', '/api/v1/join-tokens', z.object({ token: z.string() }), {
       nodeId: 'edge-1',
     });
     const second = await enrollRaw(stack, 'edge-1', forNode.token);
@@ -157,11 +157,12 @@ describe('embedded broker lock-down', () => {
 });
 
 describe('embedded broker before CONNACK', () => {
-  const metrics = async (stack: Stack): Promise<string> => (await stack.request('GET', '/metrics')).text();
-  const brokerPort = (stack: Stack): number => Number(new URL(stack.master.brokerUrl).port);
+  const metrics = async (stack: InProcessMaster): Promise<string> =>
+    (await stack.admin.request('GET', '/metrics')).text();
+  const brokerPort = (stack: InProcessMaster): number => Number(new URL(stack.master.brokerUrl).port);
 
   it('closes a connection whose first packet is not a CONNECT or that sends over 4 KiB before its CONNACK, and counts it', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const port = brokerPort(stack);
     const publishFirst = await openRaw(port);
     publishFirst.socket.write(fixedHeader(PacketType.publish, 10));
@@ -185,7 +186,9 @@ describe('embedded broker before CONNACK', () => {
     await trickle.closed;
     expect([...trickle.received()]).toEqual([0x20, 0x02, 0x00, 0x04]);
     const broker = stack.master.embeddedBroker;
-    await waitFor(() => broker?.unauthenticated.current === 0, 5000, 'no connection waiting for its CONNACK');
+    await waitFor('no connection waiting for its CONNACK', () => broker?.unauthenticated.current === 0, {
+      timeoutMs: 5000,
+    });
     const text = await metrics(stack);
     expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_refused_total', 'reason="not_connect"')).toBe(1);
     expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_refused_total', 'reason="too_large"')).toBe(2);
@@ -195,15 +198,13 @@ describe('embedded broker before CONNACK', () => {
 
   it('closes sockets past the cap as they come and the rest at the deadline; a node that logged in is neither counted nor closed', async () => {
     const deadlineMs = 1500;
-    await using stack = await startStack(
-      'sqlite',
-      'embedded',
-      { mqttConnectDeadlineMs: deadlineMs },
-      { mqttMaxUnauthenticated: '3' },
-    );
+    await using stack = await startMaster({
+      deps: { mqttConnectDeadlineMs: deadlineMs },
+      config: { mqttMaxUnauthenticated: '3' },
+    });
     const broker = stack.master.embeddedBroker;
     if (broker === undefined) throw new Error('no embedded broker');
-    const agent = await stack.agent('edge-1');
+    const agent = await stack.startAgent('edge-1');
     expect(broker.unauthenticated.current).toBe(0);
     const port = brokerPort(stack);
     const opened = performance.now();
@@ -211,7 +212,7 @@ describe('embedded broker before CONNACK', () => {
     // One silent, one mid-CONNECT, one with a whole CONNECT header and half its body.
     waiting[1]?.socket.write(connectPacket('slow-1').subarray(0, 6));
     waiting[2]?.socket.write(connectPacket('slow-2').subarray(0, 10));
-    await waitFor(() => broker.unauthenticated.current === 3, 5000, 'three connections waiting');
+    await waitFor('three connections waiting', () => broker.unauthenticated.current === 3, { timeoutMs: 5000 });
     const fourth = await openRaw(port);
     await fourth.closed;
     expect(broker.unauthenticated.refused.limit).toBe(1);
@@ -223,18 +224,18 @@ describe('embedded broker before CONNACK', () => {
     expect(metricSum(text, 'edgestelle_mqtt_unauthenticated_connections')).toBe(0);
     // The node's session outlived the deadline and still carries a job.
     expect(broker.isNodeConnected(agent.nodeId)).toBe(true);
-    const job = await stack.createJob({
+    const job = await stack.admin.createJob({
       target: { nodeIds: [agent.nodeId] },
       spec: { command: 'echo still here', timeoutMs: 30_000 },
     });
-    const [run] = await stack.runs(job.jobId);
-    expect((await stack.waitRun(run?.runId ?? '', (r) => r.complete)).state).toBe('succeeded');
+    const [run] = await stack.admin.runs(job.jobId);
+    expect((await stack.admin.waitRun(run?.runId ?? '', (r) => r.complete)).state).toBe('succeeded');
   });
 });
 
 describe('ingest', () => {
   it('counts and logs what it refuses and never crashes on it', async () => {
-    await using stack = await startStack('sqlite', 'mosquitto');
+    await using stack = await startMaster({ broker: 'mosquitto' });
     const creds = await enrollRaw(stack, 'edge-1');
     const topics = new Topics();
     const client = await connectMqtt(stack.master.brokerUrl, { clientId: 'raw-1' });
@@ -254,11 +255,9 @@ describe('ingest', () => {
       { qos: 1 },
     );
     await client.publishAsync(`${topics.prefix}/v1/nodes/UPPER/evt`, Buffer.alloc(80), { qos: 1 });
-    await waitFor(
-      () => [...stack.master.ingest.rejects.values()].reduce((a, b) => a + b, 0) >= 4,
-      10_000,
-      'four rejects',
-    );
+    await waitFor('four rejects', () => [...stack.master.ingest.rejects.values()].reduce((a, b) => a + b, 0) >= 4, {
+      timeoutMs: 10_000,
+    });
     expect(Object.fromEntries(stack.master.ingest.rejects)).toEqual({
       envelope_too_short: 1,
       envelope_auth_failed: 2,
@@ -270,7 +269,7 @@ describe('ingest', () => {
       sealMessage(stateTopic, { kind: 'state', online: true, connectionSeq: 1, beat: 0 }, key),
       { qos: 1 },
     );
-    await waitFor(async () => (await stack.master.nodes.get('edge-1')).online, 10_000, 'online');
+    await waitFor('online', async () => (await stack.master.nodes.get('edge-1')).online, { timeoutMs: 10_000 });
     // Retained state from an older connection arriving late never wins over a newer one.
     await client.publishAsync(
       stateTopic,
@@ -283,6 +282,7 @@ describe('ingest', () => {
       { qos: 1 },
     );
     await waitFor(
+      'beat 1',
       async () => {
         const row = await stack.master.store.db
           .selectFrom('nodes')
@@ -291,8 +291,7 @@ describe('ingest', () => {
           .executeTakeFirstOrThrow();
         return row.beat === 1;
       },
-      10_000,
-      'beat 1',
+      { timeoutMs: 10_000 },
     );
     expect((await stack.master.nodes.get('edge-1')).online).toBe(true);
     // The will (offline) of the same connection wins.
@@ -301,7 +300,7 @@ describe('ingest', () => {
       sealMessage(stateTopic, { kind: 'state', online: false, connectionSeq: 1, beat: 1 }, key),
       { qos: 1 },
     );
-    await waitFor(async () => !(await stack.master.nodes.get('edge-1')).online, 10_000, 'offline');
+    await waitFor('offline', async () => !(await stack.master.nodes.get('edge-1')).online, { timeoutMs: 10_000 });
     await client.endAsync();
   });
 });

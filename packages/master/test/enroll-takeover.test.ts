@@ -14,7 +14,7 @@ import { DEFAULT_MAX_CLOCK_SKEW_MS, signEnrollProof } from '@edgestelle/protocol
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startSharedPair, startStack, waitFor, type BrokerKind, type DbKind, type Stack } from './support/stack.ts';
+import { type BrokerKind, type DbKind, type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 /**
  * Issue 17, item 1: a join token enrolls only a node id that is not enrolled yet. An enrolled
@@ -25,17 +25,17 @@ import { startSharedPair, startStack, waitFor, type BrokerKind, type DbKind, typ
 
 const joinTokenList = z.object({ items: z.array(joinTokenDtoSchema) });
 
-async function createToken(stack: Stack, body: JoinTokenCreate = {}) {
-  return stack.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, body);
+async function createToken(stack: InProcessMaster, body: JoinTokenCreate = {}) {
+  return stack.admin.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, body);
 }
 
-async function usesOf(stack: Stack, tokenId: string): Promise<number | undefined> {
-  const { items } = await stack.api('GET', '/api/v1/join-tokens', joinTokenList);
+async function usesOf(stack: InProcessMaster, tokenId: string): Promise<number | undefined> {
+  const { items } = await stack.admin.api('GET', '/api/v1/join-tokens', joinTokenList);
   return items.find((t) => t.tokenId === tokenId)?.uses;
 }
 
 /** What an enrollment changes: the key epoch and the broker password. */
-async function nodeSecrets(stack: Stack, nodeId: string) {
+async function nodeSecrets(stack: InProcessMaster, nodeId: string) {
   return stack.master.store.db
     .selectFrom('nodes')
     .select(['key_epoch', 'mqtt_password_hash', 'name'])
@@ -53,8 +53,8 @@ async function postEnroll(url: string, body: unknown) {
   return { status: response.status, json };
 }
 
-async function refusals(stack: Stack, nodeId: string) {
-  const page = await stack.api(
+async function refusals(stack: InProcessMaster, nodeId: string) {
+  const page = await stack.admin.api(
     'GET',
     `/api/v1/audit?action=node.enroll_refused&target=${encodeURIComponent(`node:${nodeId}`)}`,
     auditPageSchema,
@@ -63,22 +63,24 @@ async function refusals(stack: Stack, nodeId: string) {
 }
 
 /** A real agent on credentials the test holds (the stack's own agents keep theirs). */
-async function startAgentOn(stack: Stack, stateDir: string, credentials: EnrollResponse): Promise<Agent> {
+async function startAgentOn(stack: InProcessMaster, stateDir: string, credentials: EnrollResponse): Promise<Agent> {
   const agent = createAgent(loadConfig({ flags: { stateDir, logLevel: 'warn' }, env: {}, credentials }), {
     logger: pino({ level: 'silent' }),
     backoff: { initialMs: 50, maxMs: 500 },
     ackTimeoutMs: 1500,
   });
   await agent.start();
-  await waitFor(async () => (await stack.master.nodes.get(credentials.nodeId)).online, 15_000, 'agent online');
+  await waitFor('agent online', async () => (await stack.master.nodes.get(credentials.nodeId)).online, {
+    timeoutMs: 15_000,
+  });
   return agent;
 }
 
-async function runOn(stack: Stack, nodeId: string, command: string) {
-  const job = await stack.createJob({ target: { nodeIds: [nodeId] }, spec: { command, timeoutMs: 30_000 } });
-  const [run] = await stack.runs(job.jobId);
-  const done = await stack.waitRun(run?.runId ?? '', (r) => r.complete);
-  const output = await (await stack.request('GET', `/api/v1/runs/${done.runId}/output/raw`)).text();
+async function runOn(stack: InProcessMaster, nodeId: string, command: string) {
+  const job = await stack.admin.createJob({ target: { nodeIds: [nodeId] }, spec: { command, timeoutMs: 30_000 } });
+  const [run] = await stack.admin.runs(job.jobId);
+  const done = await stack.admin.waitRun(run?.runId ?? '', (r) => r.complete);
+  const output = await (await stack.admin.request('GET', `/api/v1/runs/${done.runId}/output/raw`)).text();
   return { state: done.state, output };
 }
 
@@ -89,16 +91,16 @@ const matrix: ReadonlyArray<readonly [DbKind, BrokerKind]> = [
 
 describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (db, brokerKind) => {
   it('refuses an ordinary join token with 409 node_exists, audited, changing nothing: the real agent runs on through it', async () => {
-    await using stack = await startStack(db, brokerKind);
-    const victim = await stack.agent('edge-1');
+    await using stack = await startMaster({ db, broker: brokerKind });
+    const victim = await stack.startAgent('edge-1');
     const gate = join(stack.dir, 'gate');
-    const job = await stack.createJob({
+    const job = await stack.admin.createJob({
       target: { nodeIds: ['edge-1'] },
       spec: { command: `echo before; while [ ! -e '${gate}' ]; do sleep 0.05; done; echo after`, timeoutMs: 60_000 },
     });
-    const [run] = await stack.runs(job.jobId);
+    const [run] = await stack.admin.runs(job.jobId);
     const runId = run?.runId ?? '';
-    await stack.waitRun(runId, (r) => r.state === 'running');
+    await stack.admin.waitRun(runId, (r) => r.state === 'running');
     const before = await nodeSecrets(stack, 'edge-1');
 
     // The attack of the review: `enroll-token create --uses 1`, then `agent enroll --node-id edge-1`.
@@ -131,14 +133,18 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
 
     // The real agent never noticed: the run it had going finishes with all its output ...
     await writeFile(gate, '');
-    const finished = await stack.waitRun(runId, (r) => r.complete);
+    const finished = await stack.admin.waitRun(runId, (r) => r.complete);
     expect(finished.state).toBe('succeeded');
-    expect(await (await stack.request('GET', `/api/v1/runs/${runId}/output/raw`)).text()).toBe('before\nafter\n');
+    expect(await (await stack.admin.request('GET', `/api/v1/runs/${runId}/output/raw`)).text()).toBe('before\nafter\n');
     // ... and its broker credentials still open the broker: restarted, it reconnects and runs more.
     await victim.stop();
-    await waitFor(async () => !(await stack.master.nodes.get('edge-1')).online, 15_000, 'edge-1 offline');
+    await waitFor('edge-1 offline', async () => !(await stack.master.nodes.get('edge-1')).online, {
+      timeoutMs: 15_000,
+    });
     await victim.start();
-    await waitFor(async () => (await stack.master.nodes.get('edge-1')).online, 15_000, 'edge-1 back online');
+    await waitFor('edge-1 back online', async () => (await stack.master.nodes.get('edge-1')).online, {
+      timeoutMs: 15_000,
+    });
     expect(await runOn(stack, 'edge-1', 'echo still mine')).toEqual({ state: 'succeeded', output: 'still mine\n' });
 
     // The unconsumed token still enrolls what it is for: a new node.
@@ -148,8 +154,8 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
   });
 
   it('re-keys the node with a join token made for it; that token refuses any other id and stays unused', async () => {
-    await using stack = await startStack(db, brokerKind);
-    const old = await stack.agent('edge-1');
+    await using stack = await startMaster({ db, broker: brokerKind });
+    const old = await stack.startAgent('edge-1');
     const scoped = await createToken(stack, { nodeId: 'edge-1' });
     expect(scoped.nodeId).toBe('edge-1');
 
@@ -157,7 +163,7 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
     expect(other.status).toBe(403);
     expect(apiErrorSchema.parse(other.json)).toMatchObject({ code: 'join_token_invalid' });
     expect(apiErrorSchema.parse(other.json).message).toContain('made for node edge-1 only');
-    expect((await stack.request('GET', '/api/v1/nodes/edge-9')).status).toBe(404);
+    expect((await stack.admin.request('GET', '/api/v1/nodes/edge-9')).status).toBe(404);
     expect(await usesOf(stack, scoped.tokenId)).toBe(0);
     expect(await refusals(stack, 'edge-9')).toMatchObject([{ details: { reason: 'token_for_other_node' } }]);
 
@@ -172,7 +178,9 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
     });
     expect(credentials.keyId).toBe(1);
     // The old key and password are dead: the old agent is cut off and stays off.
-    await waitFor(async () => !(await stack.master.nodes.get('edge-1')).online, 15_000, 'old agent cut off');
+    await waitFor('old agent cut off', async () => !(await stack.master.nodes.get('edge-1')).online, {
+      timeoutMs: 15_000,
+    });
     await old.stop();
     const replacement = await startAgentOn(stack, stateDir, credentials);
     try {
@@ -183,8 +191,8 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
   });
 
   it('re-keys the node when the agent proves its current key, which it does by itself from its state dir', async () => {
-    await using stack = await startStack(db, brokerKind);
-    const old = await stack.agent('edge-1');
+    await using stack = await startMaster({ db, broker: brokerKind });
+    const old = await stack.startAgent('edge-1');
     const token = await createToken(stack);
     // An ordinary token, enrolled from the node's own state dir: the agent sends the proof.
     const { credentials } = await enroll({
@@ -195,9 +203,15 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
       name: 'edge-1',
     });
     expect(credentials.keyId).toBe(1);
-    const enrolled = await stack.api('GET', '/api/v1/audit?action=node.enroll&target=node:edge-1', auditPageSchema);
+    const enrolled = await stack.admin.api(
+      'GET',
+      '/api/v1/audit?action=node.enroll&target=node:edge-1',
+      auditPageSchema,
+    );
     expect(enrolled.items[0]?.details).toMatchObject({ joinToken: token.tokenId, keyEpoch: 1, via: 'key_proof' });
-    await waitFor(async () => !(await stack.master.nodes.get('edge-1')).online, 15_000, 'old session ended');
+    await waitFor('old session ended', async () => !(await stack.master.nodes.get('edge-1')).online, {
+      timeoutMs: 15_000,
+    });
     await old.stop();
     const renewed = await startAgentOn(stack, old.stateDir, credentials);
     try {
@@ -210,9 +224,9 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
 
 describe('proof of the node key', () => {
   it('is refused replayed, stale, early, under another token, with a wrong or an old key; the token keeps its uses', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const first = await postEnroll(stack.master.url, {
-      token: await stack.joinToken(),
+      token: await stack.admin.joinToken(),
       nodeId: 'edge-1',
       name: 'edge-1',
     });
@@ -258,11 +272,12 @@ describe('proof of the node key', () => {
   });
 
   it('leaves a revoked node refused with its own answer, proof or not', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const first = enrollResponseSchema.parse(
-      (await postEnroll(stack.master.url, { token: await stack.joinToken(), nodeId: 'edge-1', name: 'edge-1' })).json,
+      (await postEnroll(stack.master.url, { token: await stack.admin.joinToken(), nodeId: 'edge-1', name: 'edge-1' }))
+        .json,
     );
-    expect((await stack.request('POST', '/api/v1/nodes/edge-1/revoke')).status).toBe(200);
+    expect((await stack.admin.request('POST', '/api/v1/nodes/edge-1/revoke')).status).toBe(200);
     const scoped = await createToken(stack, { nodeId: 'edge-1' });
     const sentAt = Date.now();
     const keyProof = {
@@ -284,8 +299,9 @@ describe('proof of the node key', () => {
 
 describe('one new node id enrolled through two masters on one PostgreSQL at once', () => {
   it('enrolls it once; the other request is refused node_exists and its token keeps its use', async () => {
-    await using pair = await startSharedPair();
-    const { a, b } = pair;
+    await using a = await startMaster({ db: 'postgres', broker: 'mosquitto', config: { mqttShared: 'true' } });
+    await using shared = await startMaster({ sharedWith: a, config: { mqttShared: 'true' } });
+    const b = shared.master;
     for (let i = 0; i < 10; i += 1) {
       const nodeId = `race-${i}`;
       const [ta, tb] = [await createToken(a), await createToken(a)];

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { configFrom, createMaster } from '../src/index.ts';
 import { main } from '../src/main.ts';
 import { capturingLogger } from './support/logs.ts';
-import { startStack } from './support/stack.ts';
+import { startMaster } from '@edgestelle/fleet-fixture';
 
 const OTHER_UID = 65534;
 
@@ -42,14 +42,14 @@ describe('modes of what the master and the agent keep', () => {
   it('makes every folder 0700 and every file 0600 on a real start, -wal and -shm included, under umask 000', async () => {
     const umask = process.umask(0);
     try {
-      await using stack = await startStack('sqlite', 'embedded');
-      const agent = await stack.agent('modes-1');
-      const job = await stack.createJob({
+      await using stack = await startMaster();
+      const agent = await stack.startAgent('modes-1');
+      const job = await stack.admin.createJob({
         target: { nodeIds: ['modes-1'] },
         spec: { command: 'seq 1 2000', timeoutMs: 10_000 },
       });
-      const [run] = await stack.runs(job.jobId);
-      await stack.waitRun(run?.runId ?? '', (r) => r.complete);
+      const [run] = await stack.admin.runs(job.jobId);
+      await stack.admin.waitRun(run?.runId ?? '', (r) => r.complete);
 
       const dataDir = join(stack.dir, 'master');
       const master = modes(dataDir);
@@ -133,11 +133,11 @@ describe('modes of what the master and the agent keep', () => {
     });
 
     it(`tightens an agent's state dir that exists ${shown}, at enrollment and start`, async () => {
-      await using stack = await startStack('sqlite', 'embedded');
+      await using stack = await startMaster();
       const stateDir = join(stack.dir, 'agents', 'modes-2');
       mkdirSync(stateDir, { recursive: true });
       chmodSync(stateDir, mode);
-      const agent = await stack.agent('modes-2');
+      const agent = await stack.startAgent('modes-2');
       expect(agent.stateDir).toBe(stateDir);
       expect(modes(stateDir)).toEqual(privateModes(stateDir));
       expect(modes(stateDir)['.']).toBe('0700');

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { metricSum } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import { startStack } from './support/stack.ts';
+import { startMaster } from '@edgestelle/fleet-fixture';
 
 interface RawHttp {
   readonly socket: Socket;
@@ -24,12 +24,10 @@ describe('HTTP port limits', () => {
   it('drops half-sent headers and a dribbled body at their deadlines, and connections past the cap at once', async () => {
     const timeouts = { headersMs: 1000, requestMs: 2000, checkIntervalMs: 50 };
     const maxConnections = 4;
-    await using stack = await startStack(
-      'sqlite',
-      'embedded',
-      { httpTimeouts: timeouts },
-      { httpMaxConnections: String(maxConnections) },
-    );
+    await using stack = await startMaster({
+      deps: { httpTimeouts: timeouts },
+      config: { httpMaxConnections: String(maxConnections) },
+    });
     const server = stack.master.app.server;
     const open = (): Promise<number> =>
       new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
@@ -61,7 +59,7 @@ describe('HTTP port limits', () => {
       clearInterval(drip);
     }
 
-    const metrics = await (await stack.request('GET', '/metrics')).text();
+    const metrics = await (await stack.admin.request('GET', '/metrics')).text();
     expect(metricSum(metrics, 'edgestelle_http_connections_refused_total')).toBe(1);
   });
 });

@@ -10,7 +10,7 @@ import { MasterEvents } from '../src/events.ts';
 import { NodeKeys } from '../src/node-keys.ts';
 import { Ingest } from '../src/runs/ingest.ts';
 import { insertRunningRun } from './support/rows.ts';
-import { waitFor } from './support/stack.ts';
+import { waitFor } from '@edgestelle/fleet-fixture';
 
 const NODE = 'edge-1';
 const RUN = newId();
@@ -82,13 +82,11 @@ describe('ingest on SQLite', () => {
       });
 
       await ingest.accept(topic, sealMessage(topic, output(0), key));
-      await waitFor(() => announced.length === 1, 5_000, 'the first batch announced at its commit');
+      await waitFor('the first batch announced at its commit', () => announced.length === 1, { timeoutMs: 5_000 });
       await ingest.accept(topic, sealMessage(topic, output(1), key));
-      await waitFor(
-        () => announced.length === 2,
-        5_000,
-        'the second batch committed while the first waits for the disk',
-      );
+      await waitFor('the second batch committed while the first waits for the disk', () => announced.length === 2, {
+        timeoutMs: 5_000,
+      });
       expect(sent).toEqual([]);
 
       openDisk();

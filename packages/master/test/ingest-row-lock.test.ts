@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import type { Master } from '../src/index.ts';
 import { protocolNode } from './support/protocol-node.ts';
-import { startSharedPair, waitFor } from './support/stack.ts';
+import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 /**
  * Two masters on one PostgreSQL: a shared subscription hands one master a run's exit and the
@@ -12,13 +12,19 @@ import { startSharedPair, waitFor } from './support/stack.ts';
  */
 describe('ingest on two masters sharing one PostgreSQL', () => {
   it('keeps both batches of one run when they are stored at the same time', async () => {
-    await using pair = await startSharedPair();
-    const { a, b } = pair;
+    await using a = await startMaster({ db: 'postgres', broker: 'mosquitto', config: { mqttShared: 'true' } });
+    await using shared = await startMaster({ sharedWith: a, config: { mqttShared: 'true' } });
+    const b = shared.master;
     const node = await protocolNode(a, 'race-1');
-    const job = await a.createJob({ target: { nodeIds: ['race-1'] }, spec: { command: 'true', timeoutMs: 30_000 } });
-    const [run] = await a.runs(job.jobId);
+    const job = await a.admin.createJob({
+      target: { nodeIds: ['race-1'] },
+      spec: { command: 'true', timeoutMs: 30_000 },
+    });
+    const [run] = await a.admin.runs(job.jobId);
     const runId = run?.runId ?? '';
-    await waitFor(() => node.commands.some((c) => c.kind === 'run' && c.runId === runId), 10_000, 'the run sent');
+    await waitFor('the run sent', () => node.commands.some((c) => c.kind === 'run' && c.runId === runId), {
+      timeoutMs: 10_000,
+    });
     const chunk = (seq: number): AgentEvent => ({
       kind: 'output',
       runId,
@@ -57,19 +63,19 @@ describe('ingest on two masters sharing one PostgreSQL', () => {
       feed(b, [node.seal(chunk(1)), node.seal(chunk(2))]),
     ];
     await waitFor(
+      'both batches waiting on the run',
       async () => {
         const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity
               WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(a.master.store.db);
         return rows[0]?.n === 2;
       },
-      10_000,
-      'both batches waiting on the run',
+      { timeoutMs: 10_000 },
     );
     release();
     await holder;
     await Promise.all(storing);
 
-    const stored = await a.waitRun(runId, () => true);
+    const stored = await a.admin.waitRun(runId, () => true);
     expect(stored).toMatchObject({ state: 'succeeded', exitCode: 0, chunkCount: 3, outputBytes: 21, complete: true });
     node.client.end(true);
   });

@@ -10,22 +10,20 @@
  * the master has no CA setting of its own for its MQTT link.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createAgent, enroll, loadConfig, type Agent } from '@edgestelle/agent';
-import { nodeDtoSchema, type EnrollResponse } from '@edgestelle/protocol';
-import { freePort, tempDir, type TempDir } from '@edgestelle/testkit';
+import { nodeDtoSchema } from '@edgestelle/protocol';
+import { tempDir, type TempDir } from '@edgestelle/testkit';
 import mqtt from 'mqtt';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { MasterProcess } from './faults/master-process.ts';
 import {
   SHIPPED_BROKER_NAME,
-  expectedLines,
+  startMaster,
   startShippedMosquitto,
   waitFor,
+  type ChildMaster,
+  type InProcessAgent,
   type ShippedMosquitto,
-} from './support/stack.ts';
+} from '@edgestelle/fleet-fixture';
+import { expectedLines } from './support/expected-lines.ts';
 
 const TAGS = { site: 'tls-e2e' };
 // Lines, ANSI colours, bytes that are not UTF-8 and no final newline: output is bytes.
@@ -37,54 +35,29 @@ const EXPECTED = Buffer.concat([
   Buffer.from(' raw'),
 ]);
 
-interface TlsAgent {
-  readonly agent: Agent;
-  readonly credentials: EnrollResponse;
-}
-
 describe('master + 2 agents on the shipped Mosquitto config over TLS', () => {
   let dir: TempDir;
   let mosquitto: ShippedMosquitto;
   let ca: Buffer;
-  let master: MasterProcess;
-  const agents: Agent[] = [];
+  let master: ChildMaster;
 
   /** A real agent enrolled with a join token through the API, trusting only the private CA. */
-  async function tlsAgent(nodeId: string): Promise<TlsAgent> {
-    const { token } = await master.api('POST', '/api/v1/join-tokens', z.object({ token: z.string() }), {
-      tags: TAGS,
-      maxUses: 1,
-    });
-    const stateDir = join(dir.path, 'agents', nodeId);
-    const { credentials } = await enroll({ masterUrl: master.url, token, stateDir, nodeId, name: nodeId });
-    const config = loadConfig({
-      flags: { stateDir, logLevel: 'warn', mqttCaFile: mosquitto.caFile },
-      env: {},
-      credentials,
-    });
-    const agent = createAgent(config, {
-      logger: pino({ level: process.env.EDGESTELLE_TEST_LOG_LEVEL ?? 'silent' }),
-      backoff: { initialMs: 50, maxMs: 500 },
-      ackTimeoutMs: 1500,
-    });
-    agents.push(agent);
-    await agent.start();
-    await waitFor(async () => (await node(nodeId)).online, 20_000, `${nodeId} online`);
-    return { agent, credentials };
+  function tlsAgent(nodeId: string): Promise<InProcessAgent> {
+    return master.startAgent(nodeId, { tags: TAGS, settings: { mqttCaFile: mosquitto.caFile } });
   }
 
-  const node = (nodeId: string) => master.api('GET', `/api/v1/nodes/${nodeId}`, nodeDtoSchema);
+  const node = (nodeId: string) => master.admin.api('GET', `/api/v1/nodes/${nodeId}`, nodeDtoSchema);
 
   async function runJobByTag(): Promise<Map<string, Buffer>> {
-    const job = await master.createJob({
+    const job = await master.admin.createJob({
       target: { tags: TAGS },
       spec: { script: { interpreter: 'sh', body: SCRIPT }, timeoutMs: 30_000 },
     });
     const outputs = new Map<string, Buffer>();
-    for (const run of await master.runs(job.jobId)) {
-      const done = await master.waitRun(run.runId, (r) => r.complete, 20_000);
+    for (const run of await master.admin.runs(job.jobId)) {
+      const done = await master.admin.waitRun(run.runId, (r) => r.complete, 20_000);
       expect(done.state, `${done.nodeId}: ${JSON.stringify(done)}`).toBe('succeeded');
-      outputs.set(done.nodeId, await master.rawOutput(done.runId));
+      outputs.set(done.nodeId, await master.admin.rawOutput(done.runId));
     }
     return outputs;
   }
@@ -93,17 +66,15 @@ describe('master + 2 agents on the shipped Mosquitto config over TLS', () => {
     dir = await tempDir('edgestelle-production-');
     mosquitto = await startShippedMosquitto(dir.path);
     ca = await readFile(mosquitto.caFile);
-    master = new MasterProcess(await freePort(), {
-      EDGESTELLE_DATA_DIR: join(dir.path, 'master'),
-      EDGESTELLE_MQTT_URL: mosquitto.masterUrl,
-      NODE_EXTRA_CA_CERTS: mosquitto.caFile,
+    master = await startMaster({
+      mode: 'child',
+      config: { mqttUrl: mosquitto.masterUrl },
+      env: { NODE_EXTRA_CA_CERTS: mosquitto.caFile },
     });
-    await master.start();
   }, 60_000);
 
   afterAll(async () => {
-    for (const agent of agents) await agent.stop();
-    await master?.stop();
+    await master?.[Symbol.asyncDispose]();
     await mosquitto?.broker[Symbol.asyncDispose]();
     await dir?.[Symbol.asyncDispose]();
   });
@@ -119,10 +90,10 @@ describe('master + 2 agents on the shipped Mosquitto config over TLS', () => {
     expect([...first.keys()].sort()).toEqual(['tls-a', 'tls-b']);
     for (const [nodeId, output] of first) expect(output.equals(EXPECTED), `${nodeId} output`).toBe(true);
 
-    const revoked = await master.request('POST', '/api/v1/nodes/tls-a/revoke');
+    const revoked = await master.admin.request('POST', '/api/v1/nodes/tls-a/revoke');
     expect(revoked.status).toBe(200);
     // Mosquitto closes the deleted user's live connection, and refuses each reconnect after it.
-    await waitFor(() => !a.agent.stats().connected, 15_000, 'tls-a disconnected by the broker');
+    await waitFor('tls-a disconnected by the broker', () => !a.agent.stats().connected, { timeoutMs: 15_000 });
     const seqAfterCut = a.agent.stats().connectionSeq;
     expect((await node('tls-a')).online).toBe(false);
     await expect(
@@ -142,7 +113,9 @@ describe('master + 2 agents on the shipped Mosquitto config over TLS', () => {
     expect((await node('tls-b')).online).toBe(true);
     expect(b.agent.stats().connected).toBe(true);
     // tls-a keeps trying (each attempt seals a new will, so the sequence counts attempts) and never gets back in.
-    await waitFor(() => a.agent.stats().connectionSeq >= seqAfterCut + 2, 15_000, 'tls-a to retry twice');
+    await waitFor('tls-a to retry twice', () => a.agent.stats().connectionSeq >= seqAfterCut + 2, {
+      timeoutMs: 15_000,
+    });
     expect(a.agent.stats().connected).toBe(false);
   }, 60_000);
 });

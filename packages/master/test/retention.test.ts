@@ -7,29 +7,29 @@ import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Retention } from '../src/retention/retention.ts';
-import { startStack, waitFor, type DbKind } from './support/stack.ts';
+import { type DbKind, type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 const DAY_MS = 86_400_000;
 
 describe.each<DbKind>(['sqlite', 'postgres'])('retention (%s)', (db) => {
   it('deletes old finished jobs and then the oldest until under the size cap, nothing else; acks output of a deleted run', async () => {
-    await using stack = await startStack(db, 'embedded', {}, { retentionDays: '5' });
-    const agent = await stack.agent('keeper');
+    await using stack = await startMaster({ db, broker: 'embedded', config: { retentionDays: '5' } });
+    const agent = await stack.startAgent('keeper');
     const target = { nodeIds: [agent.nodeId] };
     const run = async (word: string, command = `echo ${word}; echo ${word}-second`) => {
-      const job = await stack.createJob({ target, spec: { command, timeoutMs: 60_000 } });
+      const job = await stack.admin.createJob({ target, spec: { command, timeoutMs: 60_000 } });
       return job;
     };
     const finish = async (jobId: string) =>
-      stack.waitJob(jobId, (j) => j.state === 'finished' && j.counts.succeeded === 1);
+      stack.admin.waitJob(jobId, (j) => j.state === 'finished' && j.counts.succeeded === 1);
 
     // Agents hold commands to the wall clock, so "old" jobs run now and the master's clock then moves on.
     const old = await run('oldword');
     await finish(old.jobId);
-    const [oldRun] = await stack.runs(old.jobId);
+    const [oldRun] = await stack.admin.runs(old.jobId);
     const oldStillRunning = await run('', 'echo slowword; sleep 30');
-    const [slowRun] = await stack.runs(oldStillRunning.jobId);
-    await stack.waitRun(slowRun?.runId ?? '', (r) => r.state === 'running' && r.chunkCount === 1);
+    const [slowRun] = await stack.admin.runs(oldStillRunning.jobId);
+    await stack.admin.waitRun(slowRun?.runId ?? '', (r) => r.state === 'running' && r.chunkCount === 1);
     stack.clock.offsetMs = 10 * DAY_MS;
     const middle = await run('middleword');
     await finish(middle.jobId);
@@ -37,19 +37,19 @@ describe.each<DbKind>(['sqlite', 'postgres'])('retention (%s)', (db) => {
     await finish(newest.jobId);
     await stack.master.indexer.drain();
     const hits = async (q: string) =>
-      (await stack.api('GET', `/api/v1/search?q=${q}`, searchPageSchema)).items.map((h) => h.line);
+      (await stack.admin.api('GET', `/api/v1/search?q=${q}`, searchPageSchema)).items.map((h) => h.line);
     expect(await hits('oldword')).toEqual(['oldword', 'oldword-second']);
     const auditBefore = await count(stack, 'audit_events');
     const usersBefore = await count(stack, 'users');
 
     // By age: only the old finished job goes; the old job still running stays.
-    const byAge = await stack.api('POST', '/api/v1/admin/retention/run', retentionResultSchema);
+    const byAge = await stack.admin.api('POST', '/api/v1/admin/retention/run', retentionResultSchema);
     expect(byAge).toMatchObject({ jobsDeleted: 1, runsDeleted: 1 });
     expect(byAge.outputBytesDeleted).toBe(oldRun?.outputBytes);
-    expect((await stack.request('GET', `/api/v1/jobs/${old.jobId}`)).status).toBe(404);
-    expect((await stack.request('GET', `/api/v1/runs/${oldRun?.runId ?? ''}`)).status).toBe(404);
+    expect((await stack.admin.request('GET', `/api/v1/jobs/${old.jobId}`)).status).toBe(404);
+    expect((await stack.admin.request('GET', `/api/v1/runs/${oldRun?.runId ?? ''}`)).status).toBe(404);
     for (const job of [oldStillRunning, middle, newest]) {
-      expect((await stack.request('GET', `/api/v1/jobs/${job.jobId}`)).status).toBe(200);
+      expect((await stack.admin.request('GET', `/api/v1/jobs/${job.jobId}`)).status).toBe(200);
     }
     expect(await hits('oldword')).toEqual([]);
     expect(await hits('middleword')).toHaveLength(2);
@@ -64,11 +64,11 @@ describe.each<DbKind>(['sqlite', 'postgres'])('retention (%s)', (db) => {
     // Audit events stay, with one more for the pass; users, scripts and nodes are untouched.
     expect(await count(stack, 'audit_events')).toBe(auditBefore + 1);
     expect(await count(stack, 'users')).toBe(usersBefore);
-    expect((await stack.request('GET', `/api/v1/nodes/${agent.nodeId}`)).status).toBe(200);
+    expect((await stack.admin.request('GET', `/api/v1/nodes/${agent.nodeId}`)).status).toBe(200);
 
     // By size: the oldest finished jobs go until the stored output fits; running jobs stay.
-    const [newestRun] = await stack.runs(newest.jobId);
-    const [runningRun] = await stack.runs(oldStillRunning.jobId);
+    const [newestRun] = await stack.admin.runs(newest.jobId);
+    const [runningRun] = await stack.admin.runs(oldStillRunning.jobId);
     const bySize = new Retention({
       store: stack.master.store,
       audit: stack.master.audit,
@@ -80,9 +80,9 @@ describe.each<DbKind>(['sqlite', 'postgres'])('retention (%s)', (db) => {
       sqlitePath: stack.master.store.sqlitePath,
     });
     expect(await bySize.run({ name: 'admin', ip: null }, true)).toMatchObject({ jobsDeleted: 1 });
-    expect((await stack.request('GET', `/api/v1/jobs/${middle.jobId}`)).status).toBe(404);
-    expect((await stack.request('GET', `/api/v1/jobs/${newest.jobId}`)).status).toBe(200);
-    expect((await stack.request('GET', `/api/v1/jobs/${oldStillRunning.jobId}`)).status).toBe(200);
+    expect((await stack.admin.request('GET', `/api/v1/jobs/${middle.jobId}`)).status).toBe(404);
+    expect((await stack.admin.request('GET', `/api/v1/jobs/${newest.jobId}`)).status).toBe(200);
+    expect((await stack.admin.request('GET', `/api/v1/jobs/${oldStillRunning.jobId}`)).status).toBe(200);
     await bySize.close();
 
     // An agent re-sending a chunk of a deleted run (its ack was lost) still gets an ack, so it
@@ -115,9 +115,9 @@ describe.each<DbKind>(['sqlite', 'postgres'])('retention (%s)', (db) => {
         { qos: 1 },
       );
       await waitFor(
-        () => acks.some((c) => c.kind === 'ack' && c.runs.some((r) => r.runId === deletedRunId && r.seq === 0)),
-        15_000,
         'an ack for the deleted run',
+        () => acks.some((c) => c.kind === 'ack' && c.runs.some((r) => r.runId === deletedRunId && r.seq === 0)),
+        { timeoutMs: 15_000 },
       );
       expect(stack.master.ingest.rejects.get('run_deleted')).toBe(1);
     } finally {
@@ -127,7 +127,7 @@ describe.each<DbKind>(['sqlite', 'postgres'])('retention (%s)', (db) => {
 });
 
 async function count(
-  stack: Awaited<ReturnType<typeof startStack>>,
+  stack: InProcessMaster,
   table: 'audit_events' | 'users' | 'run_chunks',
   runId?: string,
 ): Promise<number> {

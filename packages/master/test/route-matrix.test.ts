@@ -13,7 +13,7 @@ import {
 } from '@edgestelle/protocol';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ADMIN_PASSWORD, startStack, type Stack } from './support/stack.ts';
+import { ADMIN, type InProcessMaster, startMaster } from '@edgestelle/fleet-fixture';
 
 /**
  * Every route × every kind of caller, with the status each must get, from one table. A route
@@ -43,7 +43,7 @@ interface Row {
 }
 
 interface Context {
-  stack: Stack;
+  stack: InProcessMaster;
   nodeId: string;
   jobId: string;
   runId: string;
@@ -302,20 +302,18 @@ describe('route matrix', () => {
         done();
       },
     });
-    await using stack = await startStack(
-      'sqlite',
-      'embedded',
-      {
+    await using stack = await startMaster({
+      deps: {
         logger: undefined,
         logDestination,
         onRoute: (route) => {
           for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(`${method} ${route.url}`);
         },
       },
-      { logLevel: 'debug' },
-    );
-    const adminApi = stack.api;
-    const secrets = new Set<string>([ADMIN_PASSWORD, stack.token]);
+      config: { logLevel: 'debug' },
+    });
+    const adminApi = stack.admin.api;
+    const secrets = new Set<string>([ADMIN.password, stack.admin.token]);
     const makeUser = async (role: 'viewer' | 'operator') => {
       const password = `${role}-password-long`;
       const user = await stack.master.auth.createUser(role, password, role);
@@ -325,7 +323,7 @@ describe('route matrix', () => {
       return { userId: user.userId, username: role, password, token };
     };
     const users: Context['users'] = {
-      admin: { userId: '', username: 'admin', password: ADMIN_PASSWORD, token: stack.token },
+      admin: { userId: '', username: 'admin', password: ADMIN.password, token: stack.admin.token },
       viewer: await makeUser('viewer'),
       operator: await makeUser('operator'),
     };
@@ -358,13 +356,13 @@ describe('route matrix', () => {
     });
     const job = await newJob(ctx);
     ctx.jobId = job.jobId;
-    ctx.runId = (await stack.runs(job.jobId))[0]?.runId ?? '';
+    ctx.runId = (await stack.admin.runs(job.jobId))[0]?.runId ?? '';
     expect(job.script).toEqual({ name: 'hello', version: 1 });
     expect(job.spec.env).toEqual({ PARAM_WHO: 'matrix' });
     expect(job.secretEnv).toEqual({ MATRIX_TOKEN: '***' });
 
     // An expired session: a real login whose expiry has passed.
-    const expired = await stack.master.auth.login('admin', ADMIN_PASSWORD, { ip: '127.0.0.1', userAgent: null });
+    const expired = await stack.master.auth.login('admin', ADMIN.password, { ip: '127.0.0.1', userAgent: null });
     if (expired === null) throw new Error('admin login failed');
     await stack.master.store.db.updateTable('sessions').set({ expires_at: 1 }).where('user_id', '!=', '').execute();
     secrets.add(expired.sessionToken);
@@ -453,7 +451,7 @@ describe('route matrix', () => {
     for (const { token_hash } of await stack.master.store.db.selectFrom('api_tokens').select('token_hash').execute()) {
       secrets.add(token_hash);
     }
-    const metrics = await (await stack.request('GET', '/metrics')).text();
+    const metrics = await (await stack.admin.request('GET', '/metrics')).text();
     for (const family of [
       'edgestelle_nodes_online',
       'edgestelle_runs{state="queued"}',

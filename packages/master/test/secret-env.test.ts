@@ -10,7 +10,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { protocolNode } from './support/protocol-node.ts';
-import { startStack, waitFor, type DbKind, type Stack } from './support/stack.ts';
+import { type DbKind, type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 /**
  * Secret variables (`JobCreate.secretEnv`): the value reaches the node's process and nothing
@@ -21,7 +21,7 @@ import { startStack, waitFor, type DbKind, type Stack } from './support/stack.ts
 const SECRET = 'hunter2-Secret-Value-7f3a9c';
 
 /** Every column of the job's row, as text or raw bytes: what a stolen database shows. */
-async function rawJobRow(stack: Stack, jobId: string): Promise<Buffer> {
+async function rawJobRow(stack: InProcessMaster, jobId: string): Promise<Buffer> {
   const row = await stack.master.store.db
     .selectFrom('jobs')
     .selectAll()
@@ -43,18 +43,18 @@ describe.each<DbKind>(['sqlite', 'postgres'])('secret variables on %s', (dbKind)
         done();
       },
     });
-    await using stack = await startStack(
-      dbKind,
-      'embedded',
-      { logger: undefined, logDestination },
-      { logLevel: 'trace' },
-    );
-    const agent = await stack.agent('vault-1');
-    const live = await stack.live();
+    await using stack = await startMaster({
+      db: dbKind,
+      broker: 'embedded',
+      deps: { logger: undefined, logDestination },
+      config: { logLevel: 'trace' },
+    });
+    const agent = await stack.startAgent('vault-1');
+    const live = await stack.admin.live();
     const frames: string[] = [];
     live.socket.on('message', (data: Buffer) => frames.push(data.toString('utf8')));
 
-    const created = await stack.request('POST', '/api/v1/jobs', {
+    const created = await stack.admin.request('POST', '/api/v1/jobs', {
       target: { nodeIds: [agent.nodeId] },
       spec: { command: 'echo "$DB_PASSWORD"; echo "$MODE"', env: { MODE: 'plain-visible' }, timeoutMs: 30_000 },
       secretEnv: { DB_PASSWORD: SECRET },
@@ -66,18 +66,18 @@ describe.each<DbKind>(['sqlite', 'postgres'])('secret variables on %s', (dbKind)
     expect(job.spec.env).toEqual({ MODE: 'plain-visible' });
     live.send({ type: 'subscribe', topic: 'job', jobId: job.jobId });
 
-    const [run] = await stack.runs(job.jobId);
+    const [run] = await stack.admin.runs(job.jobId);
     if (run === undefined) throw new Error('no run');
-    const done = await stack.waitRun(run.runId, (r) => r.complete);
+    const done = await stack.admin.waitRun(run.runId, (r) => r.complete);
     expect(done.state).toBe('succeeded');
     // Delivered: the node's process had the value (output is the script's own business).
-    const output = await stack.request('GET', `/api/v1/runs/${done.runId}/output/raw`);
+    const output = await stack.admin.request('GET', `/api/v1/runs/${done.runId}/output/raw`);
     expect(await output.text()).toBe(`${SECRET}\nplain-visible\n`);
-    await stack.waitJob(job.jobId, (j) => j.state === 'finished');
+    await stack.admin.waitJob(job.jobId, (j) => j.state === 'finished');
     await waitFor(
-      () => frames.some((frame) => frame.includes('"type":"job"') && frame.includes('"state":"finished"')),
-      20_000,
       'the finished job on the live hub',
+      () => frames.some((frame) => frame.includes('"type":"job"') && frame.includes('"state":"finished"')),
+      { timeoutMs: 20_000 },
     );
 
     const bodies = [createdText];
@@ -91,7 +91,7 @@ describe.each<DbKind>(['sqlite', 'postgres'])('secret variables on %s', (dbKind)
       '/api/v1/audit?action=job.create',
       '/api/v1/search?q=plain-visible',
     ]) {
-      const response = await stack.request('GET', path);
+      const response = await stack.admin.request('GET', path);
       const text = await response.text();
       expect(response.status, `${path}: ${text}`).toBe(200);
       bodies.push(text);
@@ -120,21 +120,21 @@ describe.each<DbKind>(['sqlite', 'postgres'])('secret variables on %s', (dbKind)
 
 describe('secret variables', () => {
   it('reach the node only inside its sealed run command, first delivery and re-send alike', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const payloads: Buffer[] = [];
     const node = await protocolNode(stack, 'pn-1');
     node.client.on('message', (_topic, payload) => payloads.push(payload));
-    const job = await stack.createJob({
+    const job = await stack.admin.createJob({
       target: { nodeIds: ['pn-1'] },
       spec: { command: 'true', env: { PLAIN: '1' }, timeoutMs: 30_000 },
       secretEnv: { DB_PASSWORD: SECRET },
     });
     const runCommands = (): RunCommand[] =>
       node.commands.flatMap((command) => (command.kind === 'run' ? [command] : []));
-    await waitFor(() => runCommands().length === 1, 10_000, 'the run command');
+    await waitFor('the run command', () => runCommands().length === 1, { timeoutMs: 10_000 });
     // The node never accepted it: the run stays `sent` and is offered again when it comes online.
     await stack.master.dispatcher.onNodeOnline('pn-1');
-    await waitFor(() => runCommands().length === 2, 10_000, 'the re-sent run command');
+    await waitFor('the re-sent run command', () => runCommands().length === 2, { timeoutMs: 10_000 });
     for (const command of runCommands()) {
       expect(command.jobId).toBe(job.jobId);
       expect(command.spec.env).toEqual({ PLAIN: '1', DB_PASSWORD: SECRET });
@@ -145,9 +145,9 @@ describe('secret variables', () => {
   });
 
   it('refuses with 400, storing nothing, a name both plain and secret, too many variables, or bad values', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     await protocolNode(stack, 'pn-2');
-    await stack.api('PUT', '/api/v1/scripts/hello', z.unknown(), {
+    await stack.admin.api('PUT', '/api/v1/scripts/hello', z.unknown(), {
       interpreter: 'sh',
       body: 'echo "hello $PARAM_WHO"',
       parameters: [{ name: 'who', type: 'string', required: true }],
@@ -187,7 +187,7 @@ describe('secret variables', () => {
       ['a bad name', { target, spec, secretEnv: { 'DB-PASSWORD': SECRET } }, /secretEnv\.DB-PASSWORD: Invalid key/],
     ];
     for (const [what, body, message] of refusals) {
-      const response = await stack.request('POST', '/api/v1/jobs', body);
+      const response = await stack.admin.request('POST', '/api/v1/jobs', body);
       const text = await response.text();
       expect(response.status, what).toBe(400);
       const error = apiErrorSchema.parse(JSON.parse(text));
@@ -197,13 +197,13 @@ describe('secret variables', () => {
     const jobsAfter = await stack.master.store.db.selectFrom('jobs').select('job_id').execute();
     expect(jobsAfter).toEqual(jobsBefore);
     // The same names apart, and exactly as many as the limit, are fine.
-    const fits = await stack.createJob({
+    const fits = await stack.admin.createJob({
       target,
       spec: { ...spec, env: many(limits.envMaxCount - 10, 'P') },
       secretEnv: many(10, 'S'),
     });
     expect(Object.keys(fits.secretEnv)).toHaveLength(10);
-    const withScript = await stack.createJob({
+    const withScript = await stack.admin.createJob({
       target,
       script: { name: 'hello' },
       params: { who: 'lib' },

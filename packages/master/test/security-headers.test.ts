@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import { startStack } from './support/stack.ts';
+import { startMaster } from '@edgestelle/fleet-fixture';
 
 const EXPECTED = {
   'x-frame-options': 'DENY',
@@ -71,10 +71,12 @@ describe('security headers', () => {
     await writeFile(join(publicDir, 'index.html'), '<!doctype html><title>console</title>');
     await writeFile(join(publicDir, 'assets', 'app.js'), 'export {};\n');
     const routes: Array<{ method: string; url: string }> = [];
-    await using stack = await startStack('sqlite', 'embedded', {
-      publicDir,
-      onRoute: (route) => {
-        for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    await using stack = await startMaster({
+      deps: {
+        publicDir,
+        onRoute: (route) => {
+          for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+        },
       },
     });
     const url = stack.master.url;
@@ -97,7 +99,7 @@ describe('security headers', () => {
         method === 'GET' || method === 'HEAD' ? {} : { headers: { 'content-type': 'application/json' }, body: '{}' };
       await check(`${method} ${route} anonymous`, () => fetch(`${url}${path}`, { method, ...body }));
       await check(`${method} ${route} as admin`, () =>
-        stack.request(method, path, method === 'GET' || method === 'HEAD' ? undefined : {}),
+        stack.admin.request(method, path, method === 'GET' || method === 'HEAD' ? undefined : {}),
       );
     }
 
@@ -106,22 +108,22 @@ describe('security headers', () => {
       ['console file', () => fetch(`${url}/assets/app.js`), 200],
       ['console route (index.html)', () => fetch(`${url}/jobs/01jaaaaaaaaaaaaaaaaaaaaaaa`), 200],
       ['HEAD console page', () => fetch(`${url}/`, { method: 'HEAD' }), 200],
-      ['unknown API route', () => stack.request('GET', '/api/v1/nope'), 404],
+      ['unknown API route', () => stack.admin.request('GET', '/api/v1/nope'), 404],
       ['unknown method', () => fetch(`${url}/api/v1/nodes`, { method: 'OPTIONS' }), 404],
       ['health', () => fetch(`${url}/healthz`), 200],
       ['readiness', () => fetch(`${url}/readyz`), 200],
       ['metrics without token', () => fetch(`${url}/metrics`), 401],
-      ['metrics', () => stack.request('GET', '/metrics'), 200],
-      ['API docs page', () => stack.request('GET', '/api/docs'), 200],
-      ['API docs page with slash', () => stack.request('GET', '/api/docs/'), 200],
-      ['API docs script', () => stack.request('GET', '/api/docs/static/swagger-initializer.js'), 200],
-      ['API docs bundle', () => stack.request('GET', '/api/docs/static/swagger-ui-bundle.js'), 200],
-      ['API description', () => stack.request('GET', '/api/docs/json'), 200],
-      ['API answer', () => stack.request('GET', '/api/v1/nodes'), 200],
-      ['validation error', () => stack.request('GET', '/api/v1/runs?limit=0'), 400],
+      ['metrics', () => stack.admin.request('GET', '/metrics'), 200],
+      ['API docs page', () => stack.admin.request('GET', '/api/docs'), 200],
+      ['API docs page with slash', () => stack.admin.request('GET', '/api/docs/'), 200],
+      ['API docs script', () => stack.admin.request('GET', '/api/docs/static/swagger-initializer.js'), 200],
+      ['API docs bundle', () => stack.admin.request('GET', '/api/docs/static/swagger-ui-bundle.js'), 200],
+      ['API description', () => stack.admin.request('GET', '/api/docs/json'), 200],
+      ['API answer', () => stack.admin.request('GET', '/api/v1/nodes'), 200],
+      ['validation error', () => stack.admin.request('GET', '/api/v1/runs?limit=0'), 400],
       [
         'malformed JSON',
-        () => stack.request('POST', '/api/v1/jobs', undefined, { 'content-type': 'application/json' }),
+        () => stack.admin.request('POST', '/api/v1/jobs', undefined, { 'content-type': 'application/json' }),
         400,
       ],
       [
@@ -140,8 +142,8 @@ describe('security headers', () => {
           }),
         413,
       ],
-      ['bad URL encoding', () => stack.request('GET', '/api/v1/nodes/%E0%A4%A'), 400],
-      ['live hub without upgrade', () => stack.request('GET', '/api/v1/live'), 404],
+      ['bad URL encoding', () => stack.admin.request('GET', '/api/v1/nodes/%E0%A4%A'), 400],
+      ['live hub without upgrade', () => stack.admin.request('GET', '/api/v1/live'), 404],
     ];
     for (const [what, send, status] of named) expect((await check(what, send)).status, what).toBe(status);
     expect([...seen]).toEqual(expect.arrayContaining([200, 400, 401, 404, 413]));

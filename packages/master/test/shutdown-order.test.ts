@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startStack, type BrokerKind, type DbKind } from './support/stack.ts';
+import { type BrokerKind, type DbKind, startMaster } from '@edgestelle/fleet-fixture';
 
 const shutdownLine = z.object({ msg: z.literal('shutting down'), step: z.string() });
 
@@ -68,7 +68,7 @@ describe('master shutdown order', () => {
     '%s, %s broker, sweep every %i ms: every part stops after what uses it',
     async (db, broker, sweepIntervalMs, order) => {
       const { logger, steps } = stepRecorder();
-      const stack = await startStack(db, broker, { logger, sweepIntervalMs });
+      const stack = await startMaster({ db, broker, deps: { logger, sweepIntervalMs } });
       expect(steps).toEqual([]);
       await stack[Symbol.asyncDispose]();
       expect(steps).toEqual(order);
@@ -82,7 +82,7 @@ describe('master shutdown order', () => {
     const port = typeof address === 'object' && address !== null ? address.port : 0;
     try {
       const { logger, steps } = stepRecorder();
-      await expect(startStack('sqlite', 'embedded', { logger }, { httpPort: String(port) })).rejects.toThrow();
+      await expect(startMaster({ deps: { logger }, config: { httpPort: String(port) } })).rejects.toThrow();
       expect(steps).toEqual([
         'live hub',
         'http',

@@ -16,7 +16,7 @@ import { outputPageSchema, type ChunkDto } from '@edgestelle/protocol';
 import { startTcpProxy } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startStack, waitFor } from './support/stack.ts';
+import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 const LINES = 20;
 const EXIT_CODE = 7;
@@ -80,17 +80,17 @@ const damages: Damage[] = [
 describe('a damaged agent spool', () => {
   for (const damage of damages) {
     it(`reports the run's real exit and the lost output at once: ${damage.name}`, async () => {
-      await using stack = await startStack('sqlite', 'embedded');
+      await using stack = await startMaster();
       await using proxy = await startTcpProxy(Number(new URL(stack.master.brokerUrl).port));
-      const agent = await stack.agent('spool-1', {}, { mqttUrl: `mqtt://${proxy.address}` });
+      const agent = await stack.startAgent('spool-1', { settings: { mqttUrl: `mqtt://${proxy.address}` } });
       const gate = join(stack.dir, 'gate');
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: ['spool-1'] },
         spec: { command: SCRIPT, env: { GATE: gate }, timeoutMs: 60_000 },
       });
-      const [first] = await stack.runs(job.jobId);
+      const [first] = await stack.admin.runs(job.jobId);
       const runId = first?.runId ?? '';
-      await stack.waitRun(runId, (r) => r.state === 'running');
+      await stack.admin.waitRun(runId, (r) => r.state === 'running');
 
       // Nothing the run prints from here reaches the master before the damage.
       proxy.blackhole();
@@ -100,7 +100,7 @@ describe('a damaged agent spool', () => {
         readFileSync(join(agent.stateDir, 'ledger.jsonl'), 'utf8')
           .split('\n')
           .find((line) => line.includes(`"runId":"${runId}"`) && line.includes('"state":"exited"'));
-      await waitFor(() => exitedLine() !== undefined, 20_000, 'the run to exit on the agent');
+      await waitFor('the run to exit on the agent', () => exitedLine() !== undefined, { timeoutMs: 20_000 });
       const chunkCount = z.object({ exited: z.object({ seq: z.number() }) }).parse(JSON.parse(exitedLine() ?? ''))
         .exited.seq;
       await agent.stop();
@@ -112,9 +112,9 @@ describe('a damaged agent spool', () => {
       proxy.heal();
       await agent.start();
 
-      const run = await stack.waitRun(runId, (r) => r.complete, 20_000);
+      const run = await stack.admin.waitRun(runId, (r) => r.complete, 20_000);
       expect(run).toMatchObject({ state: 'failed', exitCode: EXIT_CODE });
-      const page = await stack.api('GET', `/api/v1/runs/${runId}/output?limit=1000`, outputPageSchema);
+      const page = await stack.admin.api('GET', `/api/v1/runs/${runId}/output?limit=1000`, outputPageSchema);
       const text = (c: ChunkDto): string => Buffer.from(c.data, 'base64').toString();
       const note = page.chunks.at(-1);
       expect(note?.stream).toBe('system');
@@ -131,12 +131,12 @@ describe('a damaged agent spool', () => {
       check();
 
       // The agent carries on: the next run goes through.
-      const next = await stack.createJob({
+      const next = await stack.admin.createJob({
         target: { nodeIds: ['spool-1'] },
         spec: { command: 'echo after', timeoutMs: 10_000 },
       });
-      const [nextRun] = await stack.runs(next.jobId);
-      await stack.waitRun(nextRun?.runId ?? '', (r) => r.state === 'succeeded' && r.complete);
+      const [nextRun] = await stack.admin.runs(next.jobId);
+      await stack.admin.waitRun(nextRun?.runId ?? '', (r) => r.state === 'succeeded' && r.complete);
     }, 60_000);
   }
 });

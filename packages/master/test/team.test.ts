@@ -14,9 +14,9 @@ import {
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import WebSocket from 'ws';
-import { ADMIN_PASSWORD, openLive, startStack, type Stack } from './support/stack.ts';
+import { ADMIN, type InProcessMaster, openLive, startMaster } from '@edgestelle/fleet-fixture';
 
-async function login(stack: Stack, username: string, password: string) {
+async function login(stack: InProcessMaster, username: string, password: string) {
   const response = await fetch(`${stack.master.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -27,7 +27,7 @@ async function login(stack: Stack, username: string, password: string) {
   return { response, cookie, body };
 }
 
-function as(stack: Stack, credentials: { token?: string; cookie?: string; csrf?: string }) {
+function as(stack: InProcessMaster, credentials: { token?: string; cookie?: string; csrf?: string }) {
   return async (method: string, path: string, body?: unknown): Promise<Response> =>
     fetch(`${stack.master.url}${path}`, {
       method,
@@ -45,27 +45,29 @@ const job = { target: { all: true }, spec: { command: 'true', timeoutMs: 1000 } 
 
 describe('users, sessions and tokens', () => {
   it('throttles failed logins per user with 429 and Retry-After until the window passes', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     for (let i = 0; i < 5; i += 1) expect((await login(stack, 'admin', 'wrong-password')).response.status).toBe(401);
-    const throttled = await login(stack, 'admin', ADMIN_PASSWORD);
+    const throttled = await login(stack, 'admin', ADMIN.password);
     expect(throttled.response.status).toBe(429);
     expect(Number(throttled.response.headers.get('retry-after'))).toBeGreaterThan(800);
     expect(apiErrorSchema.parse(throttled.body).code).toBe('too_many_requests');
     stack.clock.offsetMs += 15 * 60_000;
-    expect((await login(stack, 'admin', ADMIN_PASSWORD)).response.status).toBe(200);
-    const audit = await stack.api('GET', '/api/v1/audit?action=auth.login_failed,auth.login', auditPageSchema);
+    expect((await login(stack, 'admin', ADMIN.password)).response.status).toBe(200);
+    const audit = await stack.admin.api('GET', '/api/v1/audit?action=auth.login_failed,auth.login', auditPageSchema);
+    // Newest first; the oldest is the fixture signing in for its admin token.
     expect(audit.items.map((e) => e.action)).toEqual([
       'auth.login',
       'auth.login_failed',
       ...Array<string>(5).fill('auth.login_failed'),
+      'auth.login',
     ]);
     expect(audit.items[1]?.details).toEqual({ throttled: true });
     expect(audit.items[0]?.ip).toBe('127.0.0.1');
   });
 
   it("caps a token at its role and its owner's, and disabling or demoting the owner acts at once", async () => {
-    await using stack = await startStack('sqlite', 'embedded');
-    const admin = as(stack, { token: stack.token });
+    await using stack = await startMaster();
+    const admin = as(stack, { token: stack.admin.token });
     const created = userAccountDtoSchema.parse(
       await (
         await admin('POST', '/api/v1/users', { username: 'olga', password: 'olga-password-1', role: 'operator' })
@@ -84,7 +86,7 @@ describe('users, sessions and tokens', () => {
     // A token cannot mint a token above itself either.
     expect((await asReadOnly('POST', '/api/v1/tokens', { name: 'escalate', role: 'operator' })).status).toBe(403);
 
-    await stack.agent('edge-1');
+    await stack.startAgent('edge-1');
     expect((await asOlga('POST', '/api/v1/jobs', job)).status).toBe(201);
     await admin('PATCH', `/api/v1/users/${created.userId}`, { role: 'viewer' });
     expect((await asOlga('POST', '/api/v1/jobs', job)).status).toBe(403);
@@ -111,9 +113,9 @@ describe('users, sessions and tokens', () => {
   });
 
   it('lists sessions and revokes one at once; a password change ends the other sessions', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
-    const first = await login(stack, 'admin', ADMIN_PASSWORD);
-    const second = await login(stack, 'admin', ADMIN_PASSWORD);
+    await using stack = await startMaster();
+    const first = await login(stack, 'admin', ADMIN.password);
+    const second = await login(stack, 'admin', ADMIN.password);
     const csrf = sessionDtoSchema.parse(first.body).csrfToken ?? '';
     const asFirst = as(stack, { cookie: first.cookie, csrf });
     const list = z
@@ -125,7 +127,7 @@ describe('users, sessions and tokens', () => {
     expect((await asFirst('DELETE', `/api/v1/sessions/${other?.sessionId ?? ''}`)).status).toBe(204);
     expect((await as(stack, { cookie: second.cookie })('GET', '/api/v1/auth/me')).status).toBe(401);
 
-    const third = await login(stack, 'admin', ADMIN_PASSWORD);
+    const third = await login(stack, 'admin', ADMIN.password);
     const wrong = await asFirst('POST', '/api/v1/auth/password', {
       currentPassword: 'nope',
       newPassword: 'a-new-password',
@@ -134,7 +136,7 @@ describe('users, sessions and tokens', () => {
     expect(
       (
         await asFirst('POST', '/api/v1/auth/password', {
-          currentPassword: ADMIN_PASSWORD,
+          currentPassword: ADMIN.password,
           newPassword: 'a-new-password',
         })
       ).status,
@@ -147,8 +149,8 @@ describe('users, sessions and tokens', () => {
 
 describe('live connections and revocation', () => {
   it('closes an open live connection with 4401 as soon as its token is revoked or its user disabled', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
-    const admin = as(stack, { token: stack.token });
+    await using stack = await startMaster();
+    const admin = as(stack, { token: stack.admin.token });
     const user = await stack.master.auth.createUser('watcher', 'watcher-password', 'viewer');
     const first = await stack.master.auth.createApiToken(user.userId, 'first', null);
     const second = await stack.master.auth.createApiToken(user.userId, 'second', null);
@@ -169,11 +171,11 @@ describe('live connections and revocation', () => {
 
 describe('script library', () => {
   it('keeps versions, runs the exact version with params as PARAM_* variables, and refuses bad params before storing anything', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
-    const agent = await stack.agent('edge-1', { role: 'web' });
+    await using stack = await startMaster();
+    const agent = await stack.startAgent('edge-1', { tags: { role: 'web' } });
     const body = 'printf "%s|%s|%s\\n" "$PARAM_TARGET" "$PARAM_COUNT" "$PARAM_DRY_RUN"';
     const save = (text: string, description = '') =>
-      stack.request('PUT', '/api/v1/scripts/greet', {
+      stack.admin.request('PUT', '/api/v1/scripts/greet', {
         interpreter: 'sh',
         body: text,
         description,
@@ -188,7 +190,7 @@ describe('script library', () => {
     expect((await save(body)).status).toBe(200);
     const v2 = scriptDtoSchema.parse(await (await save(`${body}\necho v2`, 'second')).json());
     expect(v2.version).toBe(2);
-    const versions = await stack.api(
+    const versions = await stack.admin.api(
       'GET',
       '/api/v1/scripts/greet/versions',
       z.object({ items: z.array(z.object({ version: z.number() })) }),
@@ -197,27 +199,27 @@ describe('script library', () => {
 
     // A value that would be a command if spliced into the text arrives as plain data.
     const hostile = `x"; touch /tmp/pwned-$$; echo "`;
-    const created = await stack.createJob({
+    const created = await stack.admin.createJob({
       target: { tags: { role: 'web' } },
       script: { name: 'greet', version: 1 },
       params: { target: hostile, count: '3' },
     });
     expect(created.script).toEqual({ name: 'greet', version: 1 });
     expect(created.params).toEqual({ target: hostile, count: 3, dry_run: true });
-    const [run] = await stack.runs(created.jobId);
-    const done = await stack.waitRun(run?.runId ?? '', (r) => r.complete);
+    const [run] = await stack.admin.runs(created.jobId);
+    const done = await stack.admin.waitRun(run?.runId ?? '', (r) => r.complete);
     expect(done.state).toBe('succeeded');
-    const output = await stack.api('GET', `/api/v1/runs/${done.runId}/output`, outputPageSchema);
+    const output = await stack.admin.api('GET', `/api/v1/runs/${done.runId}/output`, outputPageSchema);
     const text = Buffer.concat(output.chunks.map((c) => Buffer.from(c.data, 'base64'))).toString('utf8');
     expect(text).toBe(`${hostile}|3|true\n`);
 
-    const jobsBefore = await stack.api('GET', '/api/v1/jobs', jobHistoryPageSchema);
+    const jobsBefore = await stack.admin.api('GET', '/api/v1/jobs', jobHistoryPageSchema);
     for (const [params, field] of [
       [{}, 'params.target'],
       [{ target: 'a', count: 9 }, 'params.count'],
       [{ target: 'a', colour: 'red' }, 'params.colour'],
     ] as const) {
-      const refused = await stack.request('POST', '/api/v1/jobs', {
+      const refused = await stack.admin.request('POST', '/api/v1/jobs', {
         target: { all: true },
         script: { name: 'greet' },
         params,
@@ -225,43 +227,54 @@ describe('script library', () => {
       expect(refused.status).toBe(400);
       expect(apiErrorSchema.parse(await refused.json())).toMatchObject({ code: 'invalid_params', field });
     }
-    const missing = await stack.request('POST', '/api/v1/jobs', { target: { all: true }, script: { name: 'nope' } });
+    const missing = await stack.admin.request('POST', '/api/v1/jobs', {
+      target: { all: true },
+      script: { name: 'nope' },
+    });
     expect(missing.status).toBe(404);
-    expect((await stack.api('GET', '/api/v1/jobs', jobHistoryPageSchema)).items).toHaveLength(jobsBefore.items.length);
+    expect((await stack.admin.api('GET', '/api/v1/jobs', jobHistoryPageSchema)).items).toHaveLength(
+      jobsBefore.items.length,
+    );
 
     // The newest version by default; history filters by script and shows what ran.
-    const latest = await stack.createJob({
+    const latest = await stack.admin.createJob({
       target: { nodeIds: [agent.nodeId] },
       script: { name: 'greet' },
       params: { target: 'b' },
     });
     expect(latest.script).toEqual({ name: 'greet', version: 2 });
-    await stack.waitJob(latest.jobId, (j) => j.state === 'finished');
-    const byScript = await stack.api('GET', '/api/v1/jobs?scriptName=greet&limit=1', jobHistoryPageSchema);
+    await stack.admin.waitJob(latest.jobId, (j) => j.state === 'finished');
+    const byScript = await stack.admin.api('GET', '/api/v1/jobs?scriptName=greet&limit=1', jobHistoryPageSchema);
     expect(byScript.items.map((j) => j.jobId)).toEqual([latest.jobId]);
     expect(byScript.counts.finished).toBe(2);
     expect(byScript.nextCursor).not.toBeNull();
-    const next = await stack.api(
+    const next = await stack.admin.api(
       'GET',
       `/api/v1/jobs?scriptName=greet&limit=1&cursor=${byScript.nextCursor ?? ''}`,
       jobHistoryPageSchema,
     );
     expect(next.items.map((j) => j.jobId)).toEqual([created.jobId]);
     expect(next.nextCursor).toBeNull();
-    const runs = await stack.api('GET', `/api/v1/runs?nodeId=${agent.nodeId}&state=succeeded`, runHistoryPageSchema);
+    const runs = await stack.admin.api(
+      'GET',
+      `/api/v1/runs?nodeId=${agent.nodeId}&state=succeeded`,
+      runHistoryPageSchema,
+    );
     expect(runs.items.map((r) => r.title)).toEqual(['greet@2', 'greet@1']);
     expect(runs.counts.succeeded).toBe(2);
     expect(
-      (await stack.api('GET', `/api/v1/runs?nodeId=${agent.nodeId}&state=failed`, runHistoryPageSchema)).items,
+      (await stack.admin.api('GET', `/api/v1/runs?nodeId=${agent.nodeId}&state=failed`, runHistoryPageSchema)).items,
     ).toEqual([]);
-    expect((await stack.request('GET', '/api/v1/runs?cursor=garbage')).status).toBe(400);
+    expect((await stack.admin.request('GET', '/api/v1/runs?cursor=garbage')).status).toBe(400);
     // Time bounds take epoch ms or ISO 8601.
     const tomorrow = new Date(stack.clock.now() + 86_400_000).toISOString();
-    expect((await stack.api('GET', `/api/v1/jobs?from=${tomorrow}`, jobHistoryPageSchema)).items).toEqual([]);
+    expect((await stack.admin.api('GET', `/api/v1/jobs?from=${tomorrow}`, jobHistoryPageSchema)).items).toEqual([]);
     expect(
-      (await stack.api('GET', `/api/v1/jobs?to=${tomorrow}&scriptName=greet`, jobHistoryPageSchema)).items,
+      (await stack.admin.api('GET', `/api/v1/jobs?to=${tomorrow}&scriptName=greet`, jobHistoryPageSchema)).items,
     ).toHaveLength(2);
-    expect((await stack.api('GET', `/api/v1/runs?to=${created.createdAt}`, runHistoryPageSchema)).items).toEqual([]);
-    expect((await stack.request('GET', '/api/v1/runs?from=yesterday')).status).toBe(400);
+    expect((await stack.admin.api('GET', `/api/v1/runs?to=${created.createdAt}`, runHistoryPageSchema)).items).toEqual(
+      [],
+    );
+    expect((await stack.admin.request('GET', '/api/v1/runs?from=yesterday')).status).toBe(400);
   });
 });

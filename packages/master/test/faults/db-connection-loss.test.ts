@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startPostgresCluster } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import { waitFor } from '../support/stack.ts';
+import { waitFor } from '@edgestelle/fleet-fixture';
 
 const fixture = fileURLToPath(new URL('./fixtures/store-query-through-db-stop.ts', import.meta.url));
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -35,9 +35,9 @@ describe('PostgreSQL stops while a transaction holds a connection', () => {
       // Printed once the transaction's first statement has been answered: the connection is
       // held between two statements.
       await waitFor(
-        () => output.includes('querying'),
-        30_000,
         () => `the query to start:\n${output}`,
+        () => output.includes('querying'),
+        { timeoutMs: 30_000 },
       );
       await cluster.stop('fast');
       // The next statement, now (nothing happens if the process already died of the

@@ -18,7 +18,7 @@ import { recordFault, sized } from '@edgestelle/testkit';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startStack } from '../support/stack.ts';
+import { startMaster } from '@edgestelle/fleet-fixture';
 
 const CASES_PER_ROUTE = sized(400, 10_000);
 /** A route that hashes passwords (scrypt, ~50 ms) stops here, whatever it reached. */
@@ -98,9 +98,11 @@ describe('every HTTP route under fast-check', () => {
     'random and near-miss bodies and query strings: 0 crashes, 0 5xx, a JSON error for every refusal, heap stable',
     async () => {
       const routes: Array<{ method: string; url: string }> = [];
-      await using stack = await startStack('sqlite', 'embedded', {
-        onRoute: (route) => {
-          for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+      await using stack = await startMaster({
+        deps: {
+          onRoute: (route) => {
+            for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+          },
         },
       });
       const app = stack.master.app;
@@ -108,7 +110,7 @@ describe('every HTTP route under fast-check', () => {
       // lookups) and something that does not. Nothing here is the admin or the admin's token.
       const viewer = await stack.master.auth.createUser('fuzz-viewer', 'fuzz-viewer-password', 'viewer');
       const spareToken = await stack.master.auth.createApiToken(viewer.userId, 'spare', null);
-      const joinToken = await stack.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, { maxUses: 5 });
+      const joinToken = await stack.admin.api('POST', '/api/v1/join-tokens', joinTokenCreatedSchema, { maxUses: 5 });
       const { credentials } = await enroll({
         masterUrl: stack.master.url,
         token: joinToken.token,
@@ -117,11 +119,11 @@ describe('every HTTP route under fast-check', () => {
         name: 'fuzz-node',
       });
       // The node never comes online: a job the fuzzer manages to create stays queued, nothing runs.
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: [credentials.nodeId] },
         spec: { command: 'true', timeoutMs: 60_000 },
       });
-      const [run] = await stack.runs(job.jobId);
+      const [run] = await stack.admin.runs(job.jobId);
       if (run === undefined) throw new Error('no run');
       const params: Record<string, string[]> = {
         nodeId: [credentials.nodeId, 'no-such-node'],
@@ -139,7 +141,7 @@ describe('every HTTP route under fast-check', () => {
           await app.inject({
             method: 'GET',
             url: '/api/docs/json',
-            headers: { authorization: `Bearer ${stack.token}` },
+            headers: { authorization: `Bearer ${stack.admin.token}` },
           })
         ).json(),
       );
@@ -193,7 +195,7 @@ describe('every HTTP route under fast-check', () => {
               method,
               url: query === '' ? path : `${path}?${query}`,
               headers: {
-                authorization: `Bearer ${stack.token}`,
+                authorization: `Bearer ${stack.admin.token}`,
                 ...(withBody
                   ? { 'content-type': body.type === 'json' ? 'application/json' : 'application/octet-stream' }
                   : {}),
@@ -228,7 +230,7 @@ describe('every HTTP route under fast-check', () => {
       const metrics = await app.inject({
         method: 'GET',
         url: '/metrics',
-        headers: { authorization: `Bearer ${stack.token}` },
+        headers: { authorization: `Bearer ${stack.admin.token}` },
       });
       const fewest = rows.reduce((min, r) => Math.min(min, r.cases), Number.POSITIVE_INFINITY);
       recordFault({

@@ -15,7 +15,7 @@ import { deriveNodeKey, openMessage, sealMessage, type SealingKey } from '@edges
 import { metricSum, recordFault, sized, tempDir } from '@edgestelle/testkit';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { startStack, waitFor } from '../support/stack.ts';
+import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 const topics = new Topics();
 const REASON_METRIC = 'edgestelle_envelopes_rejected_total';
@@ -46,10 +46,10 @@ describe('forged messages at the master', () => {
     const masterSecret = Buffer.alloc(32, 5);
     const masterKeyFile = join(keyDir.path, 'master.key');
     await writeFile(masterKeyFile, masterSecret, { mode: 0o600 });
-    await using stack = await startStack('sqlite', 'mosquitto', {}, { masterKeyFile });
+    await using stack = await startMaster({ broker: 'mosquitto', config: { masterKeyFile } });
     if (stack.mqttUrl === undefined) throw new Error('no broker');
-    const agent = await stack.agent('ing-1');
-    await stack.agent('ing-2');
+    const agent = await stack.startAgent('ing-1');
+    await stack.startAgent('ing-2');
     const { key_epoch: epoch } = await stack.master.store.db
       .selectFrom('nodes')
       .select('key_epoch')
@@ -83,7 +83,7 @@ describe('forged messages at the master', () => {
       }
     };
     const expected: Record<string, number> = {};
-    const scrape = async () => (await stack.request('GET', '/metrics')).text();
+    const scrape = async () => (await stack.admin.request('GET', '/metrics')).text();
     const before = reasons(await scrape());
     const chunksBefore = metricSum(await scrape(), 'edgestelle_ingest_chunks_total');
     const client = await mqtt.connectAsync(stack.mqttUrl, { protocolVersion: 4, clientId: 'forger' });
@@ -106,9 +106,9 @@ describe('forged messages at the master', () => {
       Object.entries(now).reduce((n, [reason, v]) => n + v - (before[reason] ?? 0), 0);
     let after: Record<string, number> = {};
     await waitFor(
-      async () => counted((after = reasons(await scrape()))) >= total,
-      sized(60_000, 600_000),
       () => `${total} refusals on /metrics: ${JSON.stringify(after)}`,
+      async () => counted((after = reasons(await scrape()))) >= total,
+      { timeoutMs: sized(60_000, 600_000) },
     );
     const delta = Object.fromEntries(
       Object.entries(after)
@@ -117,12 +117,12 @@ describe('forged messages at the master', () => {
     );
     // The master is still up and its nodes still talk to it.
     const ready = (await fetch(`${stack.master.url}/readyz`)).status;
-    const job = await stack.createJob({
+    const job = await stack.admin.createJob({
       target: { nodeIds: [agent.nodeId] },
       spec: { command: 'echo still here', timeoutMs: 30_000 },
     });
-    const [run] = await stack.runs(job.jobId);
-    const done = await stack.waitRun(run?.runId ?? '', (r) => r.complete, 30_000);
+    const [run] = await stack.admin.runs(job.jobId);
+    const done = await stack.admin.waitRun(run?.runId ?? '', (r) => r.complete, 30_000);
     recordFault({
       scenario: 'forged events and states on node topics (master)',
       load: `${total} payloads`,

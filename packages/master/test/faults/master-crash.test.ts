@@ -13,59 +13,44 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Agent } from '@edgestelle/agent';
 import {
   countNumberedLines,
   numberedLines,
-  freePort,
   numberedLinesScript,
   recordFault,
   sized,
   startMosquitto,
   startTcpProxy,
-  tempDir,
 } from '@edgestelle/testkit';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { waitFor } from '../support/stack.ts';
-import { MasterProcess } from './master-process.ts';
+import { startMaster, waitFor, type ChildMaster, type InProcessAgent } from '@edgestelle/fleet-fixture';
 
 const LINES = sized(2000, 20_000);
 
 const cleanups: AsyncDisposable[] = [];
-let master: MasterProcess;
+let master: ChildMaster;
 let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
 let dir: string;
 let dbFile: string;
-const agents: Agent[] = [];
+const agents: InProcessAgent[] = [];
 
 beforeAll(async () => {
-  const temp = await tempDir('edgestelle-master-crash-');
   const broker = await startMosquitto();
   proxy = await startTcpProxy(broker.port);
-  cleanups.push(temp, broker, proxy);
-  dir = temp.path;
-  dbFile = join(dir, 'master', 'edgestelle.db');
-  master = new MasterProcess(await freePort(), {
-    EDGESTELLE_DATA_DIR: join(dir, 'master'),
-    EDGESTELLE_MQTT_URL: `mqtt://${proxy.address}`,
-    EDGESTELLE_AGENT_MQTT_URL: broker.url,
+  cleanups.push(broker, proxy);
+  master = await startMaster({
+    mode: 'child',
+    config: { mqttUrl: `mqtt://${proxy.address}`, agentMqttUrl: broker.url },
   });
-  await master.start();
-  for (const nodeId of ['crash-1', 'crash-2']) {
-    agents.push(await master.agent(nodeId, join(dir, 'agents', nodeId)));
-    await waitFor(
-      async () => (await master.api('GET', `/api/v1/nodes/${nodeId}`, z.object({ online: z.boolean() }))).online,
-      20_000,
-      `${nodeId} online`,
-    );
-  }
+  cleanups.push(master);
+  dir = master.dir;
+  dbFile = join(dir, 'master', 'edgestelle.db');
+  for (const nodeId of ['crash-1', 'crash-2']) agents.push(await master.startAgent(nodeId));
 }, 120_000);
 
 afterAll(async () => {
-  for (const agent of agents) await agent.stop();
-  await master.kill();
   for (const cleanup of cleanups.reverse()) await cleanup[Symbol.asyncDispose]();
 });
 
@@ -95,8 +80,8 @@ async function crashAndRestart(beforeRestart: () => void = () => undefined): Pro
 }
 
 async function expectComplete(runId: string, label: string, exitCode: number, spawnLog: string) {
-  const run = await master.waitRun(runId, (r) => r.complete, 90_000);
-  const stored = await master.rawOutput(runId);
+  const run = await master.admin.waitRun(runId, (r) => r.complete, 90_000);
+  const stored = await master.admin.rawOutput(runId);
   const count = countNumberedLines(stored, LINES, label);
   return { run, count, spawns: spawnsIn(spawnLog), exitCodeOk: run.exitCode === exitCode };
 }
@@ -106,7 +91,7 @@ describe('master killed with SIGKILL', () => {
     const spawnLog = join(dir, 'spawns-queued');
     proxy.hold('toServer');
     // The job's creation answers only once its commands are published, which the hold prevents.
-    const creation = master
+    const creation = master.admin
       .createJob({
         target: { nodeIds: ['crash-1', 'crash-2'] },
         spec: {
@@ -117,6 +102,7 @@ describe('master killed with SIGKILL', () => {
       .catch((err: unknown) => err);
     let rows: ReturnType<typeof committedRuns> = [];
     await waitFor(
+      'a run claimed as sent',
       () => {
         const db = new Database(dbFile, { readonly: true });
         const job = z
@@ -127,8 +113,7 @@ describe('master killed with SIGKILL', () => {
         rows = job === undefined ? [] : committedRuns(job.job_id);
         return rows.some((r) => r.state === 'sent');
       },
-      20_000,
-      'a run claimed as sent',
+      { timeoutMs: 20_000 },
     );
     // Both runs are claimed (`sent`) by one update, and both publishes are held.
     expect(rows.map((r) => r.state)).toEqual(['sent', 'sent']);
@@ -159,17 +144,17 @@ describe('master killed with SIGKILL', () => {
   it('after the agent accepted a run and before any output: it runs once and completes', async () => {
     const spawnLog = join(dir, 'spawns-accepted');
     const go = join(dir, 'go-accepted');
-    const job = await master.createJob({
+    const job = await master.admin.createJob({
       target: { nodeIds: ['crash-1'] },
       spec: {
         command: `echo spawn >> '${spawnLog}'; while [ ! -e '${go}' ]; do sleep 0.02; done; ${numberedLinesScript(LINES, 'a', 200)}`,
         timeoutMs: 120_000,
       },
     });
-    const [queued] = await master.runs(job.jobId);
+    const [queued] = await master.admin.runs(job.jobId);
     if (queued === undefined) throw new Error('no run');
-    await master.waitRun(queued.runId, (r) => r.state === 'accepted' || r.state === 'running', 20_000);
-    const redeliveries = agents[0]?.stats().redeliveries ?? 0;
+    await master.admin.waitRun(queued.runId, (r) => r.state === 'accepted' || r.state === 'running', 20_000);
+    const redeliveries = agents[0]?.agent.stats().redeliveries ?? 0;
     // The script prints while no master is there: the agent spools it.
     await crashAndRestart(() => writeFileSync(go, ''));
     const { run, count, spawns, exitCodeOk } = await expectComplete(queued.runId, 'a', 0, spawnLog);
@@ -180,7 +165,11 @@ describe('master killed with SIGKILL', () => {
       badInputs: 0,
       lost: count.lost,
       doubled: count.doubled,
-      observed: { spawns, state: run.state, agentRedeliveries: (agents[0]?.stats().redeliveries ?? 0) - redeliveries },
+      observed: {
+        spawns,
+        state: run.state,
+        agentRedeliveries: (agents[0]?.agent.stats().redeliveries ?? 0) - redeliveries,
+      },
     });
     expect(run.state).toBe('succeeded');
     expect(exitCodeOk).toBe(true);
@@ -190,16 +179,16 @@ describe('master killed with SIGKILL', () => {
 
   it('mid-output: the output is complete, in order, once', async () => {
     const spawnLog = join(dir, 'spawns-mid');
-    const job = await master.createJob({
+    const job = await master.admin.createJob({
       target: { nodeIds: ['crash-2'] },
       spec: {
         command: `echo spawn >> '${spawnLog}'; ${numberedLinesScript(LINES, 'm', 50, 0.05)}`,
         timeoutMs: 120_000,
       },
     });
-    const [first] = await master.runs(job.jobId);
+    const [first] = await master.admin.runs(job.jobId);
     if (first === undefined) throw new Error('no run');
-    const before = await master.waitRun(first.runId, (r) => r.chunkCount >= 3, 30_000);
+    const before = await master.admin.waitRun(first.runId, (r) => r.chunkCount >= 3, 30_000);
     await crashAndRestart();
     const { run, count, spawns, exitCodeOk } = await expectComplete(first.runId, 'm', 0, spawnLog);
     recordFault({
@@ -221,27 +210,29 @@ describe('master killed with SIGKILL', () => {
   it('after it committed `exited` and before its ack reaches the agent: the agent re-sends, the run keeps exit code 3', async () => {
     const spawnLog = join(dir, 'spawns-exited');
     const go = join(dir, 'go-exited');
-    const job = await master.createJob({
+    const job = await master.admin.createJob({
       target: { nodeIds: ['crash-1'] },
       spec: {
         command: `echo spawn >> '${spawnLog}'; ${numberedLinesScript(LINES, 'e', 200)}; while [ ! -e '${go}' ]; do sleep 0.02; done; exit 3`,
         timeoutMs: 120_000,
       },
     });
-    const [first] = await master.runs(job.jobId);
+    const [first] = await master.admin.runs(job.jobId);
     if (first === undefined) throw new Error('no run');
     const agent = agents[0];
     if (agent === undefined) throw new Error('no agent');
-    await master.waitRun(first.runId, (r) => r.outputBytes === numberedLines(LINES, 'e').length, 60_000);
+    await master.admin.waitRun(first.runId, (r) => r.outputBytes === numberedLines(LINES, 'e').length, 60_000);
     // From here nothing the master publishes gets out; it still hears the agent.
     proxy.hold('toServer');
     writeFileSync(go, '');
-    const committed = await master.waitRun(first.runId, (r) => r.state === 'failed', 30_000);
+    const committed = await master.admin.waitRun(first.runId, (r) => r.state === 'failed', 30_000);
     expect(committed.exitCode).toBe(3);
     // The ack for `exited` is held in the proxy, so the agent still keeps it.
-    expect(agent.stats().spoolBytes).toBeGreaterThan(0);
+    expect(agent.agent.stats().spoolBytes).toBeGreaterThan(0);
     await crashAndRestart();
-    await waitFor(() => agent.stats().spoolBytes === 0, 30_000, 'the re-sent exited to be acknowledged');
+    await waitFor('the re-sent exited to be acknowledged', () => agent.agent.stats().spoolBytes === 0, {
+      timeoutMs: 30_000,
+    });
     const { run, count, spawns, exitCodeOk } = await expectComplete(first.runId, 'e', 3, spawnLog);
     recordFault({
       scenario: 'master SIGKILL after exited, before its ack',

@@ -18,15 +18,12 @@
  * Same sizes at CI and long scale: the figures are the review's.
  */
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import type { Agent } from '@edgestelle/agent';
-import { freePort, metricSum, recordFault, rssBytes, tempDir } from '@edgestelle/testkit';
+import { metricSum, recordFault, rssBytes } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { z } from 'zod';
 import { PacketType, connectPacket, fixedHeader } from '../support/raw-mqtt.ts';
-import { waitFor } from '../support/stack.ts';
-import { MasterProcess } from './master-process.ts';
+import { startMaster, waitFor, type ChildMaster } from '@edgestelle/fleet-fixture';
 
 const MiB = 1024 * 1024;
 const SOCKETS = 1500;
@@ -78,7 +75,7 @@ class RssPeak {
 }
 
 /** A full GC in the master, asked for over its inspector (it runs with --inspect). */
-async function collectGarbage(master: MasterProcess): Promise<void> {
+async function collectGarbage(master: ChildMaster): Promise<void> {
   const url = /Debugger listening on (ws:\/\/\S+)/.exec(master.log())?.[1];
   if (url === undefined) throw new Error(`the master has no inspector:\n${master.log()}`);
   const socket = new WebSocket(url);
@@ -108,10 +105,11 @@ async function collectGarbage(master: MasterProcess): Promise<void> {
  * within 1 MiB. An idle master ran no GC in 30 s after a flood and kept its dead reads until
  * then; a busy one collects them as it works.
  */
-async function settledRss(master: MasterProcess, pid: number): Promise<number> {
+async function settledRss(master: ChildMaster, pid: number): Promise<number> {
   await collectGarbage(master);
   let last = rssBytes(pid);
   await waitFor(
+    'the master RSS to settle',
     async () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       const now = rssBytes(pid);
@@ -119,8 +117,7 @@ async function settledRss(master: MasterProcess, pid: number): Promise<number> {
       last = now;
       return still;
     },
-    15_000,
-    'the master RSS to settle',
+    { timeoutMs: 15_000 },
   );
   return last;
 }
@@ -159,18 +156,11 @@ async function flood(port: number, count: number, payload: (i: number) => Buffer
 
 describe('MQTT port flood before login', () => {
   it('keeps the master within 64 MiB and running jobs through 1,500 unfinished 512 KiB CONNECTs and 1,500 stalled ones', async () => {
-    await using dir = await tempDir();
-    const mqttPort = await freePort();
+    await using master = await startMaster({ mode: 'child', env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' } });
+    const mqttPort = Number(new URL(master.mqttUrl).port);
     const nodeId = 'flood-1';
-    const master = new MasterProcess(await freePort(), {
-      EDGESTELLE_DATA_DIR: join(dir.path, 'master'),
-      EDGESTELLE_MQTT_PORT: String(mqttPort),
-      NODE_OPTIONS: '--inspect=127.0.0.1:0',
-    });
-    let agent: Agent | undefined;
     const peaks: RssPeak[] = [];
     try {
-      await master.start();
       const pid = master.pid();
       if (pid === undefined) throw new Error('the master has no pid');
       const sampleRss = (): RssPeak => {
@@ -178,27 +168,22 @@ describe('MQTT port flood before login', () => {
         peaks.push(peak);
         return peak;
       };
-      agent = await master.agent(nodeId, join(dir.path, 'agent'));
-      await waitFor(
-        async () => (await master.api('GET', `/api/v1/nodes/${nodeId}`, z.object({ online: z.boolean() }))).online,
-        20_000,
-        `${nodeId} online`,
-      );
-      const metrics = async (): Promise<string> => (await master.request('GET', '/metrics')).text();
+      await master.startAgent(nodeId);
+      const metrics = async (): Promise<string> => (await master.admin.request('GET', '/metrics')).text();
       /** Starts a job printing `lines` numbered lines; the function it returns checks its end. */
       const startJob = async (lines: number, pauseSec: number): Promise<() => Promise<void>> => {
         const script = `i=1; while [ $i -le ${lines} ]; do echo "line $i"; sleep ${pauseSec}; i=$((i+1)); done`;
-        const job = await master.createJob({
+        const job = await master.admin.createJob({
           target: { nodeIds: [nodeId] },
           spec: { command: script, timeoutMs: 60_000 },
         });
-        const [run] = await master.runs(job.jobId);
+        const [run] = await master.admin.runs(job.jobId);
         const runId = run?.runId ?? '';
         return async () => {
-          const done = await master.waitRun(runId, (r) => r.complete, 60_000);
+          const done = await master.admin.waitRun(runId, (r) => r.complete, 60_000);
           expect(done.state).toBe('succeeded');
           const expected = Array.from({ length: lines }, (_, i) => `line ${i + 1}\n`).join('');
-          expect((await master.rawOutput(runId)).toString()).toBe(expected);
+          expect((await master.admin.rawOutput(runId)).toString()).toBe(expected);
         };
       };
       // The baseline comes after the same work the floods come with (jobs, /metrics), so that
@@ -259,13 +244,13 @@ describe('MQTT port flood before login', () => {
       const stalling = flood(mqttPort, SOCKETS, (i) => connectPacket(`stalled-${i}`).subarray(0, 10));
       let waiting = '';
       await waitFor(
+        () => `every stalled socket waiting or refused:\n${waiting}`,
         async () => {
           waiting = await metrics();
           const held = metricSum(waiting, 'edgestelle_mqtt_unauthenticated_connections');
           return held + refused(waiting, 'limit') - floodFigures.atCap === SOCKETS;
         },
-        CONNECT_DEADLINE_MS,
-        () => `every stalled socket waiting or refused:\n${waiting}`,
+        { timeoutMs: CONNECT_DEADLINE_MS },
       );
       const held = metricSum(waiting, 'edgestelle_mqtt_unauthenticated_connections');
       const heldRss = rssBytes(pid);
@@ -307,8 +292,6 @@ describe('MQTT port flood before login', () => {
       expect(afterStalledGc - baseline).toBeLessThanOrEqual(NEAR_BASELINE_BYTES);
     } finally {
       for (const peak of peaks) peak.cancel();
-      await agent?.stop();
-      await master.stop();
     }
   }, 180_000);
 });

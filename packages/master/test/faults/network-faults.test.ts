@@ -20,7 +20,7 @@ import {
   startTcpProxy,
 } from '@edgestelle/testkit';
 import { describe, expect, it } from 'vitest';
-import { startStack, waitFor, type Stack } from '../support/stack.ts';
+import { type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
 const MiB = 1024 * 1024;
 
@@ -47,9 +47,11 @@ function folderBytes(path: string): number {
  * What the master's /metrics says once a run is complete: its ingest refusals (none expected:
  * nothing forged was sent), and the commits it made, after every pending ack has gone out.
  */
-async function ingestCounters(stack: Stack): Promise<{ rejected: number; chunksCommitted: number }> {
-  const scrape = async () => (await stack.request('GET', '/metrics')).text();
-  await waitFor(async () => metricSum(await scrape(), 'edgestelle_ingest_acks_pending') === 0, 20_000, 'acks to drain');
+async function ingestCounters(stack: InProcessMaster): Promise<{ rejected: number; chunksCommitted: number }> {
+  const scrape = async () => (await stack.admin.request('GET', '/metrics')).text();
+  await waitFor('acks to drain', async () => metricSum(await scrape(), 'edgestelle_ingest_acks_pending') === 0, {
+    timeoutMs: 20_000,
+  });
   const text = await scrape();
   return {
     rejected: metricSum(text, 'edgestelle_envelopes_rejected_total'),
@@ -62,11 +64,11 @@ describe('infrastructure faults under a running job', () => {
     'broker SIGKILLed and restarted during a job: every line stored once, one spawn',
     async () => {
       await using broker = await startMosquitto();
-      await using stack = await startStack('sqlite', 'embedded', {}, { mqttUrl: broker.url, mqttPort: undefined });
-      const agent = await stack.agent('bk-1');
+      await using stack = await startMaster({ config: { mqttUrl: broker.url, mqttPort: undefined } });
+      const agent = await stack.startAgent('bk-1');
       const lines = sized(10_000, 100_000);
       const kills = sized(5, 20);
-      const job = await stack.createJob({
+      const job = await stack.admin.createJob({
         target: { nodeIds: [agent.nodeId] },
         // ~40 s of printing (CI), ~150 s (long, 20 kills): long enough for every kill to land while the script runs.
         spec: {
@@ -74,21 +76,21 @@ describe('infrastructure faults under a running job', () => {
           timeoutMs: 600_000,
         },
       });
-      const [run] = await stack.runs(job.jobId);
+      const [run] = await stack.admin.runs(job.jobId);
       if (run === undefined) throw new Error('no run');
       let killedWhileRunning = 0;
       let stored = 0;
       for (let k = 1; k <= kills; k += 1) {
         // Each kill waits for new chunks to be stored: both the master and the agent are back.
-        const current = await stack.waitRun(run.runId, (r) => r.chunkCount >= stored + 2 || r.complete, 60_000);
+        const current = await stack.admin.waitRun(run.runId, (r) => r.chunkCount >= stored + 2 || r.complete, 60_000);
         stored = current.chunkCount;
         if (!current.complete) killedWhileRunning += 1;
         await broker.kill();
         await broker.start();
       }
-      const done = await stack.waitRun(run.runId, (r) => r.complete, 120_000);
+      const done = await stack.admin.waitRun(run.runId, (r) => r.complete, 120_000);
       const count = countNumberedLines(
-        Buffer.from(await (await stack.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
+        Buffer.from(await (await stack.admin.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
         lines,
         'b',
       );
@@ -115,17 +117,14 @@ describe('infrastructure faults under a running job', () => {
   it('agent cut off from the broker by a blackhole while printing: all delivered after the cut, spool within its cap', async () => {
     await using broker = await startMosquitto();
     await using proxy = await startTcpProxy(broker.port);
-    await using stack = await startStack(
-      'sqlite',
-      'embedded',
-      {},
-      { mqttUrl: broker.url, mqttPort: undefined, agentMqttUrl: `mqtt://${proxy.address}` },
-    );
+    await using stack = await startMaster({
+      config: { mqttUrl: broker.url, mqttPort: undefined, agentMqttUrl: `mqtt://${proxy.address}` },
+    });
     const spoolMaxBytes = 64 * MiB;
-    const agent = await stack.agent('cut-1', {}, { spoolMaxBytes: String(spoolMaxBytes) });
+    const agent = await stack.startAgent('cut-1', { settings: { spoolMaxBytes: String(spoolMaxBytes) } });
     const lines = sized(50_000, 500_000);
     const printed = join(stack.dir, 'cut-1-printed');
-    const job = await stack.createJob({
+    const job = await stack.admin.createJob({
       target: { nodeIds: [agent.nodeId] },
       // Pauses spread the lines over ~8 s (CI); the file says the last one is out.
       spec: {
@@ -133,9 +132,9 @@ describe('infrastructure faults under a running job', () => {
         timeoutMs: 3_600_000,
       },
     });
-    const [run] = await stack.runs(job.jobId);
+    const [run] = await stack.admin.runs(job.jobId);
     if (run === undefined) throw new Error('no run');
-    await stack.waitRun(run.runId, (r) => r.chunkCount >= 2, 30_000);
+    await stack.admin.waitRun(run.runId, (r) => r.chunkCount >= 2, 30_000);
     proxy.blackhole();
     const cutAt = Date.now();
     const connectionsAtCut = proxy.stats.connections;
@@ -143,23 +142,23 @@ describe('infrastructure faults under a running job', () => {
     // dialled again, into the blackhole.
     const untilRedial = sized(false, true);
     let spoolPeak = 0;
-    const before = await stack.waitRun(run.runId, () => true);
+    const before = await stack.admin.waitRun(run.runId, () => true);
     // The cut lasts until the script has printed its last line, so that all it printed since
     // the cut waits in the spool; the spool is sampled meanwhile.
     await waitFor(
+      'the script to print its last line during the cut',
       () => {
         spoolPeak = Math.max(spoolPeak, folderBytes(join(agent.stateDir, 'spool')));
         return existsSync(printed) && (!untilRedial || proxy.stats.connections > connectionsAtCut);
       },
-      sized(120_000, 600_000),
-      'the script to print its last line during the cut',
+      { timeoutMs: sized(120_000, 600_000) },
     );
     const cutMs = Date.now() - cutAt;
-    const storedDuringCut = (await stack.waitRun(run.runId, () => true)).chunkCount - before.chunkCount;
+    const storedDuringCut = (await stack.admin.waitRun(run.runId, () => true)).chunkCount - before.chunkCount;
     proxy.heal();
-    const done = await stack.waitRun(run.runId, (r) => r.complete, sized(120_000, 600_000));
+    const done = await stack.admin.waitRun(run.runId, (r) => r.complete, sized(120_000, 600_000));
     const count = countNumberedLines(
-      Buffer.from(await (await stack.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
+      Buffer.from(await (await stack.admin.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
       lines,
       'p',
     );
@@ -193,34 +192,31 @@ describe('infrastructure faults under a running job', () => {
   it('PostgreSQL restarted during ingest: the master stays up, /readyz goes false then true, nothing lost or doubled', async () => {
     await using cluster = await startPostgresCluster();
     await using broker = await startMosquitto();
-    await using stack = await startStack(
-      'sqlite',
-      'embedded',
-      {},
-      { mqttUrl: broker.url, mqttPort: undefined, databaseUrl: cluster.url },
-    );
+    await using stack = await startMaster({
+      config: { mqttUrl: broker.url, mqttPort: undefined, databaseUrl: cluster.url },
+    });
     expect(stack.master.store.dialect).toBe('postgres');
-    const agent = await stack.agent('pg-1');
+    const agent = await stack.startAgent('pg-1');
     const lines = sized(20_000, 200_000);
     const restarts = sized(1, 5);
     const printed = join(stack.dir, 'pg-1-printed');
-    const job = await stack.createJob({
+    const job = await stack.admin.createJob({
       target: { nodeIds: [agent.nodeId] },
       spec: {
         command: `${numberedLinesScript(lines, 'g', Math.ceil(lines / 60), 0.1)}; : > '${printed}'`,
         timeoutMs: 600_000,
       },
     });
-    const [run] = await stack.runs(job.jobId);
+    const [run] = await stack.admin.runs(job.jobId);
     if (run === undefined) throw new Error('no run');
     const readyz = async (): Promise<number> => (await fetch(`${stack.master.url}/readyz`)).status;
     const seen: number[] = [];
     let restartedWhileRunning = 0;
     for (let r = 1; r <= restarts; r += 1) {
-      const current = await stack.waitRun(run.runId, (x) => x.chunkCount >= r * 3 || x.complete, 60_000);
+      const current = await stack.admin.waitRun(run.runId, (x) => x.chunkCount >= r * 3 || x.complete, 60_000);
       if (!current.complete) restartedWhileRunning += 1;
       await cluster.stop('fast');
-      await waitFor(async () => (await readyz()) === 503, 20_000, '/readyz to report the database down');
+      await waitFor('/readyz to report the database down', async () => (await readyz()) === 503, { timeoutMs: 20_000 });
       seen.push(503);
       // The agent keeps printing into its spool while nothing can be committed: the database
       // comes back once the spool holds more than when /readyz said so, or once the script has
@@ -228,17 +224,17 @@ describe('infrastructure faults under a running job', () => {
       const spool = join(agent.stateDir, 'spool');
       const spooledAtStop = folderBytes(spool);
       await waitFor(
-        () => folderBytes(spool) > spooledAtStop || existsSync(printed),
-        30_000,
         'output spooled while the database is down',
+        () => folderBytes(spool) > spooledAtStop || existsSync(printed),
+        { timeoutMs: 30_000 },
       );
       await cluster.start();
-      await waitFor(async () => (await readyz()) === 200, 30_000, '/readyz to recover');
+      await waitFor('/readyz to recover', async () => (await readyz()) === 200, { timeoutMs: 30_000 });
       seen.push(200);
     }
-    const done = await stack.waitRun(run.runId, (x) => x.complete, 120_000);
+    const done = await stack.admin.waitRun(run.runId, (x) => x.complete, 120_000);
     const count = countNumberedLines(
-      Buffer.from(await (await stack.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
+      Buffer.from(await (await stack.admin.request('GET', `/api/v1/runs/${run.runId}/output/raw`)).arrayBuffer()),
       lines,
       'g',
     );

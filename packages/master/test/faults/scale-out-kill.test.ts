@@ -10,29 +10,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Agent } from '@edgestelle/agent';
 import { Topics } from '@edgestelle/protocol';
-import {
-  countNumberedLines,
-  freePort,
-  freshPostgresDatabase,
-  metricSum,
-  numberedLinesScript,
-  recordFault,
-  sized,
-  startMosquitto,
-  tempDir,
-} from '@edgestelle/testkit';
+import { countNumberedLines, metricSum, numberedLinesScript, recordFault, sized } from '@edgestelle/testkit';
 import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { waitFor } from '../support/stack.ts';
-import { MasterProcess } from './master-process.ts';
+import { startMaster, waitFor, type ChildMaster, type FleetAgent } from '@edgestelle/fleet-fixture';
 
-async function metrics(master: MasterProcess): Promise<string> {
-  const response = await master.request('GET', '/metrics');
+async function metrics(master: ChildMaster): Promise<string> {
+  const response = await master.admin.request('GET', '/metrics');
   if (!response.ok) throw new Error(`/metrics of ${master.url}: ${response.status}`);
   return response.text();
 }
@@ -43,105 +29,87 @@ async function metrics(master: MasterProcess): Promise<string> {
  * run through the first.
  */
 async function killOneOfTwoAndRestart(completeWithinMs: number): Promise<void> {
-  await using temp = await tempDir('edgestelle-scale-kill-');
-  await using database = await freshPostgresDatabase();
-  await using broker = await startMosquitto();
-  const masterKeyFile = join(temp.path, 'master.key');
-  await writeFile(masterKeyFile, Buffer.alloc(32, 7), { mode: 0o600 });
-  const env = (name: string) => ({
-    EDGESTELLE_DATA_DIR: join(temp.path, name),
-    EDGESTELLE_MQTT_URL: broker.url,
-    EDGESTELLE_MQTT_SHARED: 'true',
-    EDGESTELLE_DATABASE_URL: database.url,
-    EDGESTELLE_MASTER_KEY_FILE: masterKeyFile,
-  });
-  const survivor = new MasterProcess(await freePort(), env('master-a'));
-  const victim = new MasterProcess(await freePort(), env('master-b'));
-  const agents: Agent[] = [];
-  try {
-    // One after the other: the first runs the migrations.
-    await survivor.start();
-    await victim.start();
-    const nodes = sized(2, 4);
-    const lines = sized(4000, 50_000);
-    for (let n = 1; n <= nodes; n += 1) {
-      const nodeId = `split-${n}`;
-      agents.push(await survivor.agent(nodeId, join(temp.path, 'agents', nodeId)));
-      await waitFor(
-        async () => (await survivor.api('GET', `/api/v1/nodes/${nodeId}`, z.object({ online: z.boolean() }))).online,
-        20_000,
-        `${nodeId} online`,
-      );
-    }
-    const spawnLog = join(temp.path, 'spawns');
-    const job = await survivor.createJob({
-      target: { nodeIds: agents.map((a) => a.nodeId) },
-      spec: {
-        // ~15 s of printing in bursts: many chunks, split between the masters, before and after the kill.
-        command: `echo spawn >> '${spawnLog}'; ${numberedLinesScript(lines, 'k', Math.ceil(lines / 150), 0.1)}`,
-        timeoutMs: 600_000,
-      },
-    });
-    const runs = await survivor.runs(job.jobId);
-    expect(runs).toHaveLength(nodes);
-    // Kill once the victim has committed output of its own and the runs are still printing.
-    await waitFor(
-      async () => metricSum(await metrics(victim), 'edgestelle_ingest_chunks_total') >= 10,
-      60_000,
-      'the second master to store chunks',
-    );
-    const chunksByVictim = metricSum(await metrics(victim), 'edgestelle_ingest_chunks_total');
-    const runningAtKill = (await Promise.all(runs.map((r) => survivor.run(r.runId)))).filter((r) => !r.complete).length;
-    const chunksBySurvivorAtKill = metricSum(await metrics(survivor), 'edgestelle_ingest_chunks_total');
-    await victim.kill();
-    const killedAt = Date.now();
-    // The victim stays dead until the survivor has taken over: it has stored output alone.
-    await waitFor(
-      async () => metricSum(await metrics(survivor), 'edgestelle_ingest_chunks_total') >= chunksBySurvivorAtKill + 10,
-      60_000,
-      'the first master to store chunks alone',
-    );
-    const deadMs = Date.now() - killedAt;
-    await victim.start();
-    const done = await Promise.all(runs.map((r) => survivor.waitRun(r.runId, (x) => x.complete, completeWithinMs)));
-    let lost = 0;
-    let doubled = 0;
-    const counts = [];
-    for (const run of done) {
-      const count = countNumberedLines(await survivor.rawOutput(run.runId), lines, 'k');
-      lost += count.lost;
-      doubled += count.doubled;
-      counts.push(count);
-    }
-    const survivorMetrics = await metrics(survivor);
-    const rejected = metricSum(survivorMetrics, 'edgestelle_envelopes_rejected_total');
-    // Every run printed once per spawn; one line per process started, over all nodes.
-    const spawns = existsSync(spawnLog) ? readFileSync(spawnLog, 'utf8').split('\n').length - 1 : 0;
-    recordFault({
-      scenario: 'two masters (shared subscription), one SIGKILLed mid-ingest, restarted',
-      load: `${nodes} runs x ${lines} lines`,
-      faults: `1 master kill (${runningAtKill} runs printing), restarted after ${(deadMs / 1000).toFixed(1)} s`,
-      badInputs: 0,
-      lost,
-      doubled,
-      observed: {
-        chunksByVictimBeforeKill: chunksByVictim,
-        chunksBySurvivor: metricSum(survivorMetrics, 'edgestelle_ingest_chunks_total'),
-        rejected,
-        spawns,
-        states: done.map((r) => r.state).join(','),
-      },
-    });
-    expect(runningAtKill).toBe(nodes);
-    for (const run of done) expect(run.state).toBe('succeeded');
-    for (const count of counts) expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
-    expect(rejected).toBe(0);
-    expect(spawns).toBe(nodes);
-  } finally {
-    for (const agent of agents) await agent.stop();
-    await victim.kill();
-    await survivor.kill();
+  // One after the other: the first runs the migrations.
+  await using survivor = await startSharedChild();
+  await using victim = await startMaster({ mode: 'child', sharedWith: survivor, config: { mqttShared: 'true' } });
+  const agents: FleetAgent[] = [];
+  const nodes = sized(2, 4);
+  const lines = sized(4000, 50_000);
+  for (let n = 1; n <= nodes; n += 1) {
+    const nodeId = `split-${n}`;
+    agents.push(await survivor.startAgent(nodeId));
   }
+  const spawnLog = join(survivor.dir, 'spawns');
+  const job = await survivor.admin.createJob({
+    target: { nodeIds: agents.map((a) => a.nodeId) },
+    spec: {
+      // ~15 s of printing in bursts: many chunks, split between the masters, before and after the kill.
+      command: `echo spawn >> '${spawnLog}'; ${numberedLinesScript(lines, 'k', Math.ceil(lines / 150), 0.1)}`,
+      timeoutMs: 600_000,
+    },
+  });
+  const runs = await survivor.admin.runs(job.jobId);
+  expect(runs).toHaveLength(nodes);
+  // Kill once the victim has committed output of its own and the runs are still printing.
+  await waitFor(
+    'the second master to store chunks',
+    async () => metricSum(await metrics(victim), 'edgestelle_ingest_chunks_total') >= 10,
+    { timeoutMs: 60_000 },
+  );
+  const chunksByVictim = metricSum(await metrics(victim), 'edgestelle_ingest_chunks_total');
+  const runningAtKill = (await Promise.all(runs.map((r) => survivor.admin.run(r.runId)))).filter(
+    (r) => !r.complete,
+  ).length;
+  const chunksBySurvivorAtKill = metricSum(await metrics(survivor), 'edgestelle_ingest_chunks_total');
+  await victim.kill();
+  const killedAt = Date.now();
+  // The victim stays dead until the survivor has taken over: it has stored output alone.
+  await waitFor(
+    'the first master to store chunks alone',
+    async () => metricSum(await metrics(survivor), 'edgestelle_ingest_chunks_total') >= chunksBySurvivorAtKill + 10,
+    { timeoutMs: 60_000 },
+  );
+  const deadMs = Date.now() - killedAt;
+  await victim.start();
+  const done = await Promise.all(runs.map((r) => survivor.admin.waitRun(r.runId, (x) => x.complete, completeWithinMs)));
+  let lost = 0;
+  let doubled = 0;
+  const counts = [];
+  for (const run of done) {
+    const count = countNumberedLines(await survivor.admin.rawOutput(run.runId), lines, 'k');
+    lost += count.lost;
+    doubled += count.doubled;
+    counts.push(count);
+  }
+  const survivorMetrics = await metrics(survivor);
+  const rejected = metricSum(survivorMetrics, 'edgestelle_envelopes_rejected_total');
+  // Every run printed once per spawn; one line per process started, over all nodes.
+  const spawns = existsSync(spawnLog) ? readFileSync(spawnLog, 'utf8').split('\n').length - 1 : 0;
+  recordFault({
+    scenario: 'two masters (shared subscription), one SIGKILLed mid-ingest, restarted',
+    load: `${nodes} runs x ${lines} lines`,
+    faults: `1 master kill (${runningAtKill} runs printing), restarted after ${(deadMs / 1000).toFixed(1)} s`,
+    badInputs: 0,
+    lost,
+    doubled,
+    observed: {
+      chunksByVictimBeforeKill: chunksByVictim,
+      chunksBySurvivor: metricSum(survivorMetrics, 'edgestelle_ingest_chunks_total'),
+      rejected,
+      spawns,
+      states: done.map((r) => r.state).join(','),
+    },
+  });
+  expect(runningAtKill).toBe(nodes);
+  for (const run of done) expect(run.state).toBe('succeeded');
+  for (const count of counts) expect(count).toEqual({ lost: 0, doubled: 0, foreign: 0, hashMatches: true });
+  expect(rejected).toBe(0);
+  expect(spawns).toBe(nodes);
+}
+
+/** The first of two masters as child processes on one PostgreSQL and Mosquitto, sharing the ingest. */
+function startSharedChild(): Promise<ChildMaster> {
+  return startMaster({ mode: 'child', db: 'postgres', broker: 'mosquitto', config: { mqttShared: 'true' } });
 }
 
 describe('two masters on one PostgreSQL', () => {
@@ -156,38 +124,23 @@ describe('two masters on one PostgreSQL', () => {
   // incomplete until B returned. Shared subscribers now connect with clean: true. Deterministic:
   // forged messages, counted by the survivor's /metrics.
   it('after one master is SIGKILLed, every message on the shared subscription reaches the other', async () => {
-    await using temp = await tempDir('edgestelle-scale-probe-');
-    await using database = await freshPostgresDatabase();
-    await using broker = await startMosquitto();
-    const masterKeyFile = join(temp.path, 'master.key');
-    await writeFile(masterKeyFile, Buffer.alloc(32, 7), { mode: 0o600 });
-    const env = (name: string) => ({
-      EDGESTELLE_DATA_DIR: join(temp.path, name),
-      EDGESTELLE_MQTT_URL: broker.url,
-      EDGESTELLE_MQTT_SHARED: 'true',
-      EDGESTELLE_DATABASE_URL: database.url,
-      EDGESTELLE_MASTER_KEY_FILE: masterKeyFile,
-    });
-    const survivor = new MasterProcess(await freePort(), env('master-a'));
-    const victim = new MasterProcess(await freePort(), env('master-b'));
-    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 4, clientId: 'fault-probe' });
-    const agents: Agent[] = [];
+    await using survivor = await startSharedChild();
+    await using victim = await startMaster({ mode: 'child', sharedWith: survivor, config: { mqttShared: 'true' } });
+    const client = await mqtt.connectAsync(survivor.mqttUrl, { protocolVersion: 4, clientId: 'fault-probe' });
     try {
-      await survivor.start();
-      await victim.start();
-      agents.push(await survivor.agent('probe-1', join(temp.path, 'agents', 'probe-1')));
+      await survivor.startAgent('probe-1');
       const topic = new Topics().node('probe-1', 'evt');
       const probes = 20;
-      const rejected = async (m: MasterProcess) => metricSum(await metrics(m), 'edgestelle_envelopes_rejected_total');
+      const rejected = async (m: ChildMaster) => metricSum(await metrics(m), 'edgestelle_envelopes_rejected_total');
       const forge = async () => {
         for (let i = 0; i < probes; i += 1) await client.publishAsync(topic, randomBytes(64), { qos: 1 });
       };
       // Control: with both alive, the two masters together count every forged message once.
       await forge();
       await waitFor(
-        async () => (await rejected(survivor)) + (await rejected(victim)) >= probes,
-        20_000,
         'both masters to count the forged messages',
+        async () => (await rejected(survivor)) + (await rejected(victim)) >= probes,
+        { timeoutMs: 20_000 },
       );
       const split = { survivor: await rejected(survivor), victim: await rejected(victim) };
       await victim.kill();
@@ -197,12 +150,12 @@ describe('two masters on one PostgreSQL', () => {
       try {
         // A healthy group hands all of them to the survivor within moments.
         await waitFor(
+          () => `every forged message to reach the first master (${reached} of ${probes})`,
           async () => {
             reached = (await rejected(survivor)) - before;
             return reached >= probes;
           },
-          10_000,
-          () => `every forged message to reach the first master (${reached} of ${probes})`,
+          { timeoutMs: 10_000 },
         );
       } finally {
         recordFault({
@@ -218,10 +171,7 @@ describe('two masters on one PostgreSQL', () => {
       expect(split.survivor + split.victim).toBe(probes);
       expect(reached).toBe(probes);
     } finally {
-      for (const agent of agents) await agent.stop();
       await client.endAsync();
-      await victim.kill();
-      await survivor.kill();
     }
   }, 120_000);
 });

@@ -14,7 +14,7 @@ import { metricSum, recordFault, sha256, sized } from '@edgestelle/testkit';
 import { sql } from 'kysely';
 import WebSocket from 'ws';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_PASSWORD, startStack, type Stack } from '../support/stack.ts';
+import { ADMIN, type InProcessMaster, startMaster } from '@edgestelle/fleet-fixture';
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Public writes: they need no session, so there is nothing to forge. */
@@ -24,7 +24,7 @@ async function login(url: string): Promise<{ cookie: string; csrfToken: string }
   const response = await fetch(`${url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    body: JSON.stringify({ username: 'admin', password: ADMIN.password }),
   });
   if (response.status !== 200) throw new Error(`login: ${response.status}`);
   const session = sessionDtoSchema.parse(await response.json());
@@ -35,7 +35,7 @@ async function login(url: string): Promise<{ cookie: string; csrfToken: string }
 }
 
 /** Every table's rows, hashed: what a refused request must leave exactly as it was. */
-async function storeFingerprint(stack: Stack): Promise<Record<string, string>> {
+async function storeFingerprint(stack: InProcessMaster): Promise<Record<string, string>> {
   const db = stack.master.store.db;
   const tables = await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`.execute(
     db,
@@ -86,10 +86,12 @@ function attemptLive(url: string, headers: Record<string, string>): Promise<{ co
 describe('web attacks on the console endpoints', () => {
   it('CSRF: every cookie-authenticated write without the right token is refused and changes nothing', async () => {
     const routes: Array<{ method: string; url: string }> = [];
-    await using stack = await startStack('sqlite', 'embedded', {
-      onRoute: (route) => {
-        for (const method of [route.method].flat())
-          if (WRITE_METHODS.has(method)) routes.push({ method, url: route.url });
+    await using stack = await startMaster({
+      deps: {
+        onRoute: (route) => {
+          for (const method of [route.method].flat())
+            if (WRITE_METHODS.has(method)) routes.push({ method, url: route.url });
+        },
       },
     });
     const victim = await login(stack.master.url);
@@ -178,7 +180,7 @@ describe('web attacks on the console endpoints', () => {
   }, 180_000);
 
   it('the live hub: no credentials, bad ones, or the cookie from a foreign or missing Origin — closed 4401/4403, no data', async () => {
-    await using stack = await startStack('sqlite', 'embedded');
+    await using stack = await startMaster();
     const url = stack.master.url;
     const { cookie } = await login(url);
     const port = new URL(url).port;
@@ -225,12 +227,12 @@ describe('web attacks on the console endpoints', () => {
         if (r.code !== a.expected) wrong.push(`${a.name}: closed ${r.code}, expected ${a.expected}`);
       }
     }
-    const metrics = await (await stack.request('GET', '/metrics')).text();
+    const metrics = await (await stack.admin.request('GET', '/metrics')).text();
     const clients = metricSum(metrics, 'edgestelle_websocket_clients');
     // The same cookie from our own origin, and a bearer token from anywhere (it is not ambient), open.
     const own = await attemptLiveOpen(url, { cookie, origin: url });
     const bearer = await attemptLiveOpen(url, {
-      authorization: `Bearer ${stack.token}`,
+      authorization: `Bearer ${stack.admin.token}`,
       origin: 'https://evil.example',
     });
     recordFault({

@@ -1,7 +1,7 @@
 import { Topics, commandSchema, enrollResponseSchema, type AgentEvent, type Command } from '@edgestelle/protocol';
 import { openMessage, sealMessage } from '@edgestelle/protocol/envelope';
 import mqtt, { type MqttClient } from 'mqtt';
-import { waitFor, type Stack } from './stack.ts';
+import { waitFor, type InProcessMaster } from '@edgestelle/fleet-fixture';
 
 export interface ProtocolNode {
   readonly client: MqttClient;
@@ -19,11 +19,11 @@ export interface ProtocolNode {
  * an exit twice).
  */
 export async function protocolNode(
-  stack: Stack,
+  stack: InProcessMaster,
   nodeId: string,
   onCommand: (command: Command, node: ProtocolNode) => void = () => undefined,
 ): Promise<ProtocolNode> {
-  const token = await stack.joinToken();
+  const token = await stack.admin.joinToken();
   const response = await fetch(`${stack.master.url}/api/v1/enroll`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -59,6 +59,6 @@ export async function protocolNode(
     sealMessage(state, { kind: 'state', online: true, connectionSeq: 1, beat: 0 }, key),
     { qos: 1, retain: true },
   );
-  await waitFor(async () => (await stack.master.nodes.get(nodeId)).online, 10_000, 'online');
+  await waitFor('online', async () => (await stack.master.nodes.get(nodeId)).online, { timeoutMs: 10_000 });
   return node;
 }

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 
-const webRoot = fileURLToPath(new URL('../../packages/web/', import.meta.url));
+const webRoot = fileURLToPath(new URL('../../web/', import.meta.url));
 
 /**
  * Builds the console from its current source into `outDir`, so browser tests never run
