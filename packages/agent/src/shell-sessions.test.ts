@@ -34,8 +34,15 @@ describe('shell sessions on the agent', () => {
   it('applies keystrokes and resizes in sequence order, once each, and reports the exit code', async () => {
     const { shells, events, output } = sessions(scriptPtySpawner());
     const sessionId = newId();
-    const open = { kind: 'shell_open', sessionId, cols: 80, rows: 24, term: 'xterm', deadlineAt: Date.now() + 10_000 };
-    await shells.handle({ ...open, command: 'read a; read b; stty size; echo "got $a $b"; exit 3' } as const);
+    const open = {
+      kind: 'shell_open',
+      sessionId,
+      cols: 80,
+      rows: 24,
+      term: 'xterm',
+      deadlineAt: Date.now() + 10_000,
+    } as const;
+    await shells.handle({ ...open, command: 'read a; read b; stty size; echo "got $a $b"; exit 3' });
     expect(events[0]).toMatchObject({ kind: 'shell_started', sessionId, ptyKind: 'script' });
     // Sent: the resize 0, keystrokes 1 and 2. Delivered: 2, 0, 1, 1 again.
     await shells.handle({ kind: 'shell_input', sessionId, seq: 2, data: bytes('second\n') });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
 import {
   describeIssues,
@@ -79,7 +80,7 @@ async function openShell(terminal: Terminal, nodeId: string, command: string | u
     term: terminal.env.TERM ?? 'xterm-256color',
     ...(command === undefined ? {} : { command }),
   });
-  const url = `${api.baseUrl.replace(/^http/, 'ws')}/api/v1/nodes/${encodeURIComponent(nodeId)}/shell?${query}`;
+  const url = `${api.baseUrl.replace(/^http/, 'ws')}/api/v1/nodes/${encodeURIComponent(nodeId)}/shell?${query.toString()}`;
   const socket = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
   const { stdin, stdout } = terminal;
   let raw = false;
@@ -114,6 +115,10 @@ async function openShell(terminal: Terminal, nodeId: string, command: string | u
         // Raw: Ctrl-C, Ctrl-D, arrows and every other key go to the remote terminal as bytes.
         stdin.setRawMode(true);
         raw = true;
+        // libuv's raw mode keeps output processing (a newline becomes CR LF), which moves the
+        // cursor of a full-screen program wrongly; the remote terminal already did that part.
+        // setRawMode(false) puts back the settings from before, this one included.
+        spawnSync('stty', ['-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
       }
       stdin.on('data', onInput);
       stdin.on('end', onInputEnd);
