@@ -50,6 +50,9 @@ export interface MasterDeps {
   ingestFlushIntervalMs?: number;
   /** How long a shell session waits for the agent's answer to its open. */
   shellOpenTimeoutMs?: number;
+  /** Below the settings' 10 s floor, for tests of the idle and length limits. */
+  shellIdleTimeoutMs?: number;
+  shellMaxSessionMs?: number;
   /** How often the sweeper looks for stuck runs; 0 turns the timer off (tests call sweep()). */
   sweepIntervalMs?: number;
   lostRunGraceMs?: number;
@@ -179,8 +182,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       logger: logger.child({ component: 'shell' }),
       sendCommand,
       settings: {
-        idleTimeoutMs: config.shellIdleTimeoutSec * 1000,
-        maxSessionMs: config.shellMaxSessionSec * 1000,
+        idleTimeoutMs: deps.shellIdleTimeoutMs ?? config.shellIdleTimeoutSec * 1000,
+        maxSessionMs: deps.shellMaxSessionMs ?? config.shellMaxSessionSec * 1000,
         openTimeoutMs: deps.shellOpenTimeoutMs ?? 10_000,
         recordingMaxBytes: 16 * 1024 * 1024,
       },
