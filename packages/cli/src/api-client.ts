@@ -42,6 +42,10 @@ export class ApiClient {
     return this.json('PUT', path, schema, body);
   }
 
+  patch<S extends z.ZodType>(path: string, schema: S, body: unknown): Promise<z.infer<S>> {
+    return this.json('PATCH', path, schema, body);
+  }
+
   async delete(path: string): Promise<void> {
     await this.send('DELETE', path);
   }
@@ -147,6 +151,7 @@ const codeByStatus: Record<number, CliErrorCode> = {
 const codeByApiCode: Record<string, CliErrorCode> = {
   unknown_nodes: CliErrorCode.notFound,
   no_matching_nodes: CliErrorCode.notFound,
+  no_online_nodes: CliErrorCode.notFound,
 };
 
 async function errorFromResponse(response: Response, method: string, path: string): Promise<CliError> {

@@ -21,14 +21,23 @@ describe('client verbs', () => {
   // master and agent hand --help to the daemons; `help` is commander's own.
   const clientVerbs = verbs(buildProgram()).filter(({ path }) => !['master', 'agent', 'help'].includes(path[0] ?? ''));
 
-  it('registers every verb of issue 7 that the API supports', () => {
+  it('registers every verb of issues 7 and 19 that the API supports', () => {
     expect(clientVerbs.map(({ path }) => path.join(' '))).toEqual([
       'login',
       'logout',
       'whoami',
       'nodes',
+      'nodes tag',
+      'nodes untag',
+      'nodes revoke',
+      'nodes forget',
       'run',
       'jobs',
+      'jobs cancel',
+      'jobs pause',
+      'jobs resume',
+      'runs',
+      'runs cancel',
       'logs',
       'search',
       'scripts',
@@ -45,6 +54,14 @@ describe('client verbs', () => {
       'enroll-token create',
       'enroll-token list',
       'enroll-token revoke',
+      'users',
+      'users list',
+      'users create',
+      'users disable',
+      'users enable',
+      'users set-role',
+      'users reset-password',
+      'audit',
       'completion',
     ]);
   });

@@ -1,8 +1,9 @@
-import type { RunDto } from '@edgestelle/protocol';
+import type { JobDto, RunDto } from '@edgestelle/protocol';
 import type { Connection } from './credentials.ts';
 import { countProgress, formatProgress } from './format.ts';
 import { JobWatcher, type WatchResult, type WatchScope } from './job-watcher.ts';
 import { OutputRenderer } from './output-renderer.ts';
+import { formatPauseNotice, formatWavePosition } from './rollout-format.ts';
 import { StatusLine, writeOutput, type Terminal } from './terminal.ts';
 
 export interface FollowOptions {
@@ -40,10 +41,25 @@ export function followOutput(
   const status = new StatusLine(terminal.stderr, options.progress && terminal.stderrIsTty);
   const startedAtMs = Date.now();
   const runs = new Map<string, RunDto>();
-  const refresh = (): void =>
-    status.update(formatProgress(countProgress(options.nodeCount, [...runs.values()]), Date.now() - startedAtMs));
+  let job: JobDto | null = null;
+  let noticed: string | null = null;
+  const refresh = (): void => {
+    const progress = formatProgress(countProgress(options.nodeCount, [...runs.values()]), Date.now() - startedAtMs);
+    const wave = job?.rollout == null ? '' : `${formatWavePosition(job.rollout)} · `;
+    status.update(`${wave}${job?.state === 'paused' ? 'paused · ' : ''}${progress}`);
+  };
   const ticker = setInterval(refresh, 1000);
   const watcher = new JobWatcher(connection.api, connection.token, scope, {
+    onJob(next) {
+      job = next;
+      // Said once per pause, terminal or not: a job held at a gate waits for someone to act.
+      if (next.state === 'paused' && next.pausedReason !== noticed) {
+        noticed = next.pausedReason;
+        status.around(() => terminal.stderr.write(formatPauseNotice(next)));
+      }
+      if (next.state !== 'paused') noticed = null;
+      refresh();
+    },
     onRun(run) {
       runs.set(run.runId, run);
       renderer.addNode(run.nodeId);

@@ -29,6 +29,7 @@ function run(nodeId: string, state: RunDto['state'], extra: Partial<RunDto> = {}
     outputTruncated: false,
     chunkCount: 0,
     complete: false,
+    wave: null,
     ...extra,
   };
 }

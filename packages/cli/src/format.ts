@@ -163,6 +163,7 @@ export function formatJobRow(job: JobDto, nowMs: number): string[] {
     formatAge(job.createdAt, nowMs),
     job.createdBy,
     job.state,
+    job.outcome ?? '-',
     formatTarget(job.target),
     formatCounts(job.counts).replace(/^\d+ runs?: /, ''),
     formatJobWhat(job),

@@ -203,7 +203,7 @@ export class JobWatcher {
     if ('jobId' in this.scope) {
       const job = this.job;
       if (job === null) return;
-      if (job.state === 'running' && tracks.length < job.nodeCount) return;
+      if (isActive(job) && tracks.length < job.nodeCount) return;
     }
     this.checking = true;
     try {
@@ -217,7 +217,7 @@ export class JobWatcher {
       const unseen = result.runs.filter((run) => this.runs.get(run.runId)?.done !== true);
       if (
         unseen.length > 0 ||
-        (result.job !== null && result.job.state === 'running' && result.runs.length < result.job.nodeCount)
+        (result.job !== null && isActive(result.job) && result.runs.length < result.job.nodeCount)
       ) {
         for (const run of unseen) this.onRunUpdate(run);
         return;
@@ -263,4 +263,9 @@ export class JobWatcher {
     this.stop();
     this.settle?.reject(err);
   }
+}
+
+/** Running, or paused and so still to go on: its runs may not all exist yet for the live stream. */
+function isActive(job: JobDto): boolean {
+  return job.state === 'running' || job.state === 'paused';
 }

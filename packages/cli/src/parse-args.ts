@@ -5,6 +5,7 @@ import {
   nodeIdSchema,
   tagsSchema,
   type JobCreate,
+  type RolloutCreate,
   type RolloutLimit,
   type ScriptParams,
   type Target,
@@ -160,6 +161,10 @@ export interface RunFlags extends TargetFlags {
   secretEnv?: Readonly<Record<string, string>> | undefined;
   cwd?: string | undefined;
   pty: boolean;
+  /** `--online-only`: offline targets are left out (a `--deadline` of 0 means the same). */
+  onlineOnly?: boolean | undefined;
+  /** `--waves` and its gate, already parsed (rollout-flags.ts). */
+  rollout?: RolloutCreate | undefined;
 }
 
 const DEFAULT_TIMEOUT = '10m';
@@ -174,9 +179,11 @@ export function buildJobCreate(flags: RunFlags): JobCreate {
     ...(flags.concurrency === undefined ? {} : { concurrency: parseRolloutLimit(flags.concurrency, '--concurrency') }),
     ...(flags.maxFailures === undefined ? {} : { maxFailures: parseRolloutLimit(flags.maxFailures, '--max-failures') }),
     ...(flags.deadline === undefined ? {} : { offlineDeadlineMs: parseDurationMs(flags.deadline, '--deadline') }),
+    ...(flags.onlineOnly === true ? { onlineOnly: true } : {}),
     ...(flags.secretEnv === undefined || Object.keys(flags.secretEnv).length === 0
       ? {}
       : { secretEnv: { ...flags.secretEnv } }),
+    ...(flags.rollout === undefined ? {} : { rollout: flags.rollout }),
   };
   const job: JobCreate =
     flags.library === undefined

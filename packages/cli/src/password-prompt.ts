@@ -1,4 +1,5 @@
-import { CliError, CliErrorCode } from './cli-error.ts';
+import { CliError, CliErrorCode, usageError } from './cli-error.ts';
+import type { Terminal } from './terminal.ts';
 
 const MAX_PASSWORD_CHARS = 1024;
 
@@ -41,4 +42,22 @@ export async function readPasswordFromStdin(stdin: NodeJS.ReadStream): Promise<s
   return Buffer.concat(parts)
     .toString('utf8')
     .replace(/\r?\n$/, '');
+}
+
+/**
+ * A password from a pipe (`--password-stdin`) or typed without echo; no terminal and no pipe
+ * is a usage error that says `otherwise` (what the verb accepts instead).
+ */
+export async function readPassword(
+  terminal: Terminal,
+  fromStdin: boolean,
+  prompt: string,
+  otherwise: string,
+): Promise<string> {
+  if (fromStdin) {
+    if (terminal.stdinIsTty) throw usageError('--password-stdin wants the password piped in, not typed');
+    return readPasswordFromStdin(terminal.stdin);
+  }
+  if (!terminal.stdinIsTty) throw usageError(`no terminal to ask for the password on: ${otherwise}`);
+  return promptPassword(terminal.stdin, terminal.stderr, prompt);
 }

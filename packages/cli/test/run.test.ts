@@ -77,7 +77,7 @@ describe('edgestelle run', () => {
     expect(status).toBe(0);
     // Not a terminal: the exact bytes, escape sequence included, and no prefix.
     expect(stdout).toBe('a\x1b[31mb');
-    expect(stderr.startsWith('err\n')).toBe(true);
+    expect(stderr).toMatch(/^Job \w+ on 1 node\.\nerr\n/);
   });
 
   it('--json prints the job and runs exactly as the API returns them', async () => {

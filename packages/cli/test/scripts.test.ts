@@ -217,10 +217,13 @@ describe('jobs filters and search', () => {
     });
     const byScript = await runCli(fleet, ['jobs', '--script', 'echo-msg']);
     expect(byScript.stdout).toMatch(
-      new RegExp(`^${jobId}\\s+\\S+ ago\\s+admin\\s+finished\\s+tag role=app\\s+2 succeeded\\s+echo-msg@1 msg=`, 'm'),
+      new RegExp(
+        `^${jobId}\\s+\\S+ ago\\s+admin\\s+finished\\s+succeeded\\s+tag role=app\\s+2 succeeded\\s+echo-msg@1 msg=`,
+        'm',
+      ),
     );
     expect(byScript.stdout).not.toContain('inline-only');
-    expect(byScript.stderr).toContain('running 0 · finished 1 · cancelled 0 · stopped 0');
+    expect(byScript.stderr).toContain('running 0 · paused 0 · finished 1 · cancelled 0 · stopped 0');
 
     const ids = async (args: string[]): Promise<string[]> =>
       jobHistoryPageSchema

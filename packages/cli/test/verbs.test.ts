@@ -127,8 +127,8 @@ describe('errors', () => {
 describe('nodes, jobs, tokens, enroll-token', () => {
   it('lists nodes as a table, filtered by tag, and as JSON equal to the API', async () => {
     const table = await runCli(fleet, ['nodes']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+TAGS/);
-    expect(table.stdout).toMatch(/alpha\s+alpha\s+online\s+site=berlin/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+LOAD\s+MEM\s+DISK\s+TAGS/);
+    expect(table.stdout).toMatch(/alpha\s+alpha\s+online\s+\d+%\s+\d+%\s+\d+%\s+site=berlin/);
     const berlin = await runCli(fleet, ['nodes', '--tag', 'site=berlin', '-q']);
     expect(berlin.stdout).toBe('alpha\n');
     const json = z.array(nodeDtoSchema).parse(JSON.parse((await runCli(fleet, ['nodes', '--json'])).stdout));
@@ -144,7 +144,10 @@ describe('nodes, jobs, tokens, enroll-token', () => {
     const jobId = z.object({ job: z.object({ jobId: z.string() }) }).parse(JSON.parse(run.stdout)).job.jobId;
     const list = await runCli(fleet, ['jobs', '--limit', '5']);
     expect(list.stdout).toMatch(
-      new RegExp(`^${jobId}\\s+\\d+s ago\\s+admin\\s+finished\\s+all nodes\\s+2 succeeded\\s+echo listed$`, 'm'),
+      new RegExp(
+        `^${jobId}\\s+\\d+s ago\\s+admin\\s+finished\\s+succeeded\\s+all nodes\\s+2 succeeded\\s+echo listed$`,
+        'm',
+      ),
     );
     const show = await runCli(fleet, ['jobs', jobId]);
     expect(show.stdout).toMatch(/^command\s+echo listed$/m);
@@ -165,7 +168,7 @@ describe('nodes, jobs, tokens, enroll-token', () => {
       .parse(JSON.parse((await runCli(fleet, ['tokens', 'list', '--json'])).stdout));
     const tokenId = listed.find((token) => token.name === 'ci-deploy')?.tokenId ?? '';
     expect((await runCli(fleet, ['tokens', 'list'])).stdout).toMatch(
-      new RegExp(`^${tokenId}\\s+ci-deploy\\s+active`, 'm'),
+      new RegExp(`^${tokenId}\\s+ci-deploy\\s+admin\\s+active`, 'm'),
     );
     expect((await runCli(fleet, ['tokens', 'revoke', tokenId])).status).toBe(0);
     expect((await runCli(fleet, ['whoami'], { env: { EDGESTELLE_TOKEN: secret } })).status).toBe(77);

@@ -19,7 +19,7 @@ import {
 import { pino } from 'pino';
 import { loginClient, type AdminClient } from './admin-client.ts';
 import { DYNSEC_MASTER, startDynsecMosquitto } from './brokers.ts';
-import { buildConsole } from './console-build.ts';
+import { consoleBuild } from './console-build.ts';
 import {
   startFleetAgent,
   type AgentOptions,
@@ -190,10 +190,9 @@ export async function startMaster(opts: StartMasterOptions = {}): Promise<FleetM
         sweepIntervalMs: 0,
         ingestFlushIntervalMs: 10,
         logger: pino({ level: testLogLevel('error') }),
-        ...(opts.console === true ? { publicDir: join(dir.path, 'public') } : {}),
+        ...(opts.console === true ? { publicDir: await consoleBuild() } : {}),
         ...opts.deps,
       };
-      if (opts.console === true) await buildConsole(join(dir.path, 'public'));
       let master = await createMaster(config, deps);
       stopMaster = () => master.close();
       fleet = {

@@ -18,6 +18,8 @@ export interface MasterEventMap {
   node: [nodeId: string];
   run: [runId: string, jobId: string];
   job: [jobId: string];
+  /** The job was paused, at a rollout's gate or by an operator, with why (emitted once per pause by the master that paused it). */
+  jobPaused: [jobId: string, reason: string];
   chunks: [runId: string, chunks: readonly StoredChunk[]];
 }
 

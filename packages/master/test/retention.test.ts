@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Topics, commandSchema, retentionResultSchema, searchPageSchema, type Command } from '@edgestelle/protocol';
+import {
+  Topics,
+  commandSchema,
+  jobDtoSchema,
+  retentionResultSchema,
+  searchPageSchema,
+  type Command,
+} from '@edgestelle/protocol';
 import { deriveNodeKey, openMessage, sealMessage } from '@edgestelle/protocol/envelope';
 import { sql } from 'kysely';
 import mqtt from 'mqtt';
@@ -30,6 +37,8 @@ describe.each<DbKind>(['sqlite', 'postgres'])('retention (%s)', (db) => {
     const oldStillRunning = await run('', 'echo slowword; sleep 30');
     const [slowRun] = await stack.admin.runs(oldStillRunning.jobId);
     await stack.admin.waitRun(slowRun?.runId ?? '', (r) => r.state === 'running' && r.chunkCount === 1);
+    // Paused is not finished: retention keeps a paused job as it keeps a running one.
+    await stack.admin.api('POST', `/api/v1/jobs/${oldStillRunning.jobId}/pause`, jobDtoSchema);
     stack.clock.offsetMs = 10 * DAY_MS;
     const middle = await run('middleword');
     await finish(middle.jobId);

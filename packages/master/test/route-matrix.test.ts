@@ -171,6 +171,14 @@ const table: Record<string, Row> = {
     roles: R(403, 403, 200),
     call: async (ctx) => ({ path: `/api/v1/nodes/${await enrollNode(ctx, unique(ctx, 'revoked'))}/revoke` }),
   },
+  'DELETE /api/v1/nodes/:nodeId': {
+    roles: R(403, 403, 204),
+    call: async (ctx) => {
+      const nodeId = await enrollNode(ctx, unique(ctx, 'forgotten'));
+      await ctx.stack.master.nodes.revoke(nodeId);
+      return { path: `/api/v1/nodes/${nodeId}` };
+    },
+  },
   'GET /api/v1/tags': { roles: R(200, 200, 200), call: () => ({ path: '/api/v1/tags' }) },
   'GET /api/v1/join-tokens': { roles: R(403, 403, 200), call: () => ({ path: '/api/v1/join-tokens' }) },
   'POST /api/v1/join-tokens': {
@@ -210,6 +218,18 @@ const table: Record<string, Row> = {
   'POST /api/v1/jobs/:jobId/cancel': {
     roles: R(403, 200, 200),
     call: async (ctx) => ({ path: `/api/v1/jobs/${(await newJob(ctx)).jobId}/cancel` }),
+  },
+  'POST /api/v1/jobs/:jobId/pause': {
+    roles: R(403, 200, 200),
+    call: async (ctx) => ({ path: `/api/v1/jobs/${(await newJob(ctx)).jobId}/pause` }),
+  },
+  'POST /api/v1/jobs/:jobId/resume': {
+    roles: R(403, 200, 200),
+    call: async (ctx) => {
+      const { jobId } = await newJob(ctx);
+      await ctx.adminApi('POST', `/api/v1/jobs/${jobId}/pause`, jobDtoSchema);
+      return { path: `/api/v1/jobs/${jobId}/resume` };
+    },
   },
   'GET /api/v1/runs': { roles: R(200, 200, 200), call: (ctx) => ({ path: `/api/v1/runs?nodeId=${ctx.nodeId}` }) },
   'GET /api/v1/runs/:runId': { roles: R(200, 200, 200), call: (ctx) => ({ path: `/api/v1/runs/${ctx.runId}` }) },

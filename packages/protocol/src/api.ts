@@ -11,8 +11,10 @@ import {
   outputStreamSchema,
   runSpecSchema,
   seqSchema,
+  tagKeySchema,
   tagsSchema,
 } from './messages.ts';
+import { rolloutCreateSchema, rolloutDtoSchema } from './rollout.ts';
 
 /**
  * The master's REST and live-hub contract (`/api/v1`, `/api/v1/live`): request and response
@@ -33,6 +35,7 @@ export const runStates = [
   'interrupted',
   'rejected',
   'expired',
+  'not_started',
 ] as const;
 export const runStateSchema = z.enum(runStates);
 export type RunState = z.infer<typeof runStateSchema>;
@@ -44,6 +47,7 @@ export const terminalRunStates: readonly RunState[] = [
   'interrupted',
   'rejected',
   'expired',
+  'not_started',
 ];
 export function isTerminalRunState(state: RunState): boolean {
   return terminalRunStates.includes(state);
@@ -205,9 +209,19 @@ export const nodeDtoSchema = z.object({
 });
 export type NodeDto = z.infer<typeof nodeDtoSchema>;
 
-/** Admin-set tags replace the node's tags from enrollment; the agent's own tags are merged over them. */
+/**
+ * Admin-set tags replace the node's tags from enrollment; the agent's own tags are merged over them.
+ * `setTags` and `removeTags` change single admin tags (after `tags`, if given) in the same
+ * transaction, so two admins tagging one node lose nothing; removing a key the admin tags lack
+ * changes nothing, removing one only the agent's own config sets is refused (409).
+ */
 export const nodeUpdateSchema = z
-  .object({ name: z.string().min(1).max(255).optional(), tags: tagsSchema.optional() })
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    tags: tagsSchema.optional(),
+    setTags: tagsSchema.optional(),
+    removeTags: z.array(tagKeySchema).max(limits.tagsMaxCount).optional(),
+  })
   .strict();
 export type NodeUpdate = z.infer<typeof nodeUpdateSchema>;
 
@@ -423,13 +437,21 @@ export const jobCreateSchema = z
     concurrency: rolloutLimitSchema.optional(),
     /** Stop starting new nodes once this many runs failed (SSM's MaxErrors); never stop if absent. */
     maxFailures: rolloutLimitSchema.optional(),
-    /** How long a run may wait for an offline node before it expires, in ms. Default 10 minutes. */
+    /**
+     * Run only on the targets online now: offline ones are left out (named in
+     * JobDto.leftOutNodeIds) and get no run. `offlineDeadlineMs: 0` means the same (with the
+     * default deadline for delivering to the nodes that are online). No target online: 400.
+     */
+    onlineOnly: z.boolean().optional(),
+    /** How long a run may wait for an offline node before it expires, in ms. Default 10 minutes; 0 is onlineOnly. */
     offlineDeadlineMs: z
       .number()
       .int()
       .min(0)
       .max(30 * 86_400_000)
-      .default(600_000),
+      .default(limits.offlineDeadlineDefaultMs),
+    /** Start the nodes in waves with a gate between them (docs/API.md "Rollouts in waves"); one wave of all if absent. */
+    rollout: rolloutCreateSchema.optional(),
   })
   .strict()
   .refine((job) => (job.spec === undefined) !== (job.script === undefined), {
@@ -443,10 +465,21 @@ export type JobCreate = z.input<typeof jobCreateSchema>;
 /** What every client is shown in place of a secret value. */
 export const SECRET_MASK = '***';
 
-export const jobStates = ['running', 'finished', 'cancelled', 'stopped'] as const;
+/** `paused`: starts no run until resumed (an operator's pause, or a rollout held at its gate). */
+export const jobStates = ['running', 'paused', 'finished', 'cancelled', 'stopped'] as const;
 export const jobStateSchema = z.enum(jobStates);
+export type JobState = z.infer<typeof jobStateSchema>;
 
 export const runCountsSchema = z.record(runStateSchema, z.number().int().min(0));
+
+/**
+ * How a job ended, set in the transaction that finishes it (null while it is active):
+ * `succeeded` every run succeeded; `cancelled` the job (or every run) was cancelled; `failed`
+ * no run succeeded; `partial` some did and some did not.
+ */
+export const jobOutcomes = ['succeeded', 'failed', 'partial', 'cancelled'] as const;
+export const jobOutcomeSchema = z.enum(jobOutcomes);
+export type JobOutcome = z.infer<typeof jobOutcomeSchema>;
 
 export const jobDtoSchema = z.object({
   jobId: idSchema,
@@ -465,8 +498,15 @@ export const jobDtoSchema = z.object({
   maxFailures: rolloutLimitSchema.nullable(),
   deadlineAt: epochMsSchema,
   nodeCount: z.number().int().min(0),
+  /** Targets that were offline when an onlineOnly job was created, so got no run; `[]` otherwise. */
+  leftOutNodeIds: z.array(nodeIdSchema),
   counts: runCountsSchema,
   finishedAt: epochMsSchema.nullable(),
+  /** Why the job is paused (who paused it, or which gate holds it); null unless paused. */
+  pausedReason: z.string().nullable(),
+  /** The waves and where the job stands; null for a job started all in one wave. */
+  rollout: rolloutDtoSchema.nullable(),
+  outcome: jobOutcomeSchema.nullable(),
 });
 export type JobDto = z.infer<typeof jobDtoSchema>;
 
@@ -487,6 +527,8 @@ export const runDtoSchema = z.object({
   chunkCount: z.number().int().min(0),
   /** The run is terminal and every one of its chunks is stored. */
   complete: z.boolean(),
+  /** Its wave (1-based) in a rollout in waves; null otherwise. */
+  wave: z.number().int().min(1).nullable(),
 });
 export type RunDto = z.infer<typeof runDtoSchema>;
 
@@ -503,6 +545,7 @@ export type RunSummaryDto = z.infer<typeof runSummaryDtoSchema>;
 export const jobListQuerySchema = z
   .object({
     state: csv(jobStateSchema).optional(),
+    outcome: csv(jobOutcomeSchema).optional(),
     createdBy: z.string().max(128).optional(),
     /** Jobs with a run on this node. */
     nodeId: nodeIdSchema.optional(),
@@ -556,7 +599,8 @@ export function pageSchema<T extends z.ZodType>(item: T) {
 
 /**
  * A filtered history page: `counts` are over every item matching the filters except `state`
- * (so a console can show "failed 3 · succeeded 40" beside the state filter), every state a key.
+ * (and a job's `outcome`), so a console can show "failed 3 · succeeded 40" beside the state
+ * filter, every state a key.
  */
 export const jobHistoryPageSchema = pageSchema(jobDtoSchema).extend({
   counts: z.record(jobStateSchema, z.number().int().min(0)),
@@ -641,9 +685,12 @@ export const auditActions = [
   'node.enroll_refused',
   'node.update',
   'node.revoke',
+  'node.forget',
   'script.save',
   'job.create',
   'job.cancel',
+  'job.pause',
+  'job.resume',
   'run.cancel',
   'retention.purge',
   'shell.open',

@@ -8,6 +8,7 @@ export { ProtocolError, ProtocolErrorCode, isProtocolError, protocolErrorCodes }
 export { ExitCode } from './exit-codes.ts';
 export { ID_PATTERN, idTimeMs, newId } from './ids.ts';
 export { limits } from './limits.ts';
+export { nodeUsage, type NodeUsage } from './node-usage.ts';
 export {
   acceptedEventSchema,
   ackCommandSchema,
@@ -95,6 +96,10 @@ export {
   jobDtoSchema,
   jobStateSchema,
   jobStates,
+  type JobState,
+  jobOutcomeSchema,
+  jobOutcomes,
+  type JobOutcome,
   joinTokenCreateSchema,
   joinTokenCreatedSchema,
   joinTokenDtoSchema,
@@ -200,6 +205,21 @@ export type {
   UserCreate,
   UserUpdate,
 } from './api.ts';
+export {
+  WAVES_MAX,
+  WAVE_PAUSE_MAX_MS,
+  formatWaveSize,
+  parseWaveList,
+  rolloutCreateSchema,
+  rolloutDtoSchema,
+  waveDtoSchema,
+  waveEnds,
+  waveSizeSchema,
+  waveStateSchema,
+  waveStates,
+  wavesProblem,
+} from './rollout.ts';
+export type { RolloutCreate, RolloutDto, WaveDto, WaveSize, WaveState } from './rollout.ts';
 export {
   shellClientMessageSchema,
   shellCloseCodes,

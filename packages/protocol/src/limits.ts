@@ -17,6 +17,8 @@ export const limits = {
   pathMaxChars: 4096,
   /** Longest a run may last once started. */
   timeoutMaxMs: 7 * 24 * 3600 * 1000,
+  /** How long a job's runs wait for offline nodes unless it says otherwise (JobCreate.offlineDeadlineMs). */
+  offlineDeadlineDefaultMs: 10 * 60 * 1000,
   killGraceMaxMs: 10 * 60 * 1000,
   acksMaxCount: 1024,
   tagsMaxCount: 64,

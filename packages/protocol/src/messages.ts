@@ -18,7 +18,7 @@ export const nodeIdSchema = z
 export const epochMsSchema = z.number().int().min(0).max(8.64e15);
 export const seqSchema = z.number().int().min(0).max(limits.seqMax);
 
-const tagKeySchema = z
+export const tagKeySchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "tag keys are 1-63 characters of a-z, 0-9, '_', '.', '-'");
 const tagValueSchema = z.string().max(limits.tagValueMaxChars).refine(noNul, 'must not contain NUL');

@@ -6,7 +6,7 @@ import { CliError, CliErrorCode, usageError } from '../cli-error.ts';
 import { configDir, configPath, readConfig, removeConfig, writeConfig } from '../config-store.ts';
 import { connect } from '../credentials.ts';
 import { parseMasterUrl } from '../parse-args.ts';
-import { promptPassword, readPasswordFromStdin } from '../password-prompt.ts';
+import { readPassword } from '../password-prompt.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { examples } from './help.ts';
 
@@ -88,7 +88,12 @@ async function login(terminal: Terminal, flags: LoginFlags): Promise<number> {
     return ExitCode.ok;
   }
 
-  const password = await readPassword(terminal, flags, api.baseUrl);
+  const password = await readPassword(
+    terminal,
+    flags.passwordStdin === true,
+    `Password for ${flags.user} at ${api.baseUrl}: `,
+    'use --password-stdin or --token',
+  );
   const response = await api.send('POST', '/api/v1/auth/login', { username: flags.user, password });
   const parsed = sessionDtoSchema.safeParse(await response.json());
   const cookie = response.headers
@@ -117,17 +122,6 @@ async function login(terminal: Terminal, flags: LoginFlags): Promise<number> {
     `Logged in to ${api.baseUrl} as ${describeSession(session)}; token ${created.tokenId} saved in ${path} (valid 30 days)\n`,
   );
   return ExitCode.ok;
-}
-
-async function readPassword(terminal: Terminal, flags: LoginFlags, url: string): Promise<string> {
-  if (flags.passwordStdin === true) {
-    if (terminal.stdinIsTty) throw usageError('--password-stdin wants the password piped in, not typed');
-    return readPasswordFromStdin(terminal.stdin);
-  }
-  if (!terminal.stdinIsTty) {
-    throw usageError('no terminal to ask for the password on: use --password-stdin or --token');
-  }
-  return promptPassword(terminal.stdin, terminal.stderr, `Password for ${flags.user} at ${url}: `);
 }
 
 async function logout(terminal: Terminal): Promise<number> {

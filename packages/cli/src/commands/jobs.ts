@@ -1,6 +1,7 @@
 import {
   jobDtoSchema,
   jobHistoryPageSchema,
+  jobOutcomes,
   jobStates,
   runDtoSchema,
   type JobDto,
@@ -23,14 +24,16 @@ import {
   formatTime,
 } from '../format.ts';
 import { parseNodeId, parseTimeFlag } from '../parse-args.ts';
+import { formatRolloutPlan, formatWaveRows } from '../rollout-format.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
 import { parseScriptName } from './scripts.ts';
 
-const runsListSchema = z.object({ items: z.array(runDtoSchema) });
+export const runsListSchema = z.object({ items: z.array(runDtoSchema) });
 
 interface JobsFlags {
   state?: string[];
+  outcome?: string[];
   user?: string;
   node?: string;
   script?: string;
@@ -39,14 +42,17 @@ interface JobsFlags {
   limit: string;
   cursor?: string;
   json?: boolean;
+  quiet?: boolean;
 }
 
-export function addJobsVerb(program: Command, terminal: Terminal): void {
-  program
+/** Returns the `jobs` command, for `jobs cancel` (cancel.ts). */
+export function addJobsVerb(program: Command, terminal: Terminal): Command {
+  return program
     .command('jobs')
     .description('list recent jobs, newest first, or show one job with its runs')
     .argument('[jobId]', 'show this job and a summary of its runs')
     .option('--state <state>', `only jobs in this state: ${jobStates.join(', ')} (repeatable or a,b)`, collect)
+    .option('--outcome <outcome>', `only jobs that ended so: ${jobOutcomes.join(', ')} (repeatable or a,b)`, collect)
     .option('--user <name>', 'only jobs this user started')
     .option('--node <nodeId>', 'only jobs with a run on this node')
     .option('--script <name>', 'only jobs of this library script')
@@ -55,14 +61,19 @@ export function addJobsVerb(program: Command, terminal: Terminal): void {
     .option('--limit <n>', 'how many jobs (1-200)', '20')
     .option('--cursor <cursor>', 'continue a listing where the last page ended')
     .option('--json', 'print the API’s JobDto (and RunDto) as JSON')
+    .option('-q, --quiet', 'print job ids only, one a line')
     .addHelpText(
       'after',
       `
 Prints the jobs, then on stderr the count of every job matching the filters by state
-(the --state filter aside), e.g. "running 1 · finished 40 · cancelled 2 · stopped 0".
+(the --state and --outcome filters aside), e.g. "running 1 · paused 0 · finished 40 · cancelled 2 · stopped 0".
+OUTCOME is how a job ended: succeeded (every run), failed (no run succeeded), partial, or
+cancelled; '-' while it runs.
 ${examples(
   'edgestelle jobs',
   'edgestelle jobs --state running',
+  'edgestelle jobs --outcome failed,partial --since 1d',
+  'edgestelle jobs cancel 01jd3v7k2m9q8r5t4w6x8y0z2a',
   'edgestelle jobs --state cancelled,stopped --since 7d --user alice',
   'edgestelle jobs --node edge-01 --script restart-unit --since 2026-11-01 --until 2026-11-08',
   'edgestelle jobs --limit 100 --json',
@@ -92,12 +103,16 @@ ${examples(
         printJson(terminal, page);
         return;
       }
+      if (flags.quiet === true) {
+        terminal.stdout.write(page.items.map((job) => `${job.jobId}\n`).join(''));
+        return;
+      }
       const now = Date.now();
       terminal.stdout.write(
         page.items.length === 0
           ? 'No jobs.\n'
           : `${formatTable(
-              ['JOB', 'CREATED', 'BY', 'STATE', 'TARGET', 'RUNS', 'COMMAND'],
+              ['JOB', 'CREATED', 'BY', 'STATE', 'OUTCOME', 'TARGET', 'RUNS', 'COMMAND'],
               page.items.map((job) => formatJobRow(job, now)),
             )}\n`,
       );
@@ -110,14 +125,24 @@ ${examples(
 
 /** The `GET /api/v1/jobs` query for the filter flags (docs/API.md, JobListQuery). */
 export function jobFilters(flags: JobsFlags, nowMs: number): Query {
-  const states = (flags.state ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+  const states = commaList(flags.state);
   for (const state of states) {
+    if ((jobOutcomes as readonly string[]).includes(state) && !(jobStates as readonly string[]).includes(state)) {
+      throw usageError(`--state: '${state}' is how a job ended, not its state: use --outcome ${state}`);
+    }
     if (!(jobStates as readonly string[]).includes(state)) {
       throw usageError(`--state: '${state}' is not a job state (${jobStates.join(', ')})`);
     }
   }
+  const outcomes = commaList(flags.outcome);
+  for (const outcome of outcomes) {
+    if (!(jobOutcomes as readonly string[]).includes(outcome)) {
+      throw usageError(`--outcome: '${outcome}' is not a job outcome (${jobOutcomes.join(', ')})`);
+    }
+  }
   return {
     state: states.length === 0 ? undefined : states.join(','),
+    outcome: outcomes.length === 0 ? undefined : outcomes.join(','),
     createdBy: flags.user,
     nodeId: flags.node === undefined ? undefined : parseNodeId(flags.node),
     scriptName: flags.script === undefined ? undefined : parseScriptName(flags.script, '--script'),
@@ -126,16 +151,22 @@ export function jobFilters(flags: JobsFlags, nowMs: number): Query {
   };
 }
 
-/** `running 1 · finished 40 · cancelled 2 · stopped 0`, in the order of jobStates. */
+/** Repeated flags and comma lists alike (`--state a,b --state c`). */
+function commaList(values: readonly string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).filter((v) => v !== '');
+}
+
+/** `running 1 · paused 0 · finished 40 · cancelled 2 · stopped 0`, in the order of jobStates. */
 export function formatJobCounts(counts: JobHistoryPage['counts']): string {
   return jobStates.map((state) => `${state} ${counts[state] ?? 0}`).join(' · ');
 }
 
-export function formatJobDetail(job: JobDto): string {
+export function formatJobDetail(job: JobDto, nowMs = Date.now()): string {
   return formatTable(
     ['JOB', job.jobId],
     [
-      ['state', job.state],
+      ['state', job.pausedReason === null ? job.state : `${job.state}: ${job.pausedReason}`],
+      ['outcome', job.outcome ?? '-'],
       ['command', formatJobWhat(job, 200)],
       ['secret env', formatTags(job.secretEnv)],
       ['target', formatTarget(job.target)],
@@ -144,6 +175,12 @@ export function formatJobDetail(job: JobDto): string {
       ['concurrency', formatLimit(job.concurrency)],
       ['max failures', formatLimit(job.maxFailures)],
       ['runs', formatCounts(job.counts)],
+      ...(job.leftOutNodeIds.length === 0
+        ? []
+        : [['left out', `${job.leftOutNodeIds.join(', ')} (offline at start, online-only)`]]),
+      ...(job.rollout === null
+        ? []
+        : [['waves', formatRolloutPlan(job.rollout)], ...formatWaveRows(job.rollout, nowMs)]),
     ],
   );
 }

@@ -1,4 +1,4 @@
-import { nodeDtoSchema, type NodeDto } from '@edgestelle/protocol';
+import { nodeDtoSchema, nodeUsage, type NodeDto } from '@edgestelle/protocol';
 import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { connect } from '../credentials.ts';
@@ -7,7 +7,7 @@ import { parseTags } from '../parse-args.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
 
-const nodeListSchema = z.object({ items: z.array(nodeDtoSchema) });
+export const nodeListSchema = z.object({ items: z.array(nodeDtoSchema) });
 
 interface NodesFlags {
   tag?: string[];
@@ -16,8 +16,9 @@ interface NodesFlags {
   quiet?: boolean;
 }
 
-export function addNodesVerb(program: Command, terminal: Terminal): void {
-  program
+/** Returns the `nodes` command, for the admin verbs under it (node-admin.ts). */
+export function addNodesVerb(program: Command, terminal: Terminal): Command {
+  return program
     .command('nodes')
     .description('list enrolled nodes with their status, tags and facts')
     .option('--tag <key=value>', 'only nodes with this tag (repeatable: all must match)', collect)
@@ -26,7 +27,15 @@ export function addNodesVerb(program: Command, terminal: Terminal): void {
     .option('-q, --quiet', 'print node ids only, one a line')
     .addHelpText(
       'after',
-      examples('edgestelle nodes', 'edgestelle nodes --tag site=berlin --status online', 'edgestelle nodes -q | wc -l'),
+      `
+LOAD is the 1-minute load average per CPU, MEM and DISK how full memory and the agent's disk
+are, as the console's fleet page shows them; '-' until the node has reported.
+${examples(
+  'edgestelle nodes',
+  'edgestelle nodes --tag site=berlin --status online',
+  'edgestelle nodes -q | wc -l',
+  'edgestelle nodes tag edge-01 rack=4 role=gateway',
+)}`,
     )
     .action(async (flags: NodesFlags) => {
       const tags = parseTags(flags.tag ?? []);
@@ -45,11 +54,12 @@ export function addNodesVerb(program: Command, terminal: Terminal): void {
 export function formatNodes(nodes: readonly NodeDto[], nowMs: number): string {
   if (nodes.length === 0) return 'No nodes match.';
   return formatTable(
-    ['NODE', 'NAME', 'STATUS', 'TAGS', 'OS', 'ARCH', 'AGENT', 'LAST SEEN'],
+    ['NODE', 'NAME', 'STATUS', 'LOAD', 'MEM', 'DISK', 'TAGS', 'OS', 'ARCH', 'AGENT', 'LAST SEEN'],
     nodes.map((node) => [
       node.nodeId,
       node.name,
       node.revokedAt !== null ? 'revoked' : node.online ? 'online' : 'offline',
+      ...usageColumns(node),
       formatTags(node.tags),
       node.facts === null ? '-' : `${node.facts.os} ${node.facts.osRelease}`.trim(),
       node.facts?.arch ?? '-',
@@ -57,4 +67,10 @@ export function formatNodes(nodes: readonly NodeDto[], nowMs: number): string {
       node.online ? 'now' : formatAge(node.lastSeenAt, nowMs),
     ]),
   );
+}
+
+/** Percentages of the console's fractions; load may pass 100%. */
+function usageColumns(node: NodeDto): string[] {
+  const usage = nodeUsage(node);
+  return [usage.load, usage.memory, usage.disk].map((f) => (f === null ? '-' : `${Math.round(f * 100)}%`));
 }

@@ -5,7 +5,14 @@ import type { Command } from 'commander';
 import { connect, type Connection } from '../credentials.ts';
 import { followOutput, type Following } from '../follow-output.ts';
 import { CliError, usageError } from '../cli-error.ts';
-import { countRunStates, formatCounts, formatRunSummary, formatTarget, jobExitCode } from '../format.ts';
+import {
+  countRunStates,
+  formatCounts,
+  formatDuration,
+  formatRunSummary,
+  formatTarget,
+  jobExitCode,
+} from '../format.ts';
 import {
   buildJobCreate,
   interpreterFromShebang,
@@ -13,9 +20,12 @@ import {
   refuseWithLibraryScript,
   type RunFlags,
 } from '../parse-args.ts';
+import { parseRolloutFlags } from '../rollout-flags.ts';
 import { bindParamFlags } from '../script-params.ts';
 import { printJson, type Terminal } from '../terminal.ts';
 import { collect, examples } from './help.ts';
+import { runsListSchema } from './jobs.ts';
+import { nodeListSchema } from './nodes.ts';
 import { fetchScript, parseScriptName, parseVersion } from './scripts.ts';
 
 interface RunCliFlags {
@@ -37,6 +47,12 @@ interface RunCliFlags {
   pty?: boolean;
   json?: boolean;
   raw?: boolean;
+  detach?: boolean;
+  onlineOnly?: boolean;
+  waves?: string;
+  maxFailureRate?: string;
+  wavePause?: string;
+  approve?: boolean;
 }
 
 export function addRunVerb(program: Command, terminal: Terminal): void {
@@ -51,9 +67,23 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
       '--timeout <duration>',
       'kill a run that lasts longer (TERM, then KILL; default 10m, a library script’s own timeout)',
     )
-    .option('--deadline <duration>', 'how long to wait for an offline node before its run expires (default 10m)')
+    .option(
+      '--deadline <duration>',
+      'how long to wait for an offline node before its run expires (default 10m); 0 is --online-only',
+    )
+    .option('--online-only', 'run only on the targets online now; offline ones are left out (and named)')
     .option('--concurrency <n|n%>', 'run on at most this many nodes at once (default: all)')
     .option('--max-failures <n|n%>', 'start no more nodes once this many runs failed')
+    .option(
+      '--waves <list>',
+      'start the nodes in waves: cumulative counts or percentages, the last 100% (1,10%,100%); a gate after each wave',
+    )
+    .option(
+      '--max-failure-rate <P%>',
+      'with --waves: a wave passes its gate if at most this share of it failed (default 0%)',
+    )
+    .option('--wave-pause <duration>', 'with --waves: wait this long after a wave passed before the next one starts')
+    .option('--approve', 'with --waves: pause the job at every gate until `edgestelle jobs resume JOB`')
     .option('-e, --env <KEY=value>', 'environment variable for the command (repeatable)', collect)
     .option(
       '--secret-env <KEY[=value]>',
@@ -76,11 +106,13 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     .option('--pty', 'run in a pseudo-terminal, for programs that want one')
     .option('--json', 'print no live output, then the job and its runs as JSON (the API’s JobDto and RunDto)')
     .option('--raw', 'write the exact output bytes even to a terminal (control characters are escaped otherwise)')
+    .option('-d, --detach', 'print the job id on stdout and return at once; the job runs on')
     .addHelpText(
       'after',
       `
 Output: each line is prefixed with its node in a stable colour (no prefix with one --node);
-stderr of the nodes goes to stderr. The progress line and the summary go to stderr.
+stderr of the nodes goes to stderr. The job id, the targets that are offline (and how long
+their runs wait for them), the progress line and the summary go to stderr.
 Exit status: 0 if every run succeeded, 2 if any did not, 130 after Ctrl-C cancelled the job,
 3 after detaching; 64 bad usage, 66 no such node / no node matches, 69 master unreachable,
 77 not logged in or not allowed. Ctrl-C asks whether to cancel the job or detach
@@ -90,6 +122,10 @@ ${examples(
   'edgestelle run --tag site=berlin --tag role=gateway -- systemctl restart collector',
   "edgestelle run --node edge-01 -- 'journalctl -u collector -n 50 | grep -i error'",
   'edgestelle run --all --concurrency 10% --max-failures 2 --timeout 5m -- apt-get -y upgrade',
+  'edgestelle run --all --waves 1,10%,100% --max-failure-rate 5% --wave-pause 2m -- apt-get -y upgrade',
+  'edgestelle run --tag role=gateway --waves 1,100% --approve --script restart-unit --param unit=collector',
+  'edgestelle run --all --online-only -- systemctl is-active collector',
+  'JOB=$(edgestelle run --tag site=berlin --detach -- apt-get -y upgrade); edgestelle logs "$JOB" --follow',
   'edgestelle run --tag role=db --file ./backup.sh -- --full',
   'edgestelle run --tag role=db --secret-env PGPASSWORD -- pg_dump -U app -f /tmp/app.sql app',
   'edgestelle run --tag site=berlin --script restart-unit --param unit=collector --param lines=50',
@@ -121,6 +157,8 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     secretEnv: parseAssignments(flags.secretEnv ?? [], '--secret-env', terminal.env),
     cwd: flags.cwd,
     pty: flags.pty === true,
+    onlineOnly: flags.onlineOnly === true,
+    rollout: parseRolloutFlags(flags),
   };
   let connection: Connection | undefined;
   if (flags.script !== undefined) {
@@ -153,15 +191,24 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
       process.off('SIGINT', onEarlySigint);
     })
     .catch((err: unknown) => {
-      // The master says "matches no node"; the operator wants to see which target that was.
-      if (err instanceof CliError && err.apiCode === 'no_matching_nodes') {
-        throw new CliError(err.code, `0 nodes match ${formatTarget(request.target)}`, {
+      // The master says "matches no node" (or none online); the operator wants to see which target that was.
+      if (err instanceof CliError && (err.apiCode === 'no_matching_nodes' || err.apiCode === 'no_online_nodes')) {
+        const message =
+          err.apiCode === 'no_online_nodes'
+            ? `no node matching ${formatTarget(request.target)} is online; without --online-only the job waits for them`
+            : `0 nodes match ${formatTarget(request.target)}`;
+        throw new CliError(err.code, message, {
           cause: err,
           apiCode: err.apiCode,
         });
       }
       throw err;
     });
+  terminal.stderr.write(await describeStart(connection, job));
+  if (flags.detach === true) {
+    terminal.stdout.write(`${job.jobId}\n`);
+    return ExitCode.ok;
+  }
   const single = 'nodeIds' in request.target && request.target.nodeIds.length === 1;
   const following = followOutput(
     terminal,
@@ -211,6 +258,39 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
   if (flags.json === true) printJson(terminal, { job: outcome.job, runs: outcome.runs });
   else terminal.stderr.write(`\n${formatRunSummary(outcome.runs)}\n${formatCounts(countRunStates(outcome.runs))}\n`);
   return interrupt.cancelled ? ExitCode.interrupted : jobExitCode(outcome.runs);
+}
+
+/**
+ * What the operator should know before output starts: the job id, and which targets are
+ * offline: left out (online-only), or waited for until the job's deadline.
+ */
+async function describeStart(connection: Connection, job: JobDto): Promise<string> {
+  const lines = [`Job ${job.jobId} on ${job.nodeCount} node${job.nodeCount === 1 ? '' : 's'}.`];
+  if (job.leftOutNodeIds.length > 0) {
+    lines.push(`Left out ${formatNodeList(job.leftOutNodeIds)}: offline, and the job is online-only.`);
+  }
+  // Every run that could start did so before the job was returned: queued ones wait for their
+  // node (or, with --concurrency, for a slot).
+  if (job.counts.queued > 0) {
+    const [offline, runs] = await Promise.all([
+      connection.api.get('/api/v1/nodes', nodeListSchema, { online: false }),
+      connection.api.get(`/api/v1/jobs/${job.jobId}/runs`, runsListSchema),
+    ]);
+    const offlineIds = new Set(offline.items.map((node) => node.nodeId));
+    const waiting = runs.items.filter((run) => run.state === 'queued' && offlineIds.has(run.nodeId));
+    if (waiting.length > 0) {
+      lines.push(
+        `${formatNodeList(waiting.map((run) => run.nodeId))} offline: waiting up to ${formatDuration(job.deadlineAt - job.createdAt)} for ${waiting.length === 1 ? 'it' : 'them'} (--online-only leaves offline nodes out).`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `3 nodes (edge-1, edge-2, edge-3)`, at most ten ids named. */
+function formatNodeList(nodeIds: readonly string[]): string {
+  const named = nodeIds.slice(0, 10).join(', ') + (nodeIds.length > 10 ? `, … ${nodeIds.length - 10} more` : '');
+  return `${nodeIds.length} node${nodeIds.length === 1 ? '' : 's'} (${named})`;
 }
 
 async function readScript(

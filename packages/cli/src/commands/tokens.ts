@@ -4,11 +4,13 @@ import {
   isValidNodeId,
   joinTokenCreatedSchema,
   joinTokenDtoSchema,
+  roles,
   type ApiTokenDto,
   type JoinTokenCreate,
   type JoinTokenDto,
+  type Role,
 } from '@edgestelle/protocol';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { z } from 'zod';
 import { usageError } from '../cli-error.ts';
 import { connect } from '../credentials.ts';
@@ -56,23 +58,29 @@ export function addTokenVerbs(program: Command, terminal: Terminal): void {
     .description('create an API token and print its secret once')
     .argument('<name>', 'what the token is for')
     .option('--ttl <duration>', 'lifetime, e.g. 30d or 12h (default: never expires)')
+    .addOption(new Option('--role <role>', 'what it may do, at most your own role (default: your role)').choices(roles))
     .option('--json', 'print the API’s ApiTokenCreated as JSON')
     .addHelpText(
       'after',
-      examples('edgestelle tokens create ci --ttl 90d', 'export EDGESTELLE_TOKEN=$(edgestelle tokens create ci)'),
+      examples(
+        'edgestelle tokens create ci --ttl 90d',
+        'edgestelle tokens create prometheus --role viewer',
+        'export EDGESTELLE_TOKEN=$(edgestelle tokens create ci --role operator)',
+      ),
     )
-    .action(async (name: string, flags: { ttl?: string; json?: boolean }) => {
+    .action(async (name: string, flags: { ttl?: string; role?: Role; json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const created = await api.post('/api/v1/tokens', apiTokenCreatedSchema, {
         name,
         ttlSec: flags.ttl === undefined ? null : ttlSec(flags.ttl),
+        ...(flags.role === undefined ? {} : { role: flags.role }),
       });
       if (flags.json === true) printJson(terminal, created);
       else
         printSecret(
           terminal,
           created.token,
-          `Token ${created.tokenId} (${created.name}) created, ${created.expiresAt === null ? 'no expiry' : `expires ${formatTime(created.expiresAt)}`}`,
+          `Token ${created.tokenId} (${created.name}, ${created.role}) created, ${created.expiresAt === null ? 'no expiry' : `expires ${formatTime(created.expiresAt)}`}`,
           `Use it as EDGESTELLE_TOKEN=… or Authorization: Bearer …\n`,
         );
     });
@@ -104,10 +112,11 @@ export function addTokenVerbs(program: Command, terminal: Terminal): void {
 export function formatApiTokens(items: readonly ApiTokenDto[], nowMs: number): string {
   if (items.length === 0) return 'No API tokens.';
   return formatTable(
-    ['TOKEN', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+    ['TOKEN', 'NAME', 'ROLE', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
     items.map((token) => [
       token.tokenId,
       token.name,
+      token.role,
       tokenStatus(token, nowMs),
       formatTime(token.createdAt),
       token.expiresAt === null ? 'never' : formatTime(token.expiresAt),

@@ -25,6 +25,7 @@ import type { ApiDeps, HttpTimeouts } from './api-deps.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
+import { registerJobControlRoutes } from './routes-job-control.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerShellRoutes } from './routes-shell.ts';
@@ -224,6 +225,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerUserRoutes(app, deps);
   registerNodeRoutes(app, deps);
   registerJobRoutes(app, deps);
+  registerJobControlRoutes(app, deps);
   registerScriptRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerShellRoutes(app, deps);

@@ -76,6 +76,24 @@ export function registerNodeRoutes(base: FastifyInstance, deps: ApiDeps): void {
     (request) => deps.nodes.revoke(request.params.nodeId, actorOf(request)),
   );
 
+  app.delete(
+    '/api/v1/nodes/:nodeId',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['nodes'],
+        description:
+          'Forgets a revoked node: its record goes, its jobs and runs stay. 409 unless it is revoked. Its id may then enroll again with any join token.',
+        params: nodeParams,
+        response: { 204: z.null(), 409: apiErrorSchema },
+      },
+    },
+    async (request, reply) => {
+      await deps.nodes.forget(request.params.nodeId, actorOf(request));
+      return reply.status(204).send(null);
+    },
+  );
+
   app.get(
     '/api/v1/tags',
     {

@@ -1,4 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { jobOutcomeMigration } from './migrations/0006_job_outcome.ts';
+import { rolloutWaves } from './migrations/0007_rollout_waves.ts';
 import { shellSessionsMigration } from './migrations/0140_shell_sessions.ts';
 import type { Dialect } from './store.ts';
 
@@ -243,6 +245,8 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
         await sql`DELETE FROM output_lines WHERE run_id IN (SELECT run_id FROM runs WHERE index_seq = 0)`.execute(db);
       },
     },
+    '0006_job_outcome': jobOutcomeMigration,
+    '0007_rollout_waves': rolloutWaves,
     '0140_shell_sessions': shellSessionsMigration,
   };
   return { getMigrations: () => Promise.resolve(migrations) };

@@ -116,6 +116,10 @@ export interface JobsTable {
   node_count: number;
   finished_at: number | null;
   stop_reason: string | null;
+  /** How the job ended (JobOutcome), set with finished_at. */
+  outcome: string | null;
+  /** JSON node ids: offline targets an online-only job left out; null when none. */
+  left_out: string | null;
   script_name: string | null;
   script_version: number | null;
   /** JSON of the params after defaults (library scripts only). */
@@ -124,6 +128,17 @@ export interface JobsTable {
   secret_env: Uint8Array | null;
   /** JSON array of the secret variables' names, for showing the job without opening the values. */
   secret_env_names: string | null;
+  /** JSON of the rollout in waves (protocol's rolloutCreateSchema, defaults applied); null: one wave. */
+  rollout: string | null;
+  /** The last wave released, 1-based; null without waves. */
+  wave: number | null;
+  /** While a pause between waves runs: when the next wave may start. */
+  wave_opens_at: number | null;
+  /** The wave whose gate holds the paused job; null when an operator paused it. */
+  paused_gate: number | null;
+  paused_reason: string | null;
+  /** The offline deadline asked for (null for jobs from before waves: deadline_at - created_at). */
+  offline_deadline_ms: number | null;
 }
 
 export interface RunsTable {
@@ -151,6 +166,8 @@ export interface RunsTable {
   /** Lines indexed so far (the next line's number minus one). */
   index_line: Generated<number>;
   index_carry: string | null;
+  /** Its wave (1-based) in a rollout in waves; null otherwise. */
+  wave: number | null;
 }
 
 export interface RunChunksTable {

@@ -1,9 +1,9 @@
-import type { NodeDto, NodeUpdate, TagDto } from '@edgestelle/protocol';
+import { limits, type NodeDto, type NodeUpdate, type TagDto } from '@edgestelle/protocol';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import { secretMatches } from '../auth/secrets.ts';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/store.ts';
-import { notFound } from '../errors.ts';
+import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
 import type { NodeKeys } from '../node-keys.ts';
 import { nodeDto, parseFacts } from './node-dto.ts';
@@ -47,7 +47,7 @@ export class NodeService {
       const row = await trx.selectFrom('nodes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
       if (row === undefined) throw notFound(`node ${nodeId}`);
       const reported = row.facts === null ? {} : parseFacts(row.facts).tags;
-      const base = update.tags ?? parseTags(row.base_tags);
+      const base = editTags(update.tags ?? parseTags(row.base_tags), update, reported, nodeId);
       await trx
         .updateTable('nodes')
         .set({
@@ -64,11 +64,34 @@ export class NodeService {
         details: {
           ...(update.name === undefined ? {} : { name: update.name }),
           ...(update.tags === undefined ? {} : { tags: JSON.stringify(update.tags) }),
+          ...(update.setTags === undefined ? {} : { setTags: JSON.stringify(update.setTags) }),
+          ...(update.removeTags === undefined ? {} : { removeTags: update.removeTags.join(',') }),
         },
       });
     });
     this.options.events.emit('node', nodeId);
     return this.get(nodeId);
+  }
+
+  /**
+   * Deletes a revoked node's record, so its id can enroll again with an ordinary join token
+   * and it leaves node lists; its jobs and runs stay in the history. A node that is not revoked
+   * is refused: revoking is what ends its access, and it is audited on its own.
+   */
+  async forget(nodeId: string, actor: Actor = systemActor): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('nodes').select(['revoked_at']).where('node_id', '=', nodeId).executeTakeFirst();
+      if (row === undefined) throw notFound(`node ${nodeId}`);
+      if (row.revoked_at === null) {
+        throw new MasterError(
+          MasterErrorCode.conflict,
+          `node ${nodeId} is not revoked: revoke it first (POST /api/v1/nodes/${nodeId}/revoke, edgestelle nodes revoke ${nodeId})`,
+        );
+      }
+      await trx.deleteFrom('nodes').where('node_id', '=', nodeId).execute();
+      await this.options.audit.record(trx, { actor, action: 'node.forget', target: `node:${nodeId}` });
+    });
+    this.options.events.emit('node', nodeId);
   }
 
   /** Ends the node's access at once: its key and broker password stop working, its connection is closed. */
@@ -125,4 +148,29 @@ export class NodeService {
       .executeTakeFirst();
     return row !== undefined && row.revoked_at === null && secretMatches(password, row.mqtt_password_hash);
   }
+}
+
+/**
+ * The admin tags after `setTags` and `removeTags`. A key the agent's own config sets wins over
+ * admin tags (mergeTags), so changing it here would change nothing the operator can see: refused.
+ */
+function editTags(base: Tags, update: NodeUpdate, reported: Tags, nodeId: string): Tags {
+  const next = { ...base, ...update.setTags };
+  for (const key of update.removeTags ?? []) delete next[key];
+  const shadowed = [...Object.keys(update.setTags ?? {}), ...(update.removeTags ?? [])].filter(
+    (key) => Object.hasOwn(reported, key) && reported[key] !== next[key],
+  );
+  if (shadowed.length > 0) {
+    throw new MasterError(
+      MasterErrorCode.conflict,
+      `node ${nodeId}'s agent sets ${shadowed.map((key) => `${key}=${reported[key] ?? ''}`).join(', ')} in its own config, which wins over admin tags: change it in the agent's config (tags)`,
+      { field: shadowed.some((key) => Object.hasOwn(update.setTags ?? {}, key)) ? 'setTags' : 'removeTags' },
+    );
+  }
+  if (Object.keys(next).length > limits.tagsMaxCount) {
+    throw new MasterError(MasterErrorCode.invalidRequest, `a node takes at most ${limits.tagsMaxCount} tags`, {
+      field: 'setTags',
+    });
+  }
+  return next;
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/store.ts';
+import { activeJobStates } from '../runs/run-state.ts';
 
 export interface RetentionSettings {
   /** Finished jobs older than this are deleted; null keeps them. */
@@ -60,7 +61,7 @@ export class Retention {
     const db = store.db;
     const startedAt = clock.now();
     const totals = { jobsDeleted: 0, runsDeleted: 0, outputBytesDeleted: 0 };
-    const finished = () => db.selectFrom('jobs').select('job_id').where('state', '!=', 'running');
+    const finished = () => db.selectFrom('jobs').select('job_id').where('state', 'not in', activeJobStates);
     if (maxAgeDays !== null) {
       const cutoff = startedAt - maxAgeDays * DAY_MS;
       for (;;) {
@@ -83,7 +84,7 @@ export class Retention {
             'jobs.job_id',
             (eb) => eb.fn.coalesce(eb.fn.sum<number>('runs.output_bytes'), eb.lit(0)).as('bytes'),
           ])
-          .where('jobs.state', '!=', 'running')
+          .where('jobs.state', 'not in', activeJobStates)
           .groupBy('jobs.job_id')
           .orderBy('jobs.job_id')
           .limit(DELETE_BATCH);
@@ -130,7 +131,7 @@ export class Retention {
       const deleted = await trx
         .deleteFrom('jobs')
         .where('job_id', 'in', jobIds)
-        .where('state', '!=', 'running')
+        .where('state', 'not in', activeJobStates)
         .executeTakeFirst();
       const bytes = Number(sizes?.bytes ?? 0);
       totals.jobsDeleted += Number(deleted.numDeletedRows);

@@ -1,5 +1,6 @@
 import {
   SECRET_MASK,
+  jobStateSchema,
   limits,
   newId,
   runSpecSchema,
@@ -16,19 +17,21 @@ import {
 } from '@edgestelle/protocol';
 import { systemActor, type Actor, type AuditLog } from '../audit/audit-log.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
-import type { Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import type { Store } from '../db/store.ts';
-import type { JobsTable } from '../db/schema.ts';
+import type { Database, JobsTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
 import { assertPtyCapable } from '../nodes/pty-capability.ts';
 import { parseTags, tagsMatch } from '../nodes/tags.ts';
 import { jobDto, runDto, runState } from './dto.ts';
+import { jobOutcome } from './job-outcome.ts';
 import { slices } from './ingest.ts';
-import { activeStates, failureStates, isTerminalRunState, zeroRunCounts } from './run-state.ts';
+import { activeStates, failureStates, isTerminalRunState, openStates, zeroRunCounts } from './run-state.ts';
+import { RolloutGates } from './rollout-gates.ts';
 import type { SecretEnvBox } from './secret-env.ts';
 
 export type JobCreateInput = z.output<typeof jobCreateSchema>;
@@ -49,8 +52,6 @@ export interface DispatcherOptions {
   cancelGraceMs?: number;
 }
 
-const nonTerminal: readonly RunState[] = ['queued', 'sent', 'accepted', 'running'];
-
 /**
  * Jobs into runs and runs onto nodes: stores a job and its runs as `queued` in one
  * transaction before anything is published, then starts runs within the job's concurrency
@@ -65,10 +66,12 @@ export class Dispatcher {
   private readonly again = new Set<string>();
   private readonly lostRunGraceMs: number;
   private readonly cancelGraceMs: number;
+  private readonly gates: RolloutGates;
 
   constructor(private readonly options: DispatcherOptions) {
     this.lostRunGraceMs = options.lostRunGraceMs ?? 10 * 60_000;
     this.cancelGraceMs = options.cancelGraceMs ?? 60_000;
+    this.gates = new RolloutGates({ ...options, onWaveDue: (jobId) => this.pumpInBackground([jobId]) });
   }
 
   private get db() {
@@ -80,7 +83,10 @@ export class Dispatcher {
     const nowMs = this.options.clock.now();
     const resolved = await this.resolveSpec(input);
     const secretNames = checkSecretEnv(resolved.spec, input.secretEnv ?? {});
-    const nodeIds = await this.resolveTargets(input.target);
+    const onlineOnly = input.onlineOnly === true || input.offlineDeadlineMs === 0;
+    const { nodeIds, leftOut } = await this.resolveTargets(input.target, onlineOnly);
+    const offlineDeadlineMs = input.offlineDeadlineMs === 0 ? limits.offlineDeadlineDefaultMs : input.offlineDeadlineMs;
+    const waves = input.rollout === undefined ? null : RolloutGates.wavesOf(input.rollout, nodeIds);
     if (resolved.spec.pty) await assertPtyCapable(this.db, nodeIds, 'spec.pty');
     const jobId = newId(nowMs);
     const secretEnv =
@@ -104,17 +110,22 @@ export class Dispatcher {
           target: JSON.stringify(input.target),
           concurrency: input.concurrency === undefined ? null : JSON.stringify(input.concurrency),
           max_failures: input.maxFailures === undefined ? null : JSON.stringify(input.maxFailures),
-          deadline_at: nowMs + input.offlineDeadlineMs,
+          deadline_at: nowMs + offlineDeadlineMs,
           node_count: nodeIds.length,
           finished_at: null,
           stop_reason: null,
+          outcome: null,
+          left_out: leftOut.length === 0 ? null : JSON.stringify(leftOut),
+          rollout: input.rollout === undefined ? null : JSON.stringify(input.rollout),
+          wave: waves === null ? null : 1,
+          offline_deadline_ms: offlineDeadlineMs,
         })
         .execute();
-      for (const part of slices(nodeIds, 500)) {
+      for (const [offset, part] of slices(nodeIds, 500).entries()) {
         await trx
           .insertInto('runs')
           .values(
-            part.map((nodeId) => ({
+            part.map((nodeId, index) => ({
               run_id: newId(nowMs),
               job_id: jobId,
               node_id: nodeId,
@@ -129,6 +140,7 @@ export class Dispatcher {
               exited_seq: null,
               cancel_requested_at: null,
               updated_at: nowMs,
+              wave: waves?.[offset * 500 + index] ?? null,
             })),
           )
           .execute();
@@ -139,6 +151,7 @@ export class Dispatcher {
         target: `job:${jobId}`,
         details: {
           nodeCount: nodeIds.length,
+          ...(leftOut.length === 0 ? {} : { leftOutOffline: leftOut.length }),
           ...(resolved.script === null ? {} : { script: `${resolved.script.name}@${resolved.script.version}` }),
           ...(secretNames.length === 0
             ? {}
@@ -163,14 +176,21 @@ export class Dispatcher {
     return { spec: input.spec, script: null, params: {} };
   }
 
-  private async resolveTargets(target: JobCreateInput['target']): Promise<string[]> {
-    const live = this.db.selectFrom('nodes').select(['node_id', 'tags']).where('revoked_at', 'is', null);
-    let nodeIds: string[];
+  /**
+   * The target's enrolled node ids, sorted; with `onlineOnly`, the offline ones go to `leftOut`.
+   * No node at all (or none online) is an error: a job on nothing is a mistake.
+   */
+  private async resolveTargets(
+    target: JobCreateInput['target'],
+    onlineOnly: boolean,
+  ): Promise<{ nodeIds: string[]; leftOut: string[] }> {
+    const live = this.db.selectFrom('nodes').select(['node_id', 'tags', 'online']).where('revoked_at', 'is', null);
+    let matched: Array<{ node_id: string; online: number }>;
     if ('nodeIds' in target) {
       const wanted = [...new Set(target.nodeIds)];
-      const found = new Set<string>();
+      const found = new Map<string, { node_id: string; online: number }>();
       for (const part of slices(wanted, 500)) {
-        for (const row of await live.where('node_id', 'in', part).execute()) found.add(row.node_id);
+        for (const row of await live.where('node_id', 'in', part).execute()) found.set(row.node_id, row);
       }
       const unknown = wanted.filter((nodeId) => !found.has(nodeId));
       if (unknown.length > 0) {
@@ -181,28 +201,44 @@ export class Dispatcher {
           { field: 'target.nodeIds' },
         );
       }
-      nodeIds = wanted;
+      matched = [...found.values()];
     } else if ('tags' in target) {
-      nodeIds = (await live.execute()).filter((r) => tagsMatch(parseTags(r.tags), target.tags)).map((r) => r.node_id);
+      matched = (await live.execute()).filter((r) => tagsMatch(parseTags(r.tags), target.tags));
     } else {
-      nodeIds = (await live.execute()).map((r) => r.node_id);
+      matched = await live.execute();
     }
-    if (nodeIds.length === 0) {
+    if (matched.length === 0) {
       throw new MasterError(MasterErrorCode.noMatchingNodes, 'the target matches no enrolled node', {
         field: 'target',
       });
     }
-    return nodeIds.sort();
+    const byId = (a: string, b: string) => a.localeCompare(b);
+    if (!onlineOnly) return { nodeIds: matched.map((r) => r.node_id).sort(byId), leftOut: [] };
+    const nodeIds = matched.filter((r) => r.online === 1).map((r) => r.node_id);
+    if (nodeIds.length === 0) {
+      throw new MasterError(
+        MasterErrorCode.noOnlineNodes,
+        `none of the ${matched.length} node${matched.length === 1 ? '' : 's'} the target matches is online; without onlineOnly (and with offlineDeadlineMs above 0) the job waits for them`,
+        { field: 'target' },
+      );
+    }
+    return {
+      nodeIds: nodeIds.sort(byId),
+      leftOut: matched
+        .filter((r) => r.online !== 1)
+        .map((r) => r.node_id)
+        .sort(byId),
+    };
   }
 
   async job(jobId: string): Promise<JobDto> {
     const row = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirst();
     if (row === undefined) throw notFound(`job ${jobId}`);
-    return jobDto(row, await this.counts(jobId));
+    return jobDto(row, await this.counts(jobId), await this.gates.dto(row));
   }
 
-  async counts(jobId: string): Promise<Record<RunState, number>> {
-    const rows = await this.db
+  async counts(jobId: string, executor: Kysely<Database> = this.db): Promise<Record<RunState, number>> {
+    const rows = await executor
       .selectFrom('runs')
       .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
       .where('job_id', '=', jobId)
@@ -283,6 +319,7 @@ export class Dispatcher {
   /** Stops taking background work and waits for what runs, so nothing touches a closed database. */
   async close(): Promise<void> {
     this.closed = true;
+    this.gates.close();
     await Promise.all(this.inFlight);
   }
 
@@ -299,6 +336,19 @@ export class Dispatcher {
       const failed = maxFailures === null ? 0 : await this.countRuns(jobId, failureStates);
       if (maxFailures !== null && failed >= threshold(maxFailures, job.node_count)) {
         const reason = `not started: the job stopped after ${failed} failed run${failed === 1 ? '' : 's'} (maxFailures)`;
+        // Runs of waves never released were not started at all; the released ones' queued runs
+        // are cancelled as on any job.
+        const skipped =
+          job.wave === null
+            ? []
+            : await this.db
+                .updateTable('runs')
+                .set({ state: 'not_started', reason, ended_at: nowMs, updated_at: nowMs })
+                .where('job_id', '=', jobId)
+                .where('state', '=', 'queued')
+                .where('wave', '>', job.wave)
+                .returning(['run_id'])
+                .execute();
         const stopped = await this.db
           .updateTable('runs')
           .set({ state: 'cancelled', reason, ended_at: nowMs, updated_at: nowMs })
@@ -313,35 +363,44 @@ export class Dispatcher {
           .where('state', '=', 'running')
           .execute();
         job = { ...job, state: 'stopped', stop_reason: reason };
-        for (const { run_id } of stopped) this.options.events.emit('run', run_id, jobId);
+        for (const { run_id } of [...skipped, ...stopped]) this.options.events.emit('run', run_id, jobId);
         changed = true;
-      } else if (nowMs < job.deadline_at) {
-        const queued = await this.countRuns(jobId, ['queued']);
-        const concurrency = parseLimit(job.concurrency);
-        const slots =
-          queued === 0 || concurrency === null
-            ? queued
-            : threshold(concurrency, job.node_count) - (await this.countRuns(jobId, activeStates));
-        if (slots > 0) changed = (await this.startQueued(job, slots, nowMs)) || changed;
+      } else {
+        if (await this.gates.evaluate(job, nowMs)) {
+          changed = true;
+          job = await this.db.selectFrom('jobs').selectAll().where('job_id', '=', jobId).executeTakeFirstOrThrow();
+        }
+        if (job.state === 'running' && nowMs < job.deadline_at)
+          changed = (await this.startReleased(job, nowMs)) || changed;
       }
     }
     if (await this.finishIfDone(job, nowMs)) changed = true;
     if (changed) this.options.events.emit('job', jobId);
   }
 
+  /** Starts queued runs of the released waves, within the job's concurrency. */
+  private async startReleased(job: Selectable<JobsTable>, nowMs: number): Promise<boolean> {
+    const queued = await this.countRuns(job.job_id, ['queued']);
+    const concurrency = parseLimit(job.concurrency);
+    const slots =
+      queued === 0 || concurrency === null
+        ? queued
+        : threshold(concurrency, job.node_count) - (await this.countRuns(job.job_id, activeStates));
+    return slots > 0 && (await this.startQueued(job, slots, nowMs));
+  }
+
   /** Sends up to `slots` queued runs whose nodes are online now. */
   private async startQueued(job: Selectable<JobsTable>, slots: number, nowMs: number): Promise<boolean> {
-    const ready = await this.db
+    let query = this.db
       .selectFrom('runs')
       .innerJoin('nodes', 'nodes.node_id', 'runs.node_id')
       .select('runs.run_id')
       .where('runs.job_id', '=', job.job_id)
       .where('runs.state', '=', 'queued')
       .where('nodes.online', '=', 1)
-      .where('nodes.revoked_at', 'is', null)
-      .orderBy('runs.node_id')
-      .limit(slots)
-      .execute();
+      .where('nodes.revoked_at', 'is', null);
+    if (job.wave !== null) query = query.where('runs.wave', '<=', job.wave);
+    const ready = await query.orderBy('runs.node_id').limit(slots).execute();
     if (ready.length === 0) return false;
     const spec = this.specToSend(job.job_id, job.spec, job.secret_env);
     const sends: Array<Promise<void>> = [];
@@ -394,23 +453,49 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Ends a job whose runs are all terminal: its final state and its outcome (from the runs'
+   * counts) in one transaction, on the state it was read in, so a cancel or another master
+   * finishing it at the same moment leaves one consistent answer. Terminal runs never change,
+   * so the counts read here are the final ones.
+   */
   private async finishIfDone(job: Selectable<JobsTable>, nowMs: number): Promise<boolean> {
     if (job.finished_at !== null) return false;
     const open = await this.db
       .selectFrom('runs')
       .select('run_id')
       .where('job_id', '=', job.job_id)
-      .where('state', 'in', nonTerminal)
+      .where('state', 'in', openStates)
       .limit(1)
       .executeTakeFirst();
     if (open !== undefined) return false;
-    await this.db
-      .updateTable('jobs')
-      .set({ state: job.state === 'running' ? 'finished' : job.state, finished_at: nowMs })
-      .where('job_id', '=', job.job_id)
-      .where('finished_at', 'is', null)
-      .execute();
-    return true;
+    return this.db.transaction().execute(async (trx) => {
+      const current = await trx
+        .selectFrom('jobs')
+        .select(['state', 'finished_at'])
+        .where('job_id', '=', job.job_id)
+        .executeTakeFirst();
+      if (current === undefined || current.finished_at !== null) return false;
+      const counts = await this.counts(job.job_id, trx);
+      if (openStates.some((state) => counts[state] > 0)) return false;
+      const state = jobStateSchema.parse(current.state);
+      // A job paused by its operator whose runs all ended is finished too.
+      const finalState = state === 'running' || state === 'paused' ? 'finished' : state;
+      const finished = await trx
+        .updateTable('jobs')
+        .set({
+          state: finalState,
+          finished_at: nowMs,
+          outcome: jobOutcome(finalState, counts),
+          paused_gate: null,
+          paused_reason: null,
+        })
+        .where('job_id', '=', job.job_id)
+        .where('state', '=', current.state)
+        .where('finished_at', 'is', null)
+        .executeTakeFirst();
+      return Number(finished.numUpdatedRows) > 0;
+    });
   }
 
   /** A node's new connection is up: re-send what it never accepted, start what waited for it. */
@@ -481,18 +566,18 @@ export class Dispatcher {
   }
 
   async cancelJob(jobId: string, actor: Actor = systemActor): Promise<JobDto> {
-    await this.db.transaction().execute(async (trx) => {
+    const job = await this.db.transaction().execute(async (trx) => {
       const job = await trx
         .selectFrom('jobs')
-        .select(['job_id', 'state'])
+        .select(['job_id', 'state', 'wave', 'paused_gate', 'paused_reason'])
         .where('job_id', '=', jobId)
         .executeTakeFirst();
       if (job === undefined) throw notFound(`job ${jobId}`);
       await trx
         .updateTable('jobs')
-        .set({ state: 'cancelled', stop_reason: 'cancelled' })
+        .set({ state: 'cancelled', stop_reason: 'cancelled', paused_gate: null, paused_reason: null })
         .where('job_id', '=', jobId)
-        .where('state', '=', 'running')
+        .where('state', 'in', ['running', 'paused'])
         .execute();
       await this.options.audit.record(trx, {
         actor,
@@ -500,14 +585,53 @@ export class Dispatcher {
         target: `job:${jobId}`,
         details: { state: job.state },
       });
+      return job;
     });
+    if (job.wave !== null) await this.skipUnreleasedWaves(job, actor);
     const open = await this.db
       .selectFrom('runs')
       .select(['run_id', 'node_id', 'state'])
       .where('job_id', '=', jobId)
-      .where('state', 'in', nonTerminal)
+      .where('state', 'in', openStates)
       .execute();
     for (const run of open) await this.cancelOne(run.run_id, jobId, run.node_id, runState(run.state));
+    await this.pump(jobId);
+    return this.job(jobId);
+  }
+
+  /** A cancelled rollout: the runs of waves never released end `not_started`, saying where it stopped. */
+  private async skipUnreleasedWaves(
+    job: Pick<Selectable<JobsTable>, 'job_id' | 'wave' | 'paused_gate' | 'paused_reason'>,
+    actor: Actor,
+  ): Promise<void> {
+    if (job.wave === null) return;
+    const nowMs = this.options.clock.now();
+    const reason =
+      job.paused_gate === null
+        ? `not started: the rollout was cancelled by ${actor.name} during wave ${job.wave}`
+        : `not started: the rollout was cancelled by ${actor.name} at the gate after wave ${job.paused_gate} (${job.paused_reason ?? 'paused'})`;
+    const skipped = await this.db
+      .updateTable('runs')
+      .set({ state: 'not_started', reason: reason.slice(0, limits.reasonMaxChars), ended_at: nowMs, updated_at: nowMs })
+      .where('job_id', '=', job.job_id)
+      .where('state', '=', 'queued')
+      .where('wave', '>', job.wave)
+      .returning(['run_id'])
+      .execute();
+    for (const { run_id } of skipped) this.options.events.emit('run', run_id, job.job_id);
+  }
+
+  /** Pauses a running job: no further run starts (runs already sent go on) until {@link resumeJob}. */
+  async pauseJob(jobId: string, actor: Actor): Promise<JobDto> {
+    await this.gates.pause(jobId, actor);
+    this.options.events.emit('job', jobId);
+    return this.job(jobId);
+  }
+
+  /** Resumes a paused job; at a rollout's gate this approves the next wave. */
+  async resumeJob(jobId: string, actor: Actor): Promise<JobDto> {
+    await this.gates.resume(jobId, actor);
+    this.options.events.emit('job', jobId);
     await this.pump(jobId);
     return this.job(jobId);
   }
@@ -542,12 +666,18 @@ export class Dispatcher {
         'runs.cancel_requested_at',
         'jobs.deadline_at',
         'jobs.spec',
+        'jobs.state as job_state',
+        'runs.wave',
+        'jobs.wave as job_wave',
       ])
-      .where('runs.state', 'in', nonTerminal)
+      .where('runs.state', 'in', openStates)
       .execute();
     for (const run of candidates) {
       const state = runState(run.state);
-      if (state === 'queued' && run.deadline_at <= nowMs) {
+      // A run no one may start yet (its wave is not released, its job is paused) is not late.
+      const held =
+        run.job_state === 'paused' || (run.wave !== null && run.job_wave !== null && run.wave > run.job_wave);
+      if (state === 'queued' && run.deadline_at <= nowMs && !held) {
         await finish(run.run_id, run.job_id, state, 'expired', "the node was offline until the job's deadline");
         continue;
       }
@@ -583,6 +713,15 @@ export class Dispatcher {
       }
     }
     for (const jobId of jobs) await this.pump(jobId);
+    // A rollout whose wave ended or whose wave pause ran out while the master watching it was
+    // down: any master takes it on (the gate's updates are conditional, so only one acts).
+    const rollouts = await this.db
+      .selectFrom('jobs')
+      .select('job_id')
+      .where('state', '=', 'running')
+      .where('wave', 'is not', null)
+      .execute();
+    for (const { job_id } of rollouts) if (!jobs.has(job_id)) await this.pump(job_id);
     return jobs.size;
   }
 }

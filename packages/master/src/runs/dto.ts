@@ -6,11 +6,14 @@ import {
   runStateSchema,
   scriptParamsSchema,
   targetSchema,
+  jobOutcomeSchema,
   jobStateSchema,
+  nodeIdSchema,
   outputStreamSchema,
   isTerminalRunState,
   type ChunkDto,
   type JobDto,
+  type RolloutDto,
   type RunDto,
   type RunState,
 } from '@edgestelle/protocol';
@@ -28,6 +31,7 @@ function json<T>(schema: z.ZodType<T>, text: string): T {
 }
 
 const secretNamesSchema = envKeySchema.array();
+const nodeIdListSchema = nodeIdSchema.array();
 
 /** From the names alone: showing a job never opens its secret values. */
 function maskedSecretEnv(names: string | null): JobDto['secretEnv'] {
@@ -57,6 +61,7 @@ export function runDto(row: Selectable<RunsTable>): RunDto {
     outputTruncated: row.output_truncated === 1,
     chunkCount: row.next_seq,
     complete: isRunComplete(row),
+    wave: row.wave,
   };
 }
 
@@ -65,7 +70,11 @@ export function isRunComplete(row: Pick<Selectable<RunsTable>, 'state' | 'exited
   return isTerminalRunState(runState(row.state)) && (row.exited_seq === null || row.next_seq >= row.exited_seq);
 }
 
-export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, number>): JobDto {
+export function jobDto(
+  row: Selectable<JobsTable>,
+  counts: Record<RunState, number>,
+  rollout: RolloutDto | null,
+): JobDto {
   return {
     jobId: row.job_id,
     createdAt: row.created_at,
@@ -83,8 +92,12 @@ export function jobDto(row: Selectable<JobsTable>, counts: Record<RunState, numb
     maxFailures: row.max_failures === null ? null : json(rolloutLimitSchema, row.max_failures),
     deadlineAt: row.deadline_at,
     nodeCount: row.node_count,
+    leftOutNodeIds: row.left_out === null ? [] : json(nodeIdListSchema, row.left_out),
     counts,
     finishedAt: row.finished_at,
+    pausedReason: row.state === 'paused' ? row.paused_reason : null,
+    rollout,
+    outcome: row.outcome === null ? null : jobOutcomeSchema.parse(row.outcome),
   };
 }
 

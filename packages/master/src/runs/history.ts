@@ -52,6 +52,7 @@ export class History {
       .orderBy('jobs.job_id', 'desc')
       .limit(query.limit + 1);
     if (query.state !== undefined) page = page.where('jobs.state', 'in', query.state);
+    if (query.outcome !== undefined) page = page.where('jobs.outcome', 'in', query.outcome);
     if (query.cursor !== undefined)
       page = page.where('jobs.job_id', '<', cursorString(decodeCursor(query.cursor, 1)[0]));
     const rows = await page.execute();
@@ -61,7 +62,7 @@ export class History {
       .select(['jobs.state', (eb) => eb.fn.countAll<number>().as('n')])
       .groupBy('jobs.state')
       .execute();
-    const counts: JobHistoryPage['counts'] = { running: 0, finished: 0, cancelled: 0, stopped: 0 };
+    const counts: JobHistoryPage['counts'] = { running: 0, paused: 0, finished: 0, cancelled: 0, stopped: 0 };
     for (const row of countRows) counts[jobStateSchema.parse(row.state)] = Number(row.n);
     const last = shown.at(-1);
     return {

@@ -6,7 +6,8 @@ import { isTerminalRunState, type RunState } from '@edgestelle/protocol';
  * never revive a finished run.
  */
 const allowed: Record<RunState, readonly RunState[]> = {
-  queued: ['sent', 'cancelled', 'expired'],
+  // not_started: a rollout stopped before this run's wave (docs/API.md "Rollouts in waves").
+  queued: ['sent', 'cancelled', 'expired', 'not_started'],
   sent: ['accepted', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'interrupted', 'rejected', 'expired'],
   // rejected: the agent accepted the run but could not start it (spawn failed, deadline passed
   // while it waited for a slot); it never ran.
@@ -19,6 +20,7 @@ const allowed: Record<RunState, readonly RunState[]> = {
   interrupted: [],
   rejected: [],
   expired: [],
+  not_started: [],
 };
 
 export function canTransition(from: RunState, to: RunState): boolean {
@@ -29,6 +31,10 @@ export function canTransition(from: RunState, to: RunState): boolean {
 export const failureStates: readonly RunState[] = ['failed', 'timed_out', 'interrupted', 'rejected', 'expired'];
 /** Delivered to an agent and not finished: these take a concurrency slot. */
 export const activeStates: readonly RunState[] = ['sent', 'accepted', 'running'];
+/** Jobs that may still start runs: retention leaves them alone. */
+export const activeJobStates: readonly string[] = ['running', 'paused'];
+/** Not terminal yet. */
+export const openStates: readonly RunState[] = ['queued', ...activeStates];
 
 export { isTerminalRunState };
 
@@ -46,5 +52,6 @@ export function zeroRunCounts(): Record<RunState, number> {
     interrupted: 0,
     rejected: 0,
     expired: 0,
+    not_started: 0,
   };
 }

@@ -65,6 +65,8 @@ export function createApi(http: HttpClient) {
     listJobRuns: (jobId: string) =>
       http.request('GET', `/jobs/${encodeURIComponent(jobId)}/runs`, items(runDtoSchema)).then((r) => r.items),
     cancelJob: (jobId: string) => http.request('POST', `/jobs/${encodeURIComponent(jobId)}/cancel`, jobDtoSchema),
+    pauseJob: (jobId: string) => http.request('POST', `/jobs/${encodeURIComponent(jobId)}/pause`, jobDtoSchema),
+    resumeJob: (jobId: string) => http.request('POST', `/jobs/${encodeURIComponent(jobId)}/resume`, jobDtoSchema),
 
     cancelRun: (runId: string) => http.request('POST', `/runs/${encodeURIComponent(runId)}/cancel`, runDtoSchema),
     rawOutputUrl: (runId: string) => http.url(`/runs/${encodeURIComponent(runId)}/output/raw`),

@@ -1,5 +1,7 @@
 import type { NodeDto } from '@edgestelle/protocol';
 
+export { nodeUsage, type NodeUsage } from '@edgestelle/protocol';
+
 export type NodeStatus = 'online' | 'busy' | 'offline' | 'revoked';
 export const nodeStatuses: readonly NodeStatus[] = ['online', 'busy', 'offline', 'revoked'];
 
@@ -66,25 +68,6 @@ export function parseTagExpression(expression: string): Record<string, string> |
 
 export function matchesTags(node: NodeDto, tags: Record<string, string>): boolean {
   return Object.entries(tags).every(([key, value]) => node.tags[key] === value);
-}
-
-export interface NodeUsage {
-  /** 1-minute load per CPU; may pass 1. */
-  load: number | null;
-  memory: number | null;
-  disk: number | null;
-}
-
-/** Fractions 0..1 for the fleet's bars, null where the node has not said. */
-export function nodeUsage(node: NodeDto): NodeUsage {
-  const facts = node.facts;
-  if (facts === null) return { load: null, memory: null, disk: null };
-  const fraction = (used: number, total: number) => (total > 0 ? Math.min(1, Math.max(0, used / total)) : null);
-  return {
-    load: facts.cpuCount > 0 ? (facts.loadAvg[0] ?? 0) / facts.cpuCount : null,
-    memory: fraction(facts.memTotalBytes - facts.memAvailableBytes, facts.memTotalBytes),
-    disk: fraction(facts.diskTotalBytes - facts.diskFreeBytes, facts.diskTotalBytes),
-  };
 }
 
 function splitOnce(text: string, separator: string): [string, string] | [string] {

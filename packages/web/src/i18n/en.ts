@@ -182,6 +182,7 @@ export const en = {
     by: (user: string) => `by ${user}`,
     env: 'Environment',
     secretValue: 'secret: shown to nobody',
+    leftOut: 'Left out (offline at start, online only)',
     cancelJob: 'Cancel job',
     cancelRun: 'Cancel run',
     confirmCancelJob: 'Cancel every run of this job that has not finished?',
@@ -197,6 +198,27 @@ export const en = {
     pickNode: 'Click a node to open its terminal.',
     exit: (code: number | null, signal: string | null) =>
       code !== null ? `exit ${code}` : signal !== null ? `signal ${signal}` : '',
+  },
+  rollout: {
+    pauseJob: 'Pause',
+    resumeJob: 'Resume',
+    approveWave: (wave: number) => `Approve wave ${wave}`,
+    paused: 'Paused',
+    waves: 'Waves',
+    gate: (maxFailureRate: number, approve: boolean, pause: string | null) =>
+      `gate: at most ${maxFailureRate}% failed` +
+      (approve ? ', then approval' : '') +
+      (pause === null ? '' : `, then a ${pause} pause`),
+    wave: (n: number) => `Wave ${n}`,
+    nodes: (n: number) => (n === 1 ? '1 node' : `${n} nodes`),
+    tally: (ended: number, size: number, failed: number) => `${ended}/${size} ended · ${failed} failed`,
+    nextWaveAt: (at: string) => `next wave at ${at}`,
+    waveStates: { pending: 'pending', running: 'running', gate: 'at its gate', passed: 'passed', skipped: 'skipped' },
+    fieldWaves: 'Waves (1,10%,100%; empty: all at once)',
+    fieldMaxFailureRate: 'Max failure rate per wave (%)',
+    fieldWavePauseSec: 'Pause between waves (s)',
+    fieldApprove: 'Wait for approval after each wave',
+    bothGates: 'A gate waits for a pause or for approval, not both.',
   },
   terminal: {
     follow: 'Follow the output',
@@ -266,6 +288,7 @@ export const en = {
     who: 'By',
     nodes: 'Nodes',
     result: 'Result',
+    outcome: 'Outcome',
     loadMore: 'Load older jobs',
     empty: 'No job has run yet.',
   },
@@ -344,8 +367,10 @@ export const en = {
     interrupted: 'interrupted',
     rejected: 'rejected',
     expired: 'expired',
+    not_started: 'not started',
   },
-  jobStates: { running: 'running', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
+  jobStates: { running: 'running', paused: 'paused', finished: 'finished', cancelled: 'cancelled', stopped: 'stopped' },
+  jobOutcomes: { succeeded: 'succeeded', failed: 'failed', partial: 'partial', cancelled: 'cancelled' },
   time: {
     never: 'never',
     justNow: 'just now',

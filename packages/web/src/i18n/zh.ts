@@ -178,6 +178,7 @@ export const zh = {
     by: (user: string) => `由 ${user} 发起`,
     env: '环境变量',
     secretValue: '保密：不向任何人显示',
+    leftOut: '未包含（开始时离线，仅在线节点）',
     cancelJob: '取消任务',
     keepRunning: '继续运行',
     cancelRun: '取消运行',
@@ -192,6 +193,27 @@ export const zh = {
     pickNode: '点击节点以打开其终端。',
     exit: (code: number | null, signal: string | null) =>
       code !== null ? `退出码 ${code}` : signal !== null ? `信号 ${signal}` : '',
+  },
+  rollout: {
+    pauseJob: '暂停',
+    resumeJob: '继续',
+    approveWave: (wave: number) => `批准第 ${wave} 批`,
+    paused: '已暂停',
+    waves: '分批',
+    gate: (maxFailureRate: number, approve: boolean, pause: string | null) =>
+      `关卡：失败不超过 ${maxFailureRate}%` +
+      (approve ? '，然后等待批准' : '') +
+      (pause === null ? '' : `，然后暂停 ${pause}`),
+    wave: (n: number) => `第 ${n} 批`,
+    nodes: (n: number) => `${n} 个节点`,
+    tally: (ended: number, size: number, failed: number) => `已结束 ${ended}/${size} · 失败 ${failed}`,
+    nextWaveAt: (at: string) => `下一批开始于 ${at}`,
+    waveStates: { pending: '等待中', running: '运行中', gate: '在关卡', passed: '已通过', skipped: '已跳过' },
+    fieldWaves: '分批（例如 1,10%,100%；留空：一次全部）',
+    fieldMaxFailureRate: '每批最大失败率（%）',
+    fieldWavePauseSec: '批次间暂停（秒）',
+    fieldApprove: '每批结束后等待批准',
+    bothGates: '关卡只能等待暂停或批准，不能两者都要。',
   },
   terminal: {
     follow: '跟随输出',
@@ -261,6 +283,7 @@ export const zh = {
     who: '发起人',
     nodes: '节点',
     result: '结果',
+    outcome: '结局',
     loadMore: '加载更早的任务',
     empty: '还没有运行过任务。',
   },
@@ -338,8 +361,10 @@ export const zh = {
     interrupted: '已中断',
     rejected: '已拒绝',
     expired: '已过期',
+    not_started: '未开始',
   },
-  jobStates: { running: '运行中', finished: '已完成', cancelled: '已取消', stopped: '已停止' },
+  jobStates: { running: '运行中', paused: '已暂停', finished: '已完成', cancelled: '已取消', stopped: '已停止' },
+  jobOutcomes: { succeeded: '成功', failed: '失败', partial: '部分成功', cancelled: '已取消' },
   time: {
     never: '从未',
     justNow: '刚刚',

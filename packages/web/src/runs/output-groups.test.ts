@@ -20,6 +20,7 @@ function run(nodeId: string, state: RunDto['state'] = 'succeeded', exitCode: num
     outputTruncated: false,
     chunkCount: 1,
     complete: true,
+    wave: null,
   };
 }
 

@@ -14,6 +14,7 @@ export const stateTone: Record<RunState, StateTone> = {
   interrupted: 'danger',
   rejected: 'danger',
   expired: 'warning',
+  not_started: 'info',
 };
 
 /** States that mean "this node did not do what was asked" for the "only failed" filter. */
