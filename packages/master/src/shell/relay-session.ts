@@ -200,19 +200,7 @@ export class RelaySession {
     for (const timer of Object.values(this.timers)) clearTimeout(timer);
     const exit = this.exit;
     const reason = this.closeReason ?? exit?.reason ?? null;
-    if (exit !== undefined) {
-      this.send({
-        type: 'exit',
-        exitCode: exit.exitCode,
-        signal: exit.signal,
-        ...(reason === null ? {} : { reason }),
-      });
-    }
-    const { socket } = this.options;
-    socket.close(
-      exit === undefined && this.closeReason !== null ? shellCloseCodes.refused : shellCloseCodes.ended,
-      (reason ?? '').slice(0, 120),
-    );
+    // Stored before the client hears the end: whoever reads the list after the exit finds it.
     try {
       await this.options.onEnd({
         exitCode: exit?.exitCode ?? null,
@@ -226,6 +214,18 @@ export class RelaySession {
         'could not store the end of a shell session',
       );
     }
+    if (exit !== undefined) {
+      this.send({
+        type: 'exit',
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        ...(reason === null ? {} : { reason }),
+      });
+    }
+    this.options.socket.close(
+      exit === undefined && this.closeReason !== null ? shellCloseCodes.refused : shellCloseCodes.ended,
+      (reason ?? '').slice(0, 120),
+    );
   }
 
   private send(message: ShellServerMessage): void {
