@@ -180,6 +180,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }, { session: [] }],
       // @fastify/websocket hides WebSocket routes from the generated description: this one by hand.
       paths: {
+        '/api/v1/nodes/{nodeId}/shell': {
+          get: {
+            tags: ['shell'],
+            summary: 'A shell session on the node: a WebSocket of bytes and JSON frames (see docs/API.md)',
+            description:
+              'Operator and up. Query: cols, rows, term, command (shellQuerySchema). Binary frames are keystrokes up and terminal output down; text frames are shellClientMessageSchema / shellServerMessageSchema. A session that cannot start gets an error frame and close 4400; refused credentials, Origin or role close 4401/4403.',
+            parameters: [{ name: 'nodeId', in: 'path', required: true, schema: { type: 'string' } }],
+            responses: {
+              '101': { description: 'Switching Protocols: the session' },
+              '403': { description: 'A plain GET by a viewer' },
+              '404': { description: 'A plain GET (no Upgrade header)' },
+            },
+          },
+        },
         '/api/v1/live': {
           get: {
             tags: ['live'],

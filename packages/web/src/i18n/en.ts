@@ -93,6 +93,7 @@ export const en = {
     noRuns: 'Nothing has run on this node yet.',
     duration: 'Took',
     shell: 'Shell',
+    terminal: 'Terminal (PTY)',
     shellNoPty:
       'This node cannot give a terminal: node-pty did not load and script(1) from util-linux is missing there.',
     shellOldAgent: 'This node’s agent has no shell sessions: upgrade it.',

@@ -91,6 +91,7 @@ export const zh = {
     noRuns: '此节点还没有运行过任务。',
     duration: '耗时',
     shell: '终端',
+    terminal: '终端 (PTY)',
     shellNoPty: '该节点无法提供终端：node-pty 未加载，且缺少 util-linux 的 script(1)。',
     shellOldAgent: '该节点的 agent 不支持终端会话，请升级。',
     shellOffline: '节点离线。',
