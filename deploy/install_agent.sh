@@ -23,9 +23,12 @@ and enrolls the node with the master, then enables and starts the service.
 
 Options:
   --master URL       the master's URL, e.g. https://edgestelle.example.com
-  --token TOKEN      a join token an admin created (edgestelle tokens create)
+  --token TOKEN      a join token an admin created (edgestelle join-token create)
   --bundle FILE      the agent bundle (default: edgestelle-agent.mjs beside this script,
                      else dist/edgestelle-agent.mjs of the source tree)
+  --from-master      download the bundle from --master (/downloads/edgestelle-agent),
+                     checked against its published SHA-256; for an https master with a
+                     private CA, set NODE_EXTRA_CA_CERTS=FILE
   --user NAME        the system user the agent runs as (default: edgestelle; created if
                      missing). Use --user root when the scripts administer the machine
                      and you do not want to grant sudo rules (see OPERATIONS.md).
@@ -54,6 +57,7 @@ die() {
 master_url=''
 token=''
 bundle=''
+from_master=false
 service_user=edgestelle
 node_bin=''
 mqtt_ca=''
@@ -69,6 +73,7 @@ while [[ $# -gt 0 ]]; do
     --master) master_url=${2:?--master needs a URL}; shift 2 ;;
     --token) token=${2:?--token needs a join token}; shift 2 ;;
     --bundle) bundle=${2:?--bundle needs a file}; shift 2 ;;
+    --from-master) from_master=true; shift ;;
     --user) service_user=${2:?--user needs a name}; shift 2 ;;
     --env) extra_env+=("${2:?--env needs KEY=VALUE}"); shift 2 ;;
     --node) node_bin=${2:?--node needs a path}; shift 2 ;;
@@ -130,6 +135,12 @@ if [[ -n $mqtt_ca ]]; then
 fi
 if [[ $enroll == true ]]; then
   [[ -n $master_url && -n $token ]] || die 'give --master URL and --token TOKEN (or --no-enroll to enroll later)'
+fi
+if [[ $from_master == true ]]; then
+  [[ -n $master_url ]] || die '--from-master needs --master URL'
+  [[ -z $bundle ]] || die 'give --bundle FILE or --from-master, not both'
+fi
+if [[ -n $master_url ]]; then
   [[ $master_url =~ ^https?://[^[:space:]]+$ ]] || die "--master takes an http(s) URL, not: $master_url"
 fi
 
@@ -152,12 +163,48 @@ if ((node_major < MIN_NODE_MAJOR || (node_major == MIN_NODE_MAJOR && node_minor 
   from NodeSource's packages or the official binary tarball) and run this again."
 fi
 
+# The master hands out the agent that matches it; the download is checked against the digest
+# it publishes beside it, so a cut-off or altered transfer is never installed.
+download_bundle() {
+  # The program is JavaScript: its ${…} are template literals, not the shell's.
+  # shellcheck disable=SC2016
+  "$node_bin" --input-type=module -e '
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+const [base, out] = process.argv.slice(1);
+const get = async (path) => {
+  const url = base.replace(/[/]+$/, "") + path;
+  const response = await fetch(url, { redirect: "error", signal: AbortSignal.timeout(120000) }).catch((err) => {
+    throw new Error(`cannot reach ${url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`);
+  });
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  return Buffer.from(await response.arrayBuffer());
+};
+try {
+  const [bundle, sums] = await Promise.all([get("/downloads/edgestelle-agent"), get("/downloads/edgestelle-agent.sha256")]);
+  const published = sums.toString("utf8").split(/\s/, 1)[0];
+  const actual = createHash("sha256").update(bundle).digest("hex");
+  if (actual !== published) throw new Error(`the download has SHA-256 ${actual}, the master publishes ${published}`);
+  writeFileSync(out, bundle, { mode: 0o644 });
+} catch (err) {
+  console.error(err.message);
+  process.exit(1);
+}' "$1" "$2"
+}
+
+if [[ $from_master == true ]]; then
+  download_dir=$(mktemp -d)
+  trap 'rm -rf "$download_dir"' EXIT
+  bundle=$download_dir/edgestelle-agent.mjs
+  download_bundle "$master_url" "$bundle" || die "could not download the agent from $master_url (see above)"
+  echo "Downloaded the agent from $master_url/downloads/edgestelle-agent (SHA-256 checked)."
+fi
 if [[ -z $bundle ]]; then
   for candidate in "$here/edgestelle-agent.mjs" "$here/../dist/edgestelle-agent.mjs"; do
     if [[ -f $candidate ]]; then bundle=$candidate; break; fi
   done
 fi
-[[ -n $bundle && -f $bundle ]] || die 'no agent bundle found: build it with: node deploy/build-agent-bundle.mjs, or pass --bundle FILE'
+[[ -n $bundle && -f $bundle ]] || die 'no agent bundle found: pass --from-master, or --bundle FILE, or build it with: node deploy/build-agent-bundle.mjs'
 
 if real_system && [[ $service_user != root ]] && ! id "$service_user" >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/edgestelle --no-create-home --shell /usr/sbin/nologin \

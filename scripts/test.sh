@@ -16,6 +16,7 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v shellcheck >/dev/null || need+=(shellcheck)
 command -v openssl >/dev/null || need+=(openssl)
+command -v curl >/dev/null || need+=(curl)
 command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 if ((${#need[@]})); then
   step "installing Debian packages: ${need[*]}"

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { z } from 'zod';
 
 /**
@@ -52,6 +52,15 @@ export async function login(page: Page, baseUrl: string, user: { username: strin
 export async function logout(page: Page): Promise<void> {
   await page.getByTestId('logout').click();
   await page.waitForURL((url) => url.pathname.startsWith('/login'));
+}
+
+/** An Element Plus input or textarea by its test id, which lands on the native element or its wrapper. */
+export function formField(scope: Page | Locator, testId: string): Locator {
+  return scope.locator(
+    [`input`, `textarea`]
+      .flatMap((tag) => [`${tag}[data-testid=${testId}]`, `[data-testid=${testId}] ${tag}`])
+      .join(', '),
+  );
 }
 
 /** Confirms the Element Plus message box that is open. */

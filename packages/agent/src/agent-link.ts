@@ -15,7 +15,10 @@ export interface AgentLinkOptions {
   keepaliveSec?: number | undefined;
 }
 
-export type LinkHandlers = Pick<ConnectionOptions, 'willFor' | 'onConnected' | 'onDisconnected' | 'onMessage'>;
+export type LinkHandlers = Pick<
+  ConnectionOptions,
+  'willFor' | 'onConnected' | 'onDisconnected' | 'onMessage' | 'onGiveUp'
+>;
 
 /**
  * The agent's side of MQTT: its one connection, and everything it publishes sealed under the

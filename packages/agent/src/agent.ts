@@ -4,6 +4,7 @@ import { AgentLink } from './agent-link.ts';
 import { openParts, type AgentParts } from './agent-parts.ts';
 import type { AgentConfig } from './config.ts';
 import type { AgentDeps } from './agent-deps.ts';
+import { AgentError, AgentErrorCode } from './errors.ts';
 import { Executor, type RunExecutor } from './executor.ts';
 import { ensureStateDir, resolveNodeId } from './state-dir.ts';
 import { StateMachine, type Transitions } from './state-machine.ts';
@@ -18,6 +19,11 @@ export interface Agent {
   start(): Promise<void>;
   /** Stops runs (reported `interrupted`), publishes the offline state, disconnects. */
   stop(): Promise<void>;
+  /**
+   * Settles when the agent gives up by itself (the broker keeps refusing its credentials: the
+   * node was revoked); the caller then stops it. Never settles otherwise.
+   */
+  readonly gaveUp: Promise<AgentError>;
   stats(): AgentStats;
 }
 
@@ -45,7 +51,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const now = deps.now ?? Date.now;
   const topics = new Topics(config.topicPrefix);
   const executor: RunExecutor =
-    deps.executor ?? new Executor({ logger, now, ...(deps.loadPty === undefined ? {} : { loadPty: deps.loadPty }) });
+    deps.executor ??
+    new Executor({ logger, now, nodeId, ...(deps.loadPty === undefined ? {} : { loadPty: deps.loadPty }) });
   const lifecycle = new StateMachine<AgentState>(`agent ${nodeId}`, 'created', agentTransitions);
   const counters = new AgentCounters();
   const link = new AgentLink({
@@ -59,9 +66,14 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   });
   let parts: AgentParts | undefined;
   let statePublisher: StatePublisher | undefined;
+  let giveUp: (error: AgentError) => void = () => undefined;
+  const gaveUp = new Promise<AgentError>((resolve) => {
+    giveUp = resolve;
+  });
 
   return {
     nodeId,
+    gaveUp,
     async start() {
       lifecycle.to('starting');
       const opened = openParts({
@@ -96,6 +108,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         },
         onDisconnected: () => opened.outbox.disconnected(),
         onMessage: (topic, payload) => opened.inbox.receive(topic, payload),
+        onGiveUp: (reason) =>
+          giveUp(
+            new AgentError(
+              AgentErrorCode.brokerRefused,
+              `${reason}: this node (${nodeId}) was revoked, or its credentials are not the broker's. Enroll it again with a join token made for it (edgestelle join-token create --node ${nodeId}; edgestelle agent enroll --master URL --token TOKEN --node-id ${nodeId}), then start the agent`,
+            ),
+          ),
       });
       publisher.startHeartbeat();
       logger.info({ stateDir: config.stateDir, mqttUrl: config.mqttUrl }, 'agent started');

@@ -2,6 +2,7 @@ import { Socket } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Backoff } from './backoff.ts';
+import { brokerProblem } from './broker-problem.ts';
 import { StateMachine } from './state-machine.ts';
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'closed';
@@ -15,6 +16,13 @@ const transitions: Record<ConnectionState, readonly ConnectionState[]> = {
 };
 
 const STOP_PUBLISH_TIMEOUT_MS = 2000;
+
+/**
+ * Refusals of the node's credentials in a row before the agent stops: one could be the broker
+ * catching up with an enrollment; three, with backoff between them, is a revoked node, which
+ * would otherwise knock on the broker's door for ever.
+ */
+export const REFUSALS_BEFORE_GIVING_UP = 3;
 
 export interface Will {
   topic: string;
@@ -38,6 +46,8 @@ export interface ConnectionOptions {
   onConnected: () => void;
   onDisconnected: () => void;
   onMessage: (topic: string, payload: Buffer) => void;
+  /** The broker refused the credentials {@link REFUSALS_BEFORE_GIVING_UP} times in a row: no more attempts. */
+  onGiveUp: (reason: string) => void;
 }
 
 /**
@@ -53,6 +63,9 @@ export class Connection {
   private readonly backoff: Backoff;
   private client: MqttClient | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private refusals = 0;
+  /** TLS problems already explained: the explanation is logged once, the retries at debug. */
+  private readonly explained = new Set<string>();
 
   constructor(private readonly options: ConnectionOptions) {
     // The first retry after a broker restart is spread over 4 s: 10,000 agents come back at
@@ -66,6 +79,10 @@ export class Connection {
 
   get connected(): boolean {
     return this.machine.state === 'connected';
+  }
+
+  private get closed(): boolean {
+    return this.machine.state === 'closed';
   }
 
   start(): void {
@@ -96,7 +113,8 @@ export class Connection {
         .catch((err: unknown) => this.options.logger.warn({ err }, 'could not publish the offline state'))
         .finally(() => clearTimeout(timer));
     }
-    this.machine.to('closed');
+    // Given up on meanwhile (the broker refused the node again): closed already.
+    if (!this.closed) this.machine.to('closed');
     clearTimeout(this.retryTimer);
     const client = this.client;
     this.client = undefined;
@@ -132,14 +150,31 @@ export class Connection {
       lost = true;
       this.client = undefined;
       const wasConnected = this.connected;
-      if (this.machine.state !== 'closed') this.machine.to('waiting');
       client.end(true);
-      const delayMs = this.backoff.nextDelayMs();
-      options.logger.warn(
-        { err, why, delayMs },
-        wasConnected ? 'lost the broker; reconnecting' : 'cannot reach the broker; retrying',
-      );
       if (wasConnected) options.onDisconnected();
+      const problem = brokerProblem(err);
+      this.refusals = problem.kind === 'refused' ? this.refusals + 1 : 0;
+      if (problem.kind === 'refused' && this.refusals >= REFUSALS_BEFORE_GIVING_UP) {
+        if (this.machine.state !== 'closed') this.machine.to('closed');
+        options.logger.error({ url: options.url }, `${problem.message} ${this.refusals} times in a row: giving up`);
+        options.onGiveUp(`${problem.message} ${this.refusals} times in a row`);
+        return;
+      }
+      if (this.machine.state !== 'closed') this.machine.to('waiting');
+      const delayMs = this.backoff.nextDelayMs();
+      if (problem.kind === 'tls' && !this.explained.has(problem.message)) {
+        this.explained.add(problem.message);
+        options.logger.error({ url: options.url, delayMs }, `cannot connect to the broker: ${problem.message}`);
+      } else {
+        options.logger[problem.kind === 'tls' ? 'debug' : 'warn'](
+          { err, why, delayMs },
+          problem.kind === 'refused'
+            ? `${problem.message}; retrying`
+            : wasConnected
+              ? 'lost the broker; reconnecting'
+              : 'cannot reach the broker; retrying',
+        );
+      }
       this.retryTimer = setTimeout(() => this.attempt(), delayMs);
     };
     client.on('message', (topic, payload) => options.onMessage(topic, payload));
@@ -162,6 +197,7 @@ export class Connection {
         }
         this.machine.to('connected');
         this.backoff.reset();
+        this.refusals = 0;
         options.logger.info({ url: options.url }, 'connected to the broker');
         options.onConnected();
       });

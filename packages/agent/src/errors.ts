@@ -7,6 +7,8 @@ export const AgentErrorCode = {
   stateDirUnusable: 'state_dir_unusable',
   credentialsInvalid: 'credentials_invalid',
   enrollFailed: 'enroll_failed',
+  /** The broker keeps refusing the node's credentials: revoked, or enrolled elsewhere since. */
+  brokerRefused: 'broker_refused',
   spoolCorrupt: 'spool_corrupt',
   ledgerCorrupt: 'ledger_corrupt',
   spawnFailed: 'spawn_failed',

@@ -200,4 +200,37 @@ describe('Executor', () => {
       code: 'run_as_unavailable',
     });
   });
+
+  it('merges stderr into stdout in the order written when asked, for commands and scripts', async () => {
+    const command = await execute(executor, {
+      command: 'echo a; echo b >&2; echo c',
+      mergeStderr: true,
+      timeoutMs: 10_000,
+    });
+    expect(command).toMatchObject({ stdout: 'a\nb\nc\n', stderr: '' });
+    const script = await execute(executor, {
+      script: { interpreter: 'sh', body: 'echo "$1"; echo "$2" >&2; echo end; exit 3' },
+      args: ['one arg', 'two'],
+      mergeStderr: true,
+      timeoutMs: 10_000,
+    });
+    expect(script).toMatchObject({ stdout: 'one arg\ntwo\nend\n', stderr: '' });
+    expect(script.result).toMatchObject({ outcome: 'failed', exitCode: 3 });
+  });
+
+  it('refuses a cwd that is missing or not a directory, naming it and the node; runs in one that is', async () => {
+    const named = new Executor({ logger, nodeId: 'edge-7' });
+    const spec = (cwd: string) => runSpecSchema.parse({ command: 'pwd', cwd, timeoutMs: 10_000 });
+    expect(await named.refuse(spec('/no/such/dir-edgestelle'))).toEqual({
+      code: 'cwd_missing',
+      reason: 'working directory /no/such/dir-edgestelle does not exist on node edge-7',
+    });
+    expect(await named.refuse(spec('/etc/hostname/below'))).toMatchObject({ code: 'cwd_missing' });
+    expect(await named.refuse(spec('/etc/passwd'))).toEqual({
+      code: 'cwd_missing',
+      reason: 'working directory /etc/passwd is not a directory on node edge-7',
+    });
+    expect(await named.refuse(spec('/tmp'))).toBeUndefined();
+    expect((await execute(named, { command: 'pwd', cwd: '/tmp', timeoutMs: 10_000 })).stdout).toBe('/tmp\n');
+  });
 });

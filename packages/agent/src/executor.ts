@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunOutcome, RunSpec } from '@edgestelle/protocol';
@@ -46,9 +46,11 @@ export interface ExecutorOptions {
   rssPollMs?: number;
   /** Finds this node's PTY support; injectable so a test can stand for a node without it, or force script(1). */
   loadPty?: () => Promise<PtySpawner | undefined>;
+  /** Named in refusals an operator reads among many nodes' runs. */
+  nodeId?: string;
 }
 
-export type Refusal = { code: 'pty_unavailable' | 'run_as_unavailable'; reason: string };
+export type Refusal = { code: 'pty_unavailable' | 'run_as_unavailable' | 'cwd_missing'; reason: string };
 
 /** What the agent needs from an executor: `Executor` here, a non-forking one in the fleet benchmark. */
 export type RunExecutor = Pick<Executor, 'pty' | 'ptyKind' | 'runAsAvailable' | 'refuse' | 'start'>;
@@ -96,6 +98,16 @@ export class Executor {
         reason: 'this agent has no PTY support: @lydell/node-pty did not load and script(1) from util-linux is missing',
       };
     }
+    if (spec.cwd !== undefined) {
+      const problem = await cwdProblem(spec.cwd);
+      // spawn() would only say `spawn /bin/sh ENOENT`, as if the shell were missing.
+      if (problem !== undefined) {
+        return {
+          code: 'cwd_missing',
+          reason: `working directory ${spec.cwd} ${problem} on node ${this.options.nodeId ?? 'here'}`,
+        };
+      }
+    }
     if (spec.runAs !== undefined) {
       if (!this.runAsAvailable()) {
         return { code: 'run_as_unavailable', reason: `runAs '${spec.runAs}' needs the agent to run as root` };
@@ -126,6 +138,11 @@ export class Executor {
     } else {
       file = '/bin/sh';
       args = ['-c', spec.command ?? '', 'edgestelle-run', ...spec.args];
+    }
+    if (spec.mergeStderr === true && !spec.pty) {
+      // A shell that points its stderr at its stdout and becomes the run: one pipe, one order.
+      args = ['-c', 'exec "$@" 2>&1', 'edgestelle-run', file, ...args];
+      file = '/bin/sh';
     }
     if (user !== undefined) await chown(dir, user.uid, user.gid);
     const env = scriptEnvironment(request, user);
@@ -210,6 +227,19 @@ export class Executor {
       tracker.outputClosed();
     });
     return tracker;
+  }
+}
+
+/** Why `cwd` cannot be a run's working directory, or undefined when it can be tried. */
+async function cwdProblem(cwd: string): Promise<string | undefined> {
+  try {
+    return (await stat(cwd)).isDirectory() ? undefined : 'is not a directory';
+  } catch (err) {
+    const code = err instanceof Error && 'code' in err ? err.code : undefined;
+    if (code === 'ENOENT') return 'does not exist';
+    if (code === 'ENOTDIR') return 'is not a directory';
+    // EACCES and the like: the run's own user may still get in (runAs); spawn says if not.
+    return undefined;
   }
 }
 

@@ -32,6 +32,7 @@ function fail(err: unknown): number {
     write(process.stderr, `edgestelle agent: ${err.message}`);
     if (err.code === AgentErrorCode.usage) return ExitCode.usage;
     if (err.code === AgentErrorCode.enrollFailed) return ExitCode.unavailable;
+    if (err.code === AgentErrorCode.brokerRefused) return ExitCode.noPermission;
     return ExitCode.config;
   }
   write(process.stderr, `edgestelle agent: ${describeError(err)}`);
@@ -87,11 +88,18 @@ async function runEnroll(argv: readonly string[]): Promise<number> {
     name: values.name ?? hostname(),
   });
   if (stateDirWarning !== undefined) write(process.stderr, `edgestelle agent: ${stateDirWarning}`);
+  // The agent must be started with the state dir it was enrolled into, or it finds no credentials.
+  const stateDirFlag = stateDir === resolveStateDir({ env: {} }) ? '' : ` --state-dir ${shellWord(stateDir)}`;
   write(
     process.stdout,
-    `enrolled as node ${credentials.nodeId}; credentials in ${credentialsPath}. Start it with: edgestelle agent`,
+    `enrolled as node ${credentials.nodeId}; credentials in ${credentialsPath}. Start it with: edgestelle agent${stateDirFlag}`,
   );
   return ExitCode.ok;
+}
+
+/** A path as one shell word, quoted only when it needs to be. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 async function runAgent(argv: readonly string[]): Promise<number> {
@@ -127,11 +135,16 @@ async function runAgent(argv: readonly string[]): Promise<number> {
   const logger = pino({ level: config.logLevel });
   const agent = createAgent(config, { logger });
   await agent.start();
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
-  logger.info({ signal }, 'stopping');
+  const ended = await Promise.race([
+    new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    }),
+    agent.gaveUp,
+  ]);
+  logger.info(ended instanceof AgentError ? { code: ended.code } : { signal: ended }, 'stopping');
   await agent.stop();
+  // The unit's RestartPreventExitStatus keeps systemd from starting a revoked agent again.
+  if (ended instanceof AgentError) return fail(ended);
   return ExitCode.ok;
 }

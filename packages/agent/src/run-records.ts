@@ -5,7 +5,7 @@ import type { RunSpool, Spool } from './spool.ts';
 
 const SPOOL_SYNC_INTERVAL_MS = 1000;
 
-export type RunRejectionCode = 'expired' | 'pty_unavailable' | 'run_as_unavailable' | 'spawn_failed';
+export type RunRejectionCode = 'expired' | 'pty_unavailable' | 'run_as_unavailable' | 'cwd_missing' | 'spawn_failed';
 export type ExitFields = Parameters<Spool['appendExited']>[1];
 
 export interface RunRecordsOptions {

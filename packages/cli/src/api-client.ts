@@ -144,6 +144,7 @@ const codeByStatus: Record<number, CliErrorCode> = {
   404: CliErrorCode.notFound,
   409: CliErrorCode.conflict,
   413: CliErrorCode.conflict,
+  429: CliErrorCode.throttled,
   503: CliErrorCode.unavailable,
 };
 
@@ -153,6 +154,12 @@ const codeByApiCode: Record<string, CliErrorCode> = {
   no_matching_nodes: CliErrorCode.notFound,
   no_online_nodes: CliErrorCode.notFound,
 };
+
+/** Retry-After in seconds (what the master sends with 429), as the operator's next step. */
+function retryHint(retryAfter: string | null): string {
+  const seconds = retryAfter === null ? Number.NaN : Number(retryAfter);
+  return Number.isInteger(seconds) && seconds >= 0 ? `: try again in ${seconds} s` : ': try again later';
+}
 
 async function errorFromResponse(response: Response, method: string, path: string): Promise<CliError> {
   const text = await response.text();
@@ -175,6 +182,8 @@ async function errorFromResponse(response: Response, method: string, path: strin
       ? ': log in again with edgestelle login (or set EDGESTELLE_TOKEN)'
       : code === CliErrorCode.masterFailed
         ? ` (HTTP ${response.status}; the master's log has the details)`
-        : '';
+        : code === CliErrorCode.throttled && !said.includes('try again')
+          ? retryHint(response.headers.get('retry-after'))
+          : '';
   return new CliError(code, `${said}${hint}`, apiError.success ? { apiCode: apiError.data.code } : {});
 }

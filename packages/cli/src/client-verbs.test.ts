@@ -50,10 +50,10 @@ describe('client verbs', () => {
       'tokens create',
       'tokens list',
       'tokens revoke',
-      'enroll-token',
-      'enroll-token create',
-      'enroll-token list',
-      'enroll-token revoke',
+      'join-token',
+      'join-token create',
+      'join-token list',
+      'join-token revoke',
       'users',
       'users list',
       'users create',
@@ -63,6 +63,7 @@ describe('client verbs', () => {
       'users reset-password',
       'audit',
       'completion',
+      'version',
     ]);
   });
 

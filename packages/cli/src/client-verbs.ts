@@ -14,6 +14,7 @@ import { addSearchVerb } from './commands/search.ts';
 import { addShellVerb } from './commands/shell.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
 import { addUserVerbs } from './commands/users.ts';
+import { addVersionVerb } from './commands/version.ts';
 import { processTerminal, type Terminal } from './terminal.ts';
 
 /** The operator's verbs: they talk to a master over its HTTP API and live hub only. */
@@ -33,4 +34,5 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addUserVerbs(program, terminal);
   addAuditVerb(program, terminal);
   addCompletionVerb(program, terminal);
+  addVersionVerb(program, terminal);
 }

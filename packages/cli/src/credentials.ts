@@ -22,8 +22,17 @@ export async function connect(env: NodeJS.ProcessEnv): Promise<Connection> {
       `not logged in${urlText === undefined ? '' : ` to ${urlText}`}: run edgestelle login --url URL, or set EDGESTELLE_URL and EDGESTELLE_TOKEN`,
     );
   }
-  const url = parseMasterUrl(urlText, nonEmpty(env.EDGESTELLE_URL) === undefined ? 'saved URL' : 'EDGESTELLE_URL');
-  return { api: new ApiClient(url, { token }), token };
+  return { api: new ApiClient(checkedUrl(env, urlText), { token }), token };
+}
+
+/** The master the CLI would talk to, for the verbs that need no login (`version`); undefined if none. */
+export async function masterUrl(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const urlText = nonEmpty(env.EDGESTELLE_URL) ?? (await readConfig(configPath(env)))?.url;
+  return urlText === undefined ? undefined : checkedUrl(env, urlText);
+}
+
+function checkedUrl(env: NodeJS.ProcessEnv, urlText: string): string {
+  return parseMasterUrl(urlText, nonEmpty(env.EDGESTELLE_URL) === undefined ? 'saved URL' : 'EDGESTELLE_URL');
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

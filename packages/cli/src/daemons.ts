@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { CliError, CliErrorCode } from './cli-error.ts';
 import { startDemoAgent } from './demo.ts';
 
 /**
@@ -15,7 +16,7 @@ export function addDaemonVerbs(program: Command): void {
     .allowExcessArguments()
     .argument('[flags...]', 'see `edgestelle master --help`')
     .action(async (flags: string[]) => {
-      const { main } = await import('@edgestelle/master');
+      const { main } = await loadDaemon('master', () => import('@edgestelle/master'));
       const cliEntry = process.argv[1];
       process.exitCode = await main(flags, {
         // --demo (or EDGESTELLE_DEMO=1): a local agent, run through this same CLI entry.
@@ -25,6 +26,11 @@ export function addDaemonVerbs(program: Command): void {
                 {
                   url: master.url,
                   dataDir: master.config.dataDir,
+                  ...(master.embeddedBroker?.tlsPort === undefined
+                    ? {}
+                    : {
+                        mqttUrl: `mqtt://${new URL(master.agentMqttUrl).hostname}:${master.embeddedBroker.port}`,
+                      }),
                   createJoinToken: async (nodeId) =>
                     (
                       await master.enrollment.createJoinToken(
@@ -52,7 +58,31 @@ export function addDaemonVerbs(program: Command): void {
     .allowExcessArguments()
     .argument('[flags...]', 'see `edgestelle agent --help`')
     .action(async (flags: string[]) => {
-      const { main } = await import('@edgestelle/agent');
+      const { main } = await loadDaemon('agent', () => import('@edgestelle/agent'));
       process.exitCode = await main(flags);
     });
+}
+
+/**
+ * The one-file CLI (/downloads/edgestelle) carries the client verbs only: the master needs native
+ * modules, and a node runs the agent's own bundle. Say where each daemon comes from instead.
+ */
+async function loadDaemon<T>(verb: 'master' | 'agent', load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const missing = err instanceof Error && 'code' in err && err.code === 'ERR_MODULE_NOT_FOUND';
+    if (!missing || !err.message.includes(`'@edgestelle/${verb}'`)) throw err;
+    const where =
+      verb === 'master'
+        ? 'run the master from its Docker image or a source checkout (docs/OPERATIONS.md)'
+        : "install the agent's own bundle on the node: curl -fsSLO MASTER/downloads/edgestelle-agent, or deploy/install_agent.sh --from-master (docs/AGENT.md)";
+    throw new CliError(
+      CliErrorCode.usage,
+      `this edgestelle is the one-file client, without \`edgestelle ${verb}\`: ${where}`,
+      {
+        cause: err,
+      },
+    );
+  }
 }

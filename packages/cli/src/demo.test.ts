@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,6 +116,33 @@ describe('edgestelle master --demo (the quick start)', () => {
     const agentPid = Number(/demo agent .*\(pid (\d+)\)/.exec(stderr)?.[1]);
     expect(agentPid).toBeGreaterThan(0);
     expect(() => process.kill(agentPid, 0)).toThrow();
+  }, 120_000);
+
+  it('brings the demo node online when the embedded broker also has a TLS listener', async () => {
+    await using dir = await tempDir();
+    const certs = join(dir.path, 'certs');
+    execFileSync(
+      'bash',
+      [fileURLToPath(new URL('../../../deploy/gen_certs.sh', import.meta.url)), '--out', certs, '--ip', '127.0.0.1'],
+      { stdio: 'ignore' },
+    );
+    const master = await startDemoMaster(join(dir.path, 'data'), {
+      ...process.env,
+      EDGESTELLE_ADMIN_PASSWORD: PASSWORD,
+      EDGESTELLE_LOG_LEVEL: 'warn',
+      EDGESTELLE_MQTT_TLS_PORT: String(await freePort()),
+      EDGESTELLE_MQTT_TLS_CERT_FILE: join(certs, 'broker.crt'),
+      EDGESTELLE_MQTT_TLS_KEY_FILE: join(certs, 'broker.key'),
+    });
+    try {
+      expect(master.stderr()).toMatch(/MQTT broker {7}embedded, mqtts:\/\/127\.0\.0\.1:\d+ \(TLS on \d+\)/);
+      expect(await master.run('echo over the plain loopback listener')).toEqual({
+        state: 'succeeded',
+        output: 'over the plain loopback listener\n',
+      });
+    } finally {
+      expect(await master.stop()).toBe(0);
+    }
   }, 120_000);
 
   it('gives the demo agent none of the master’s secrets: a run that dumps its parent’s and its own environment finds none', async () => {

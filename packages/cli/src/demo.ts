@@ -13,6 +13,12 @@ export interface DemoMaster {
   dataDir: string;
   /** A token made for the node id: it enrolls the demo node on every start, the first or a later one. */
   createJoinToken(nodeId: string): Promise<string>;
+  /**
+   * The broker URL the demo agent uses instead of the one enrollment hands out: with the
+   * embedded broker's TLS listener on, that is mqtts:// with a CA the agent does not have, so
+   * the demo node takes the plain listener on the same loopback host.
+   */
+  mqttUrl?: string;
 }
 
 export interface DemoOptions {
@@ -88,7 +94,7 @@ export async function startDemoAgent(master: DemoMaster, options: DemoOptions): 
     log.end();
     throw new Error(`the demo agent could not enroll (exit ${enrolled}); see ${logPath}`);
   }
-  const agent = run(['--state-dir', stateDir]);
+  const agent = run(['--state-dir', stateDir, ...(master.mqttUrl === undefined ? [] : ['--mqtt-url', master.mqttUrl])]);
   const exited = exitOf(agent);
   options.log(
     `  demo agent        node '${DEMO_NODE_ID}' (pid ${agent.pid ?? '?'}), log in ${logPath}\n` +

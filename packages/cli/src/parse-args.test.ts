@@ -129,14 +129,19 @@ describe('buildJobCreate', () => {
     expect(job.spec?.env).toEqual({ MODE: 'fast' });
     expect(buildJobCreate({ ...base, command: ['true'], secretEnv: {} }).secretEnv).toBeUndefined();
     expect(usage(() => buildJobCreate({ ...base, command: ['true'], secretEnv: { 'BAD-NAME': 'x' } }))).toMatch(
-      /secretEnv/,
+      /^--secret-env: /,
     );
   });
 
   it('asks for a command and checks the result against the API schema', () => {
     expect(usage(() => buildJobCreate(base))).toMatch(/give the command after --/);
-    expect(usage(() => buildJobCreate({ ...base, command: ['true'], cwd: 'relative' }))).toMatch(/spec\.cwd/);
-    expect(usage(() => buildJobCreate({ ...base, command: ['true'], timeout: '30d' }))).toMatch(/spec\.timeoutMs/);
+    expect(usage(() => buildJobCreate({ ...base, command: ['true'], cwd: 'relative' }))).toBe(
+      '--cwd: must be an absolute path without NUL',
+    );
+    // The flag as typed, and the limit in the flag's units rather than the API's milliseconds.
+    expect(usage(() => buildJobCreate({ ...base, command: ['true'], timeout: '30d' }))).toMatch(
+      /^--timeout: must be at most \d+[dh]/,
+    );
   });
 });
 

@@ -1,4 +1,5 @@
 import {
+  DEFAULT_TIMEOUT_MS,
   describeIssues,
   jobCreateSchema,
   namedInterpreters,
@@ -11,6 +12,7 @@ import {
   type Target,
 } from '@edgestelle/protocol';
 import { usageError } from './cli-error.ts';
+import { describeFlagIssues } from './flag-issues.ts';
 
 /**
  * Turns command-line words into API request values. Pure: every function either returns a
@@ -161,13 +163,12 @@ export interface RunFlags extends TargetFlags {
   secretEnv?: Readonly<Record<string, string>> | undefined;
   cwd?: string | undefined;
   pty: boolean;
+  mergeStderr?: boolean;
   /** `--online-only`: offline targets are left out (a `--deadline` of 0 means the same). */
   onlineOnly?: boolean | undefined;
   /** `--waves` and its gate, already parsed (rollout-flags.ts). */
   rollout?: RolloutCreate | undefined;
 }
-
-const DEFAULT_TIMEOUT = '10m';
 
 /**
  * The job to create for `edgestelle run`. The words after `--` are joined with spaces and run
@@ -196,7 +197,7 @@ export function buildJobCreate(flags: RunFlags): JobCreate {
           ...common,
         };
   const checked = jobCreateSchema.safeParse(job);
-  if (!checked.success) throw usageError(describeIssues(checked.error));
+  if (!checked.success) throw usageError(describeFlagIssues(checked.error));
   return job;
 }
 
@@ -211,6 +212,7 @@ export function refuseWithLibraryScript(flags: RunFlags): void {
     flags.env.length > 0 ? '--env' : '',
     flags.cwd === undefined ? '' : '--cwd',
     flags.pty ? '--pty' : '',
+    flags.mergeStderr === true ? '--merge-stderr' : '',
   ].filter((what) => what !== '');
   if (given.length > 0) {
     throw usageError(`--script runs the library script as saved, with --param values only: drop ${given.join(', ')}`);
@@ -226,9 +228,10 @@ function buildSpec(flags: RunFlags): NonNullable<JobCreate['spec']> {
   }
   return {
     ...(flags.script === undefined ? { command } : { script: flags.script, args: [...flags.command] }),
-    timeoutMs: parseDurationMs(flags.timeout ?? DEFAULT_TIMEOUT, '--timeout'),
+    timeoutMs: flags.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDurationMs(flags.timeout, '--timeout'),
     env: parseAssignments(flags.env, '--env'),
     pty: flags.pty,
+    ...(flags.mergeStderr === true ? { mergeStderr: true } : {}),
     ...(flags.cwd === undefined ? {} : { cwd: flags.cwd }),
   };
 }

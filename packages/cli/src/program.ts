@@ -13,7 +13,10 @@ export function buildProgram(): Command {
     .version(CLI_VERSION, '-V, --version')
     // `edgestelle -V` is the CLI's version; after a verb, `--version N` is a script version.
     .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Commander's own errors (`error: unknown option`) in the one format of every other error;
+    // its exit status becomes 64 in run-cli.ts. Verbs added below inherit this.
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'edgestelle: ')) });
   addDaemonVerbs(program);
   addClientVerbs(program);
   program.addHelpText(
@@ -21,7 +24,12 @@ export function buildProgram(): Command {
     `
 Examples:
   edgestelle --help            this text
-  edgestelle <verb> --help     help for one verb`,
+  edgestelle <verb> --help     help for one verb
+  edgestelle version           this CLI's and the master's version
+  edgestelle login --url https://MASTER && edgestelle run --all -- uptime
+
+Install on another machine (Node.js >= 20):
+  curl -fsSL --create-dirs https://MASTER/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
   );
   return program;
 }

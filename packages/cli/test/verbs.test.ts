@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ADMIN, cliEnv, type InProcessMaster, runCli, startMaster } from '@edgestelle/fleet-fixture';
 
-/** login/logout/whoami, nodes, jobs, tokens, enroll-token, errors and completion against a real master. */
+/** login/logout/whoami, nodes, jobs, tokens, join-token, errors and completion against a real master. */
 let fleet: InProcessMaster;
 
 beforeAll(async () => {
@@ -124,7 +124,7 @@ describe('errors', () => {
   });
 });
 
-describe('nodes, jobs, tokens, enroll-token', () => {
+describe('nodes, jobs, tokens, join-token', () => {
   it('lists nodes as a table, filtered by tag, and as JSON equal to the API', async () => {
     const table = await runCli(fleet, ['nodes']);
     expect(table.stdout.split('\n')[0]).toMatch(/^NODE\s+NAME\s+STATUS\s+LOAD\s+MEM\s+DISK\s+TAGS/);
@@ -180,7 +180,7 @@ describe('nodes, jobs, tokens, enroll-token', () => {
 
   it('creates a join token with tags that enrolls a node', async () => {
     const result = await runCli(fleet, [
-      'enroll-token',
+      'join-token',
       'create',
       '--tag',
       'site=rome',
@@ -198,11 +198,12 @@ describe('nodes, jobs, tokens, enroll-token', () => {
       body: JSON.stringify({ token: created.token, nodeId: 'gamma', name: 'gamma' }),
     });
     expect(enrolled.status).toBe(200);
-    expect((await runCli(fleet, ['enroll-token', 'list'])).stdout).toMatch(
+    expect((await runCli(fleet, ['join-token', 'list'])).stdout).toMatch(
       new RegExp(`^${created.tokenId}\\s+active\\s+1/2`, 'm'),
     );
+    // `enroll-token`, the verb's first name, stays an alias for the scripts that use it.
     expect((await runCli(fleet, ['enroll-token', 'revoke', created.tokenId])).status).toBe(0);
-    const badUses = await runCli(fleet, ['enroll-token', 'create', '--uses', 'lots']);
+    const badUses = await runCli(fleet, ['join-token', 'create', '--uses', 'lots']);
     expect(badUses.status).toBe(64);
   });
 
@@ -213,13 +214,13 @@ describe('nodes, jobs, tokens, enroll-token', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ token, nodeId: 'delta', name: 'delta' }),
       });
-    const ordinary = async () => (await runCli(fleet, ['enroll-token', 'create'])).stdout.trim();
+    const ordinary = async () => (await runCli(fleet, ['join-token', 'create'])).stdout.trim();
     expect((await enrollDelta(await ordinary())).status).toBe(200);
     const created = joinTokenCreatedSchema.parse(
-      JSON.parse((await runCli(fleet, ['enroll-token', 'create', '--node', 'delta', '--json'])).stdout),
+      JSON.parse((await runCli(fleet, ['join-token', 'create', '--node', 'delta', '--json'])).stdout),
     );
     expect(created).toMatchObject({ nodeId: 'delta', maxUses: 1 });
-    expect((await runCli(fleet, ['enroll-token', 'list'])).stdout).toMatch(
+    expect((await runCli(fleet, ['join-token', 'list'])).stdout).toMatch(
       new RegExp(`^${created.tokenId}\\s+active\\s+0/1\\s+\\S+\\s+delta\\s`, 'm'),
     );
     // delta is enrolled: an ordinary token is refused, the one made for it re-keys it.
@@ -227,7 +228,7 @@ describe('nodes, jobs, tokens, enroll-token', () => {
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({ code: 'node_exists' });
     expect((await enrollDelta(created.token)).status).toBe(200);
-    const badNode = await runCli(fleet, ['enroll-token', 'create', '--node', 'Not A Node']);
+    const badNode = await runCli(fleet, ['join-token', 'create', '--node', 'Not A Node']);
     expect(badNode.status).toBe(64);
     expect(badNode.stderr).toContain("--node: 'Not A Node' is not a node id");
   });

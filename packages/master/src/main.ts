@@ -67,6 +67,8 @@ export function banner(master: Master): string {
     '',
     'EdgeStelle master is running',
     `  console and API   ${master.url}/   (OpenAPI: ${master.url}/api/docs)`,
+    `  CLI on your PATH  curl -fsSL --create-dirs ${master.url}/downloads/edgestelle -o ~/.local/bin/edgestelle && chmod +x ~/.local/bin/edgestelle`,
+    `                    then: edgestelle login --url ${master.url}`,
   ];
   if (admin.generatedPassword !== undefined) {
     lines.push(`  admin login       ${admin.username} / ${admin.generatedPassword}`);

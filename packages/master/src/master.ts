@@ -46,6 +46,8 @@ export interface MasterDeps {
   logDestination?: DestinationStream;
   /** The console's static files; default packages/master/public. */
   publicDir?: string;
+  /** The one-file CLI and agent served under /downloads/; default packages/master/downloads. */
+  downloadsDir?: string;
   onRoute?: (route: { method: string | string[]; url: string }) => void;
   ingestFlushIntervalMs?: number;
   /** How long a shell session waits for the agent's answer to its open. */
@@ -108,6 +110,7 @@ function isShellTopic(topics: Topics, topic: string): boolean {
 }
 
 const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
+const DEFAULT_DOWNLOADS_DIR = fileURLToPath(new URL('../downloads', import.meta.url));
 
 /**
  * Everything `edgestelle master` runs, wired from one config: data dir and secrets, database
@@ -290,6 +293,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         shell,
         brokerReady: () => link.connected(),
         publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
+        downloadsDir: deps.downloadsDir ?? DEFAULT_DOWNLOADS_DIR,
         ...(deps.httpTimeouts === undefined ? {} : { timeouts: deps.httpTimeouts }),
         ...(deps.onRoute === undefined ? {} : { onRoute: deps.onRoute }),
       },

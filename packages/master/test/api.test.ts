@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ADMIN, liveCloseCode, openLive, startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /api/v1/auth/login', 'POST /api/v1/enroll']);
+const PUBLIC_ROUTES = new Set([
+  'GET /healthz',
+  'GET /readyz',
+  'POST /api/v1/auth/login',
+  'POST /api/v1/enroll',
+  // `edgestelle version` answers before a login; the downloads carry the same release.
+  'GET /api/v1/version',
+]);
 
 async function login(url: string): Promise<{ cookie: string; csrfToken: string; setCookie: string }> {
   const response = await fetch(`${url}/api/v1/auth/login`, {
@@ -23,7 +30,7 @@ async function login(url: string): Promise<{ cookie: string; csrfToken: string; 
 }
 
 describe('REST API', () => {
-  it('refuses the unauthenticated on every route but health, login and enroll', async () => {
+  it('refuses the unauthenticated on every route but health, login, enroll and version', async () => {
     const routes: Array<{ method: string; url: string }> = [];
     await using stack = await startMaster({
       deps: {

@@ -103,7 +103,7 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
     await stack.admin.waitRun(runId, (r) => r.state === 'running');
     const before = await nodeSecrets(stack, 'edge-1');
 
-    // The attack of the review: `enroll-token create --uses 1`, then `agent enroll --node-id edge-1`.
+    // The attack of the review: `join-token create --uses 1`, then `agent enroll --node-id edge-1`.
     const token = await createToken(stack, { maxUses: 1 });
     await expect(
       enroll({
@@ -113,7 +113,7 @@ describe.each(matrix)('enrolling a node id that is enrolled (%s, %s broker)', (d
         nodeId: 'edge-1',
         name: 'intruder',
       }),
-    ).rejects.toThrow(/node_exists: node edge-1 is already enrolled.*enroll-token create --node edge-1/);
+    ).rejects.toThrow(/node_exists: node edge-1 is already enrolled.*join-token create --node edge-1/);
     const raw = await postEnroll(stack.master.url, { token: token.token, nodeId: 'edge-1', name: 'intruder' });
     expect(raw.status).toBe(409);
     expect(apiErrorSchema.parse(raw.json).code).toBe('node_exists');

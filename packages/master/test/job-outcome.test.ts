@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { apiErrorSchema, jobHistoryPageSchema, runSpecSchema } from '@edgestelle/protocol';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { openStore } from '../src/db/connect.ts';
+import { migrationProvider } from '../src/db/migrations.ts';
 import { insertRunningRun } from './support/rows.ts';
 import { startMaster, waitFor } from '@edgestelle/fleet-fixture';
 
@@ -110,25 +110,22 @@ describe.each(['sqlite', 'postgres'] as const)('job outcome on %s', (db) => {
         .where('job_id', '=', jobId)
         .execute();
     }
-    // As a master before 0006 left them.
-    await sql`DELETE FROM kysely_migration WHERE name = '0006_job_outcome'`.execute(store.db);
+    // As a master before 0006 left them. The migration runs again by itself: reopening with its
+    // record deleted would refuse, since later migrations ran after it.
     await sql`DROP INDEX jobs_outcome`.execute(store.db);
     await sql`ALTER TABLE jobs DROP COLUMN outcome`.execute(store.db);
     await sql`ALTER TABLE jobs DROP COLUMN left_out`.execute(store.db);
+    const migrations = await migrationProvider(db).getMigrations();
+    await migrations['0006_job_outcome']?.up(store.db);
 
-    const upgraded = await openStore(stack.databaseUrl);
-    try {
-      const outcomes = await upgraded.db.selectFrom('jobs').select(['job_id', 'outcome']).orderBy('job_id').execute();
-      expect(Object.fromEntries(outcomes.map((r) => [r.job_id, r.outcome]))).toEqual({
-        'job-bad': 'failed',
-        'job-live': null,
-        'job-mixed': 'partial',
-        'job-ok': 'succeeded',
-        'job-stop': 'cancelled',
-      });
-    } finally {
-      await upgraded.close();
-    }
+    const outcomes = await store.db.selectFrom('jobs').select(['job_id', 'outcome']).orderBy('job_id').execute();
+    expect(Object.fromEntries(outcomes.map((r) => [r.job_id, r.outcome]))).toEqual({
+      'job-bad': 'failed',
+      'job-live': null,
+      'job-mixed': 'partial',
+      'job-ok': 'succeeded',
+      'job-stop': 'cancelled',
+    });
   });
 });
 

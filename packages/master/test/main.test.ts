@@ -22,6 +22,10 @@ describe('edgestelle master (main)', () => {
     });
     expect(await exit).toBe(0);
     expect(out).toMatch(/console and API\s+http:\/\/127\.0\.0\.1:\d+\//);
+    // The one command that puts the CLI on PATH, from this master.
+    expect(out).toMatch(
+      /CLI on your PATH .*curl -fsSL --create-dirs http:\/\/127\.0\.0\.1:\d+\/downloads\/edgestelle -o ~\/\.local\/bin\/edgestelle/,
+    );
     const password = /admin login\s+admin \/ (\S+)/.exec(out)?.[1];
     expect(password).toBeDefined();
     const { readFile, stat } = await import('node:fs/promises');

@@ -67,6 +67,14 @@ const roleOf = (caller: Caller): Role => (caller === 'viewer' || caller === 'ope
 const table: Record<string, Row> = {
   'GET /healthz': { roles: R(200, 200, 200), anonymous: 200, call: () => ({ path: '/healthz' }) },
   'GET /readyz': { roles: R(200, 200, 200), anonymous: 200, call: () => ({ path: '/readyz' }) },
+  'GET /api/v1/version': { roles: R(200, 200, 200), anonymous: 200, call: () => ({ path: '/api/v1/version' }) },
+  // Public: this stack has no downloads folder, so everyone gets the 404 that says how to build one.
+  ...Object.fromEntries(
+    ['edgestelle', 'edgestelle.sha256', 'edgestelle-agent', 'edgestelle-agent.sha256'].map((name) => [
+      `GET /downloads/${name}`,
+      { roles: R(404, 404, 404), anonymous: 404, call: () => ({ path: `/downloads/${name}` }) },
+    ]),
+  ),
   'GET /metrics': { roles: R(200, 200, 200), call: () => ({ path: '/metrics' }) },
   'GET /api/docs': { roles: R(200, 200, 200), call: () => ({ path: '/api/docs' }) },
   'GET /api/docs/json': { roles: R(200, 200, 200), call: () => ({ path: '/api/docs/json' }) },
@@ -336,6 +344,7 @@ describe('route matrix', () => {
       deps: {
         logger: undefined,
         logDestination,
+        downloadsDir: join(import.meta.dirname, 'no-downloads-here'),
         onRoute: (route) => {
           for (const method of [route.method].flat()) if (method !== 'HEAD') routes.add(`${method} ${route.url}`);
         },

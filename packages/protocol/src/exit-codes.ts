@@ -6,7 +6,10 @@
  */
 export const ExitCode = {
   ok: 0,
-  /** The agent stopped on an error it has no name for (the CLI and the master answer 70). */
+  /**
+   * The agent stopped on an error it has no name for (the CLI and the master answer 70); for
+   * `edgestelle search`, no line matched (as grep says it).
+   */
   failure: 1,
   /** The job ran, but at least one run did not succeed (failed, timed out, expired, …). */
   runsFailed: 2,
@@ -24,6 +27,8 @@ export const ExitCode = {
   software: 70,
   /** The config file could not be read or written (EX_IOERR). */
   ioError: 74,
+  /** The master throttled the request (HTTP 429, e.g. too many logins): try again later (EX_TEMPFAIL). */
+  tempFailure: 75,
   /** The master answered something this CLI does not understand (EX_PROTOCOL). */
   protocol: 76,
   /** Not logged in, token expired or revoked, or the role may not do this (EX_NOPERM). */

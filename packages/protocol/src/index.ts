@@ -10,6 +10,7 @@ export { ID_PATTERN, idTimeMs, newId } from './ids.ts';
 export { limits } from './limits.ts';
 export { nodeUsage, type NodeUsage } from './node-usage.ts';
 export {
+  DEFAULT_TIMEOUT_MS,
   acceptedEventSchema,
   ackCommandSchema,
   cancelCommandSchema,
@@ -74,6 +75,8 @@ export { enrollRequestSchema, enrollResponseSchema } from './enrollment.ts';
 export type { EnrollKeyProof, EnrollRequest, EnrollResponse } from './enrollment.ts';
 export { SEARCH_WORD_MIN_CHARS, parseSearchWords } from './search-words.ts';
 export type { SearchWords } from './search-words.ts';
+export { PROTOCOL_VERSION, versionInfoSchema } from './version.ts';
+export type { VersionInfo } from './version.ts';
 export { apiErrorSchema } from './api-error.ts';
 export type { ApiError } from './api-error.ts';
 export {

@@ -48,6 +48,12 @@ const absolutePathSchema = z
 export const namedInterpreters = ['sh', 'bash', 'python3', 'node'] as const;
 export const interpreterSchema = z.union([z.enum(namedInterpreters), absolutePathSchema]);
 
+/**
+ * How long a run may take when the operator names no timeout: one default for the CLI
+ * (`run` without `--timeout`) and the console's Run form alike.
+ */
+export const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
 export const runSpecSchema = z
   .object({
     /** A one-line command run through `/bin/sh -c`. Exactly one of command and script. */
@@ -65,6 +71,13 @@ export const runSpecSchema = z
     timeoutMs: z.number().int().min(1).max(limits.timeoutMaxMs),
     killGraceMs: z.number().int().min(0).max(limits.killGraceMaxMs).default(5000),
     pty: z.boolean().default(false),
+    /**
+     * stderr into stdout (as `2>&1`): one stream, in exactly the order the run wrote it. Two
+     * pipes keep the streams apart but not their order: what a run writes to both between two
+     * reads of the agent arrives stream by stream. Optional, never defaulted, so a spec without
+     * it is the same message an older agent accepts.
+     */
+    mergeStderr: z.boolean().optional(),
     runAs: z
       .string()
       .regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'must be a plain user name')
@@ -191,6 +204,8 @@ export const rejectionCodes = [
   'invalid',
   'pty_unavailable',
   'run_as_unavailable',
+  /** The spec's cwd is not a directory on the node (named, because spawn would blame the shell). */
+  'cwd_missing',
   'spawn_failed',
 ] as const;
 export const rejectionCodeSchema = z.enum(rejectionCodes);

@@ -1,4 +1,5 @@
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
+import { PROTOCOL_VERSION } from './version.ts';
 
 /**
  * The only module that builds or parses topic strings. Node ids end up in topics, broker ACL
@@ -12,7 +13,7 @@ const PREFIX_SEGMENT_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_PREFIX_SEGMENTS = 4;
 
 export const DEFAULT_TOPIC_PREFIX = 'edgestelle';
-export const PROTOCOL_VERSION_SEGMENT = 'v1';
+export const PROTOCOL_VERSION_SEGMENT = `v${PROTOCOL_VERSION}`;
 
 export const channels = ['cmd', 'evt', 'state', 'shell'] as const;
 export type Channel = (typeof channels)[number];

@@ -1,5 +1,6 @@
 import {
   ExitCode,
+  isTerminalRunState,
   jobDtoSchema,
   outputPageSchema,
   runDtoSchema,
@@ -12,6 +13,7 @@ import type { ApiClient } from '../api-client.ts';
 import { CliError, CliErrorCode } from '../cli-error.ts';
 import { connect } from '../credentials.ts';
 import { followOutput } from '../follow-output.ts';
+import { isFailedRunState } from '../format.ts';
 import { OutputRenderer } from '../output-renderer.ts';
 import { writeOutput, type Terminal } from '../terminal.ts';
 import { examples } from './help.ts';
@@ -58,8 +60,7 @@ async function logs(terminal: Terminal, id: string, flags: LogsFlags): Promise<n
       progress: false,
       nodeCount: target.kind === 'run' ? 1 : target.nodeCount,
     });
-    await following.result;
-    return ExitCode.ok;
+    return endState(terminal, (await following.result).runs);
   }
   const renderer = new OutputRenderer({
     prefixed,
@@ -80,7 +81,25 @@ async function logs(terminal: Terminal, id: string, flags: LogsFlags): Promise<n
       `edgestelle: ${unfinished === 1 && runs.length === 1 ? 'the run is' : `${unfinished} runs are`} still going; add --follow to keep reading\n`,
     );
   }
-  return ExitCode.ok;
+  return endState(terminal, runs);
+}
+
+/**
+ * As `run` ends: each ended run that did not succeed gets a state line on stderr, and then the
+ * exit status is 2 (runsFailed), so `edgestelle logs RUN && …` does not go on after a failure.
+ */
+function endState(terminal: Terminal, runs: readonly RunDto[]): ExitCode {
+  const failed = runs
+    .filter((run) => isTerminalRunState(run.state) && isFailedRunState(run.state))
+    .sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+  for (const run of failed) {
+    const exit = run.exitCode === null ? '' : `, exit code ${run.exitCode}`;
+    const reason = run.reason ?? (run.signal === null ? null : `signal ${run.signal}`);
+    terminal.stderr.write(
+      `edgestelle: ${run.nodeId}: run ${run.runId} ${run.state}${exit}${reason === null ? '' : ` (${reason})`}\n`,
+    );
+  }
+  return failed.length > 0 ? ExitCode.runsFailed : ExitCode.ok;
 }
 
 type RunOrJob = { kind: 'run'; run: RunDto } | { kind: 'job'; nodeCount: number; runs: RunDto[] };

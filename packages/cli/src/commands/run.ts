@@ -45,6 +45,7 @@ interface RunCliFlags {
   version?: string;
   param?: string[];
   pty?: boolean;
+  mergeStderr?: boolean;
   json?: boolean;
   raw?: boolean;
   detach?: boolean;
@@ -104,6 +105,7 @@ export function addRunVerb(program: Command, terminal: Terminal): void {
     )
     .option('--cwd <dir>', 'working directory on the node (absolute)')
     .option('--pty', 'run in a pseudo-terminal, for programs that want one')
+    .option('--merge-stderr', 'send stderr into stdout (as 2>&1): one stream, in the exact order the run wrote it')
     .option('--json', 'print no live output, then the job and its runs as JSON (the API’s JobDto and RunDto)')
     .option('--raw', 'write the exact output bytes even to a terminal (control characters are escaped otherwise)')
     .option('-d, --detach', 'print the job id on stdout and return at once; the job runs on')
@@ -157,6 +159,7 @@ async function runCommand(terminal: Terminal, command: string[], flags: RunCliFl
     secretEnv: parseAssignments(flags.secretEnv ?? [], '--secret-env', terminal.env),
     cwd: flags.cwd,
     pty: flags.pty === true,
+    mergeStderr: flags.mergeStderr === true,
     onlineOnly: flags.onlineOnly === true,
     rollout: parseRolloutFlags(flags),
   };

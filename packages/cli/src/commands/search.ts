@@ -1,4 +1,4 @@
-import { parseSearchWords, runStates, searchPageSchema, type SearchHit } from '@edgestelle/protocol';
+import { ExitCode, parseSearchWords, runStates, searchPageSchema, type SearchHit } from '@edgestelle/protocol';
 import type { Command } from 'commander';
 import type { Query } from '../api-client.ts';
 import { usageError } from '../cli-error.ts';
@@ -59,6 +59,8 @@ ${examples(
       const query = searchQuery(words, flags, Date.now());
       const { api } = await connect(terminal.env);
       const page = await api.get('/api/v1/search', searchPageSchema, query);
+      // As grep: 1 when nothing matched, so `edgestelle search … && alert` does what it says.
+      if (page.items.length === 0) process.exitCode = ExitCode.failure;
       if (flags.json === true) {
         printJson(terminal, page);
         return;

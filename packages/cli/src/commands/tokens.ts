@@ -149,15 +149,17 @@ function parseNodeId(text: string | undefined): string | null {
 
 export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void {
   const enroll = program
-    .command('enroll-token')
+    .command('join-token')
+    // The verb's first name: scripts written for it keep working (docs/CLI.md).
+    .alias('enroll-token')
     .description('join tokens that let new nodes enroll (admin)')
     .addHelpText(
       'after',
       examples(
-        'edgestelle enroll-token create --tag site=berlin --ttl 1h',
-        'edgestelle enroll-token create --uses 50 --ttl 7d --description "rack 4"',
-        'edgestelle enroll-token create --node edge-7 --ttl 1h',
-        'edgestelle enroll-token list',
+        'edgestelle join-token create --tag site=berlin --ttl 1h',
+        'edgestelle join-token create --uses 50 --ttl 7d --description "rack 4"',
+        'edgestelle join-token create --node edge-7 --ttl 1h',
+        'edgestelle join-token list',
       ),
     );
   enroll
@@ -166,7 +168,7 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
     .option('--tag <key=value>', 'tag every node that enrolls with it (repeatable)', collect)
     .option('--ttl <duration>', 'how long it works', '24h')
     .option('--uses <n>', "how many nodes may use it, or 'unlimited'", '1')
-    .option('--description <text>', 'a note for enroll-token list')
+    .option('--description <text>', 'a note for join-token list')
     .option(
       '--node <nodeId>',
       'only this node id may enroll with it; the one way to enroll an enrolled node again without its key',
@@ -175,9 +177,9 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
     .addHelpText(
       'after',
       examples(
-        'edgestelle enroll-token create --tag site=berlin',
-        'TOKEN=$(edgestelle enroll-token create --ttl 10m)',
-        'edgestelle enroll-token create --node edge-7   # edge-7 lost its disk: enroll it again',
+        'edgestelle join-token create --tag site=berlin',
+        'TOKEN=$(edgestelle join-token create --ttl 10m)',
+        'edgestelle join-token create --node edge-7   # edge-7 lost its disk: enroll it again',
       ),
     )
     .action(async (flags: EnrollCreateFlags) => {
@@ -205,7 +207,7 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
     .command('list')
     .description('list join tokens')
     .option('--json', 'print the API’s JoinTokenDto list as JSON')
-    .addHelpText('after', examples('edgestelle enroll-token list', 'edgestelle enroll-token list --json'))
+    .addHelpText('after', examples('edgestelle join-token list', 'edgestelle join-token list --json'))
     .action(async (flags: { json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const { items } = await api.get('/api/v1/join-tokens', joinTokenListSchema);
@@ -215,8 +217,8 @@ export function addEnrollTokenVerbs(program: Command, terminal: Terminal): void 
   enroll
     .command('revoke')
     .description('revoke join tokens at once')
-    .argument('<tokenId...>', 'ids from enroll-token list')
-    .addHelpText('after', examples('edgestelle enroll-token revoke 01jd3v7k2m9q8r5t4w6x8y0z2a'))
+    .argument('<tokenId...>', 'ids from join-token list')
+    .addHelpText('after', examples('edgestelle join-token revoke 01jd3v7k2m9q8r5t4w6x8y0z2a'))
     .action(async (tokenIds: string[]) => {
       const { api } = await connect(terminal.env);
       for (const tokenId of tokenIds) {

@@ -33,6 +33,8 @@ export interface ApiDeps {
   /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
   allowedOrigins: () => readonly string[];
   publicDir: string | undefined;
+  /** Where build-downloads.mjs put the one-file CLI and agent (served under /downloads/). */
+  downloadsDir: string;
   /** Mark the session cookie Secure even on plain HTTP: the console is served over https by a proxy. */
   secureCookies: boolean;
   /** Take the client address from X-Forwarded-For (the master is behind a proxy). */

@@ -24,12 +24,14 @@ import './access.ts';
 import type { ApiDeps, HttpTimeouts } from './api-deps.ts';
 import { registerAdminRoutes } from './routes-admin.ts';
 import { registerAuthRoutes } from './routes-auth.ts';
+import { registerDownloadRoutes } from './routes-downloads.ts';
 import { registerJobRoutes } from './routes-jobs.ts';
 import { registerJobControlRoutes } from './routes-job-control.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
 import { registerShellRoutes } from './routes-shell.ts';
 import { registerUserRoutes } from './routes-users.ts';
+import { registerVersionRoute } from './routes-version.ts';
 import { clientErrorHandler, securityHeaders } from './security-headers.ts';
 import { authenticate, websocketAccess } from './websocket-access.ts';
 
@@ -243,6 +245,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerScriptRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerShellRoutes(app, deps);
+  registerVersionRoute(app);
+  registerDownloadRoutes(app, deps);
 
   app.get(
     '/api/v1/live',

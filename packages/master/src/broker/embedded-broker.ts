@@ -100,7 +100,12 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
         },
         (err: unknown) => {
           logger.error({ err }, 'broker authentication lookup failed');
-          refuse();
+          // "Server unavailable", not "bad username or password": an agent refused that way
+          // again and again concludes it was revoked and stops (the agent's connection.ts).
+          const unavailable: AuthenticateError = Object.assign(new Error('cannot check the credentials now'), {
+            returnCode: 3,
+          });
+          done(unavailable, false);
         },
       );
     },

@@ -121,7 +121,7 @@ export class Enrollment {
     const invalid = (): MasterError =>
       new MasterError(
         MasterErrorCode.joinTokenInvalid,
-        'the join token is unknown, expired, used up or revoked: ask an admin for a new one (edgestelle enroll-token create)',
+        'the join token is unknown, expired, used up or revoked: ask an admin for a new one (edgestelle join-token create)',
       );
     const mqttPassword = randomBytes(32).toString('base64url');
     let result: { epoch: number; tags: Record<string, string>; reenrolled: boolean };
@@ -277,7 +277,7 @@ export class Enrollment {
 }
 
 function askForNodeToken(nodeId: string): string {
-  return `to give it a new key, ask an admin for a join token made for it (edgestelle enroll-token create --node ${nodeId}), or enroll from the node's own state dir, whose key proves it is the node`;
+  return `to give it a new key, ask an admin for a join token made for it (edgestelle join-token create --node ${nodeId}), or enroll from the node's own state dir, whose key proves it is the node`;
 }
 
 /** A refusal that leaves an audit row (the request held a valid join token) and changes nothing else. */

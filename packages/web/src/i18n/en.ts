@@ -159,6 +159,17 @@ export const en = {
     addEnv: 'Add variable',
     removeEnv: 'Remove variable',
     envHint: 'A secret value is stored sealed, goes only to the nodes, and is shown as *** to everyone, admins too.',
+    how: 'How it runs',
+    cwd: 'Working directory',
+    cwdPlaceholder: '/srv/app (empty: a private temporary folder)',
+    args: 'Arguments, one a line ($1, $2, … of a command; argv of a script)',
+    argsPlaceholder: 'first argument\nsecond argument',
+    pty: 'On a terminal (PTY): colours and progress bars as on a console; stderr arrives as stdout',
+    mergeStderr: 'stderr into stdout (2>&1): one stream, in the exact order written',
+    specProblems: {
+      cwdNotAbsolute: 'The working directory must be an absolute path (starting with /).',
+      tooManyArgs: (limit: number) => `At most ${limit} arguments.`,
+    },
     envProblems: {
       name: (name: string) =>
         name === '' ? 'A variable needs a name.' : `${name}: use A-Z, a-z, 0-9 and _, not starting with a digit.`,

@@ -156,6 +156,17 @@ export const zh = {
     addEnv: '添加变量',
     removeEnv: '删除变量',
     envHint: '保密的值加密存储，只发送给节点，对所有人（包括管理员）都显示为 ***。',
+    how: '运行方式',
+    cwd: '工作目录',
+    cwdPlaceholder: '/srv/app（留空：私有临时目录）',
+    args: '参数，每行一个（命令的 $1、$2 …；脚本的 argv）',
+    argsPlaceholder: '第一个参数\n第二个参数',
+    pty: '在终端（PTY）中运行：颜色和进度条与控制台一致；stderr 作为 stdout 到达',
+    mergeStderr: 'stderr 并入 stdout（2>&1）：一个输出流，严格按写入顺序',
+    specProblems: {
+      cwdNotAbsolute: '工作目录必须是绝对路径（以 / 开头）。',
+      tooManyArgs: (limit: number) => `最多 ${limit} 个参数。`,
+    },
     envProblems: {
       name: (name: string) =>
         name === '' ? '变量需要名称。' : `${name}：只能使用 A-Z、a-z、0-9 和 _，且不能以数字开头。`,
