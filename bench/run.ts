@@ -33,8 +33,9 @@ import { measureFanout, type FanoutResult } from './scenarios/fanout.ts';
 import { steadyRss } from './scenarios/idle.ts';
 import { measureIngest } from './scenarios/ingest.ts';
 import { measureLatency } from './scenarios/latency.ts';
+import { measureShellEcho, type ShellEchoResult } from './scenarios/shell-echo.ts';
 
-const scenarioNames = ['ingest', 'fanout', 'idle', 'latency', 'agent'] as const;
+const scenarioNames = ['ingest', 'fanout', 'idle', 'latency', 'agent', 'shell'] as const;
 type Scenario = (typeof scenarioNames)[number];
 
 const { values } = parseArgs({
@@ -294,10 +295,19 @@ const benchOne = async (kind: BrokerKind): Promise<void> => {
 if (values.smoke) await Promise.all(brokers.map(benchOne));
 else for (const kind of brokers) await benchOne(kind);
 
+// Through the embedded broker only, in this process: a master, one agent, one session.
+let shell: ShellEchoResult | undefined;
+if (run('shell')) {
+  shell = await measureShellEcho(values.smoke ? 50 : 1000);
+  notes.push(`[shell] ${shell.samples} keystrokes, PTY ${shell.ptyKind}, p50 ${shell.p50Ms} ms`);
+  console.log(`  [shell] ${shell.samples} keystrokes, PTY ${shell.ptyKind}, p50 ${shell.p50Ms} ms`);
+}
+
 const report = {
   date: startedAt.toISOString(),
   machine: { cores: availableParallelism(), node: process.version },
   ...byBroker,
+  shell: { echoP99Ms: shell?.p99Ms ?? null },
 };
 
 const show = (
@@ -347,6 +357,7 @@ for (const [name, goal, cell] of rows) {
       .join(' | ')} |`,
   );
 }
+console.log(`| shell.echoP99Ms | < 50 ms | ${show(shell?.p99Ms, 'ms')} (embedded broker) |`);
 if (sizes.fanoutSmall !== 1000 || sizes.fanoutLarge !== 10_000 || sizes.rounds !== 5) {
   console.log(
     `\n(not the issue's sizes: fan-out "n1000"/"n10000" and the idle fleet ran ${sizes.fanoutSmall}/${sizes.fanoutLarge} nodes, ${sizes.rounds} round(s))`,

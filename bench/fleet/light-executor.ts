@@ -8,7 +8,8 @@ import type { RunExecutor } from '@edgestelle/agent';
  * chunker, spool, outbox, envelopes, MQTT, the master — is the real agent's code.
  */
 export const lightExecutor: RunExecutor = {
-  ptyAvailable: () => Promise.resolve(false),
+  pty: () => Promise.resolve(undefined),
+  ptyKind: () => Promise.resolve('none'),
   runAsAvailable: () => false,
   refuse: () => Promise.resolve(undefined),
   start(request, handlers) {

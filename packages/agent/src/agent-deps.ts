@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RunExecutor } from './executor.ts';
-import type { PtyModule } from './pty.ts';
+import type { PtySpawner } from './pty.ts';
 
 /** What a caller may swap or tune in an agent; the agent and the parts it opens both read it. */
 export interface AgentDeps {
@@ -18,7 +18,7 @@ export interface AgentDeps {
   /** Publishes awaiting PUBACK at most. */
   publishWindow?: number;
   spoolSegmentMaxBytes?: number;
-  loadPty?: () => Promise<PtyModule | undefined>;
+  loadPty?: () => Promise<PtySpawner | undefined>;
   /**
    * What starts a run's process; the real executor by default. The fleet benchmark swaps in
    * one that answers without forking, so one machine can stand for 10,000 nodes.

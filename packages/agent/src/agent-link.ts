@@ -1,4 +1,4 @@
-import type { AgentEvent, StateMessage, Topics } from '@edgestelle/protocol';
+import type { AgentEvent, ShellEvent, StateMessage, Topics } from '@edgestelle/protocol';
 import { sealMessage, type SealingKey } from '@edgestelle/protocol/envelope';
 import type { Logger } from 'pino';
 import type { AgentConfig } from './config.ts';
@@ -28,6 +28,7 @@ export class AgentLink {
   readonly cmdTopic: string;
   readonly evtTopic: string;
   readonly stateTopic: string;
+  readonly shellTopic: string;
   private readonly sealingKey: SealingKey;
   private connection: Connection | undefined;
 
@@ -36,6 +37,7 @@ export class AgentLink {
     this.cmdTopic = topics.node(nodeId, 'cmd');
     this.evtTopic = topics.node(nodeId, 'evt');
     this.stateTopic = topics.node(nodeId, 'state');
+    this.shellTopic = topics.node(nodeId, 'shell');
     this.sealingKey = { keyId: config.keyId, key: config.nodeKey };
   }
 
@@ -50,6 +52,13 @@ export class AgentLink {
     connection.publish(this.evtTopic, this.seal(this.evtTopic, event)).catch((err: unknown) => {
       this.options.logger.debug({ err, kind: event.kind }, 'event not published');
     });
+  }
+
+  /** A shell session's event: QoS 1, not spooled; resolves on PUBACK. */
+  publishShell(event: ShellEvent): Promise<void> {
+    const { connection } = this;
+    if (connection === undefined || !connection.connected) return Promise.reject(new Error('not connected'));
+    return connection.publish(this.shellTopic, this.seal(this.shellTopic, event));
   }
 
   /** A spooled record (output or `exited`); resolves on PUBACK. */
@@ -97,7 +106,7 @@ export class AgentLink {
     await this.connection?.stop(last);
   }
 
-  private seal(topic: string, message: AgentEvent | StateMessage): Buffer {
+  private seal(topic: string, message: AgentEvent | StateMessage | ShellEvent): Buffer {
     return sealMessage(topic, message, this.sealingKey, { nowMs: this.options.now() });
   }
 }

@@ -15,6 +15,7 @@ import { RunAdmission } from './run-admission.ts';
 import { RunAnnouncer } from './run-announcer.ts';
 import { RunRecords } from './run-records.ts';
 import { RunScheduler } from './run-scheduler.ts';
+import { ShellSessions } from './shell-sessions.ts';
 import { Spool } from './spool.ts';
 import { stateFiles } from './state-dir.ts';
 import type { AgentCounters } from './stats.ts';
@@ -43,6 +44,7 @@ export interface AgentParts {
   readonly outbox: Outbox;
   readonly scheduler: RunScheduler;
   readonly inbox: CommandInbox;
+  readonly shells: ShellSessions;
   /** Syncs and closes the spool and the ledger. */
   close(): void;
 }
@@ -112,10 +114,17 @@ function wire(context: PartsContext, spool: Spool, ledger: Ledger): AgentParts {
     now,
     publishEvent,
   });
+  const shells = new ShellSessions({
+    pty: () => executor.pty(),
+    publish: (event) => link.publishShell(event),
+    logger,
+    now,
+  });
   const handlers = new CommandHandlers({
     admission,
     scheduler,
     acks: new AckHandler(spool, ledger, outbox),
+    shells,
     publishEvent,
   });
   const inbox = new CommandInbox({
@@ -133,6 +142,7 @@ function wire(context: PartsContext, spool: Spool, ledger: Ledger): AgentParts {
     outbox,
     scheduler,
     inbox,
+    shells,
     close() {
       records.close();
       spool.close();

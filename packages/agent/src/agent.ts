@@ -89,7 +89,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         stopping: () => lifecycle.state !== 'started',
       });
       parts = opened;
-      const pty = await executor.ptyAvailable();
+      const pty = await executor.ptyKind();
       // A stop that came meanwhile has closed the files: this throws rather than connect.
       lifecycle.to('started');
       const publisher = new StatePublisher({
@@ -123,6 +123,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       if (lifecycle.state === 'stopping' || lifecycle.state === 'stopped') return;
       lifecycle.to('stopping');
       statePublisher?.stopHeartbeat();
+      parts?.shells.closeAll('the agent is stopping');
       await parts?.scheduler.interruptAll();
       await parts?.inbox.drained();
       parts?.outbox.stop();

@@ -2,11 +2,13 @@ import type { AckCommand, AgentEvent, Command } from '@edgestelle/protocol';
 import type { AckHandler } from './acks.ts';
 import type { RunAdmission } from './run-admission.ts';
 import type { RunScheduler } from './run-scheduler.ts';
+import type { ShellSessions } from './shell-sessions.ts';
 
 export interface CommandHandlersOptions {
   admission: RunAdmission;
   scheduler: RunScheduler;
   acks: AckHandler;
+  shells: ShellSessions;
   publishEvent: (event: AgentEvent) => void;
 }
 
@@ -27,6 +29,11 @@ export class CommandHandlers {
         return this.ack(command);
       case 'ping':
         return this.ping(command);
+      case 'shell_open':
+      case 'shell_input':
+      case 'shell_resize':
+      case 'shell_close':
+        return this.options.shells.handle(command);
     }
   }
 

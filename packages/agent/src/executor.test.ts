@@ -4,6 +4,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { until } from '../test/test-master.ts';
 import { Executor, type Execution, type ExecutionResult } from './executor.ts';
+import { scriptPtySpawner } from './script-pty.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -123,6 +124,23 @@ describe('Executor', () => {
     await until(() => !pids.some(alive), 'every process of the tree to be gone', 10_000);
   });
 
+  it('cancel ends the whole process tree of a PTY run on script(1), in its own session', async () => {
+    const withScript = new Executor({ logger, loadPty: () => Promise.resolve(scriptPtySpawner()) });
+    let pids: number[] = [];
+    const { result } = await execute(
+      withScript,
+      { command: TREE_SCRIPT, pty: true, killGraceMs: 300, timeoutMs: 60_000 },
+      async (execution, output) => {
+        await until(() => output().includes('ready') && pidsIn(output()).length === 4, 'the tree to start', 10_000);
+        pids = pidsIn(output());
+        expect(pids.every(alive)).toBe(true);
+        execution.stop('cancelled');
+      },
+    );
+    expect(result.outcome).toBe('cancelled');
+    await until(() => !pids.some(alive), 'every process of the tree to be gone', 10_000);
+  });
+
   it('a timeout ends the whole process tree', async () => {
     let pids: number[] = [];
     const { result } = await execute(
@@ -154,14 +172,18 @@ describe('Executor', () => {
     ).rejects.toThrow(/cannot start \/nonexistent\/interp/);
   });
 
-  it('refuses PTY runs when node-pty cannot be loaded, and runs them on a real terminal when it can', async () => {
+  it('refuses PTY runs when this node has no terminal, and runs them on a real one with node-pty or script(1)', async () => {
     const without = new Executor({ logger, loadPty: () => Promise.resolve(undefined) });
     const spec = runSpecSchema.parse({ command: 'tty', pty: true, timeoutMs: 10_000 });
     expect(await without.refuse(spec)).toMatchObject({ code: 'pty_unavailable' });
-    if (!(await executor.ptyAvailable())) return;
-    const { stdout, result } = await execute(executor, { command: 'tty; exit 4', pty: true, timeoutMs: 10_000 });
-    expect(stdout).toMatch(/\/dev\/pts\/\d+/);
-    expect(result).toMatchObject({ outcome: 'failed', exitCode: 4 });
+    expect(await without.ptyKind()).toBe('none');
+    const withScript = new Executor({ logger, loadPty: () => Promise.resolve(scriptPtySpawner()) });
+    expect(await withScript.ptyKind()).toBe('script');
+    for (const ptyExecutor of [executor, withScript]) {
+      const { stdout, result } = await execute(ptyExecutor, { command: 'tty; exit 4', pty: true, timeoutMs: 10_000 });
+      expect(stdout).toMatch(/\/dev\/pts\/\d+/);
+      expect(result).toMatchObject({ outcome: 'failed', exitCode: 4 });
+    }
   });
 
   it('runs as another user when root, and refuses runAs otherwise', async () => {

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, chown, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import { constants, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunOutcome, RunSpec } from '@edgestelle/protocol';
 import type { Logger } from 'pino';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { peakRssBytes, signalGroup } from './process-group.ts';
-import { loadPty, type PtyModule } from './pty.ts';
+import { loadPty, type PtyKind, type PtySpawner } from './pty.ts';
 import { lookupUser, type UserAccount } from './user-lookup.ts';
 
 export interface ExecutionRequest {
@@ -44,8 +44,8 @@ export interface ExecutorOptions {
   tempRoot?: string;
   /** How often the leader's peak RSS is read from /proc. */
   rssPollMs?: number;
-  /** Loads node-pty; injectable so a test can stand for a node without it. */
-  loadPty?: () => Promise<PtyModule | undefined>;
+  /** Finds this node's PTY support; injectable so a test can stand for a node without it, or force script(1). */
+  loadPty?: () => Promise<PtySpawner | undefined>;
   /** Named in refusals an operator reads among many nodes' runs. */
   nodeId?: string;
 }
@@ -53,9 +53,7 @@ export interface ExecutorOptions {
 export type Refusal = { code: 'pty_unavailable' | 'run_as_unavailable' | 'cwd_missing'; reason: string };
 
 /** What the agent needs from an executor: `Executor` here, a non-forking one in the fleet benchmark. */
-export type RunExecutor = Pick<Executor, 'ptyAvailable' | 'runAsAvailable' | 'refuse' | 'start'>;
-
-const signalNames = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+export type RunExecutor = Pick<Executor, 'pty' | 'ptyKind' | 'runAsAvailable' | 'refuse' | 'start'>;
 
 /** Variables of the agent itself (its node key among them) never reach a script. */
 function scriptEnvironment(request: ExecutionRequest, user: UserAccount | undefined): NodeJS.ProcessEnv {
@@ -77,15 +75,15 @@ function scriptEnvironment(request: ExecutionRequest, user: UserAccount | undefi
  */
 export class Executor {
   private readonly now: () => number;
-  private ptyModule: Promise<PtyModule | undefined> | undefined;
+  private ptySpawner: Promise<PtySpawner | undefined> | undefined;
 
   constructor(private readonly options: ExecutorOptions) {
     this.now = options.now ?? Date.now;
   }
 
-  /** Whether PTY runs are possible here; loads node-pty once. */
-  async ptyAvailable(): Promise<boolean> {
-    return (await this.pty()) !== undefined;
+  /** How PTY runs are possible here, if at all; found once. */
+  async ptyKind(): Promise<PtyKind | 'none'> {
+    return (await this.pty())?.kind ?? 'none';
   }
 
   runAsAvailable(): boolean {
@@ -97,7 +95,7 @@ export class Executor {
     if (spec.pty && (await this.pty()) === undefined) {
       return {
         code: 'pty_unavailable',
-        reason: 'this agent has no PTY support: @lydell/node-pty is not installed or failed to load',
+        reason: 'this agent has no PTY support: @lydell/node-pty did not load and script(1) from util-linux is missing',
       };
     }
     if (spec.cwd !== undefined) {
@@ -163,12 +161,10 @@ export class Executor {
     }
   }
 
-  private pty(): Promise<PtyModule | undefined> {
-    this.ptyModule ??= (
-      this.options.loadPty ??
-      (() => loadPty((err) => this.options.logger.info({ err }, 'no PTY support here: PTY runs will be rejected')))
-    )();
-    return this.ptyModule;
+  /** The PTY spawner of this node, for runs and shell sessions alike; found once. */
+  pty(): Promise<PtySpawner | undefined> {
+    this.ptySpawner ??= (this.options.loadPty ?? (() => loadPty(this.options.logger)))();
+    return this.ptySpawner;
   }
 
   private async startPipes(request: ExecutionRequest, handlers: ExecutionHandlers, launch: Launch): Promise<Execution> {
@@ -184,7 +180,15 @@ export class Executor {
       const cause = await new Promise<Error>((resolve) => child.once('error', resolve));
       throw new AgentError(AgentErrorCode.spawnFailed, `cannot start ${launch.file}: ${cause.message}`, { cause });
     }
-    const tracker = new RunTracker(pid, request.spec, this.now, handlers, launch.cleanup, this.options);
+    const tracker = new RunTracker(
+      pid,
+      (signal) => signalGroup(pid, signal),
+      request.spec,
+      this.now,
+      handlers,
+      launch.cleanup,
+      this.options,
+    );
     child.stdout?.on('data', (data: Buffer) => handlers.onOutput('stdout', data));
     child.stderr?.on('data', (data: Buffer) => handlers.onOutput('stderr', data));
     child.once('exit', (code, signal) => tracker.leaderExited(code, signal));
@@ -199,30 +203,27 @@ export class Executor {
     let term;
     try {
       term = pty.spawn(launch.file, launch.args, {
-        name: 'xterm-256color',
         cols: 120,
         rows: 40,
         cwd: launch.cwd,
         env: launch.env,
-        encoding: null,
         ...(launch.user === undefined ? {} : { uid: launch.user.uid, gid: launch.user.gid }),
       });
     } catch (cause) {
       throw new AgentError(AgentErrorCode.spawnFailed, `cannot start ${launch.file} on a PTY`, { cause });
     }
-    const tracker = new RunTracker(term.pid, request.spec, this.now, handlers, launch.cleanup, this.options);
-    // With encoding null node-pty hands over Buffers, whatever its typings say.
-    term.onData((data: string | Uint8Array) =>
-      handlers.onOutput(
-        'stdout',
-        typeof data === 'string'
-          ? Buffer.from(data, 'utf8')
-          : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-      ),
+    const tracker = new RunTracker(
+      term.pid,
+      (signal) => term.signal(signal),
+      request.spec,
+      this.now,
+      handlers,
+      launch.cleanup,
+      this.options,
     );
-    term.onExit(({ exitCode, signal }) => {
-      const signalName = signal === undefined || signal === 0 ? null : (signalNames.get(signal) ?? `SIG${signal}`);
-      tracker.leaderExited(signalName === null ? exitCode : null, signalName);
+    term.onData((data) => handlers.onOutput('stdout', data));
+    term.onExit(({ code, signal }) => {
+      tracker.leaderExited(code, signal);
       tracker.outputClosed();
     });
     return tracker;
@@ -264,6 +265,8 @@ class RunTracker implements Execution {
 
   constructor(
     readonly pid: number,
+    /** Signals the run's process groups; false once they are all gone. */
+    private readonly signal: (signal: NodeJS.Signals | 0) => boolean,
     private readonly spec: RunSpec,
     private readonly now: () => number,
     private readonly handlers: ExecutionHandlers,
@@ -306,8 +309,8 @@ class RunTracker implements Execution {
 
   private terminateGroup(): void {
     if (this.killTimer !== undefined) return;
-    if (!signalGroup(this.pid, 'SIGTERM')) return;
-    this.killTimer = setTimeout(() => signalGroup(this.pid, 'SIGKILL'), this.spec.killGraceMs);
+    if (!this.signal('SIGTERM')) return;
+    this.killTimer = setTimeout(() => this.signal('SIGKILL'), this.spec.killGraceMs);
   }
 
   private maybeFinish(): void {
@@ -315,7 +318,7 @@ class RunTracker implements Execution {
     this.finished = true;
     for (const timer of this.timers) clearTimeout(timer);
     // The kill timer stays armed: it still ends stragglers that ignore TERM, then stops by itself.
-    if (this.killTimer !== undefined && !signalGroup(this.pid, 0)) clearTimeout(this.killTimer);
+    if (this.killTimer !== undefined && !this.signal(0)) clearTimeout(this.killTimer);
     this.cleanup();
     const { code, signal } = this.exit;
     const outcome: RunOutcome = this.stopOutcome ?? (code === 0 ? 'succeeded' : 'failed');

@@ -1,6 +1,6 @@
 import { readFileSync, statfsSync } from 'node:fs';
 import { arch, availableParallelism, freemem, hostname, loadavg, platform, release, totalmem, uptime } from 'node:os';
-import type { NodeFacts } from '@edgestelle/protocol';
+import type { NodeFacts, PtyKindReport } from '@edgestelle/protocol';
 import * as z from 'zod';
 import { isNotFound } from './fs-errors.ts';
 
@@ -29,7 +29,7 @@ export interface FactsInput {
   stateDir: string;
   runningRuns: number;
   maxConcurrentRuns: number;
-  pty: boolean;
+  pty: PtyKindReport;
   runAs: boolean;
 }
 
@@ -54,6 +54,6 @@ export function collectFacts(input: FactsInput): NodeFacts {
     uptimeSec: clamp(uptime()),
     runningRuns: input.runningRuns,
     maxConcurrentRuns: input.maxConcurrentRuns,
-    capabilities: { pty: input.pty, runAs: input.runAs },
+    capabilities: { pty: input.pty !== 'none', ptyKind: input.pty, shell: true, runAs: input.runAs },
   };
 }

@@ -32,8 +32,12 @@ interface TestExecution extends Execution {
 class HandExecutor implements RunExecutor {
   readonly pending: PendingStart[] = [];
 
-  ptyAvailable(): Promise<boolean> {
-    return Promise.resolve(false);
+  pty(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  ptyKind(): Promise<'none'> {
+    return Promise.resolve('none');
   }
 
   runAsAvailable(): boolean {

@@ -1,4 +1,4 @@
-import type { StateMessage } from '@edgestelle/protocol';
+import type { PtyKindReport, StateMessage } from '@edgestelle/protocol';
 import type { AgentLink } from './agent-link.ts';
 import type { AgentConfig } from './config.ts';
 import type { Will } from './connection.ts';
@@ -10,8 +10,8 @@ export interface StatePublisherOptions {
   link: AgentLink;
   config: Pick<AgentConfig, 'stateDir' | 'tags' | 'maxConcurrentRuns' | 'heartbeatIntervalMs'>;
   executor: Pick<RunExecutor, 'runAsAvailable'>;
-  /** Whether PTY runs are possible here (loaded once at start). */
-  pty: boolean;
+  /** How PTY runs are possible here (found once at start). */
+  pty: PtyKindReport;
   runningRuns: () => number;
 }
 

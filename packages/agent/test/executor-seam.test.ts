@@ -33,7 +33,8 @@ function answering(
   endsAfter: (request: ExecutionRequest) => Promise<void> = () => new Promise((resolve) => setImmediate(resolve)),
 ): RunExecutor {
   return {
-    ptyAvailable: () => Promise.resolve(false),
+    pty: () => Promise.resolve(undefined),
+    ptyKind: () => Promise.resolve('none'),
     runAsAvailable: () => false,
     refuse: () => Promise.resolve(undefined),
     start: async (request, handlers) => {

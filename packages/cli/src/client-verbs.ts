@@ -12,6 +12,7 @@ import { addRunVerb } from './commands/run.ts';
 import { addSchedulesVerb } from './commands/schedules.ts';
 import { addScriptsVerbs } from './commands/scripts.ts';
 import { addSearchVerb } from './commands/search.ts';
+import { addShellVerb } from './commands/shell.ts';
 import { addEnrollTokenVerbs, addTokenVerbs } from './commands/tokens.ts';
 import { addUserVerbs } from './commands/users.ts';
 import { addVersionVerb } from './commands/version.ts';
@@ -23,6 +24,7 @@ export function addClientVerbs(program: Command, terminal: Terminal = processTer
   addAuthVerbs(program, terminal);
   addNodeAdminVerbs(addNodesVerb(program, terminal), terminal);
   addRunVerb(program, terminal);
+  addShellVerb(program, terminal);
   const jobs = addJobsVerb(program, terminal);
   addCancelVerbs(program, jobs, terminal);
   addJobControlVerbs(jobs, terminal);

@@ -99,6 +99,20 @@ const configSchema = z
           return false;
         }
       }, 'must be a cron expression such as "0 3 * * *"'),
+    /** A shell session without a keystroke or output for this long is closed. */
+    shellIdleTimeoutSec: z.coerce
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 86_400)
+      .default(900),
+    /** A shell session is closed this long after it opened, busy or not. */
+    shellMaxSessionSec: z.coerce
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 86_400)
+      .default(28_800),
     demo: bool.default(false),
   })
   .strict()
@@ -178,6 +192,8 @@ const keys = {
   retentionDays: ['EDGESTELLE_RETENTION_DAYS', 'retention-days'],
   retentionMaxBytes: ['EDGESTELLE_RETENTION_MAX_BYTES', 'retention-max-bytes'],
   retentionSchedule: ['EDGESTELLE_RETENTION_SCHEDULE', 'retention-schedule'],
+  shellIdleTimeoutSec: ['EDGESTELLE_SHELL_IDLE_TIMEOUT_SEC', 'shell-idle-timeout-sec'],
+  shellMaxSessionSec: ['EDGESTELLE_SHELL_MAX_SESSION_SEC', 'shell-max-session-sec'],
   demo: ['EDGESTELLE_DEMO', undefined],
 } as const satisfies Record<keyof ParsedConfig, readonly [string, string | undefined]>;
 

@@ -29,6 +29,7 @@ import { commandSender } from './runs/command-sender.ts';
 import { Dispatcher } from './runs/dispatcher.ts';
 import { History } from './runs/history.ts';
 import { Ingest } from './runs/ingest.ts';
+import { ShellService } from './shell/shell-service.ts';
 import { resendAfterRestart } from './runs/resend-after-restart.ts';
 import { SecretEnvBox } from './runs/secret-env.ts';
 import { startSweeper } from './runs/sweeper.ts';
@@ -53,6 +54,11 @@ export interface MasterDeps {
   downloadsDir?: string;
   onRoute?: (route: { method: string | string[]; url: string }) => void;
   ingestFlushIntervalMs?: number;
+  /** How long a shell session waits for the agent's answer to its open. */
+  shellOpenTimeoutMs?: number;
+  /** Below the settings' 10 s floor, for tests of the idle and length limits. */
+  shellIdleTimeoutMs?: number;
+  shellMaxSessionMs?: number;
   /** How often the sweeper looks for stuck runs; 0 turns the timer off (tests call sweep()). */
   sweepIntervalMs?: number;
   lostRunGraceMs?: number;
@@ -104,6 +110,15 @@ export interface Master {
   readonly app: FastifyInstance;
   sweep(): Promise<number>;
   close(): Promise<void>;
+}
+
+function isShellTopic(topics: Topics, topic: string): boolean {
+  try {
+    return topics.parse(topic).channel === 'shell';
+  } catch {
+    // Not a topic of ours at all: ingest refuses it, and counts and logs why.
+    return false;
+  }
 }
 
 const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('../public', import.meta.url));
@@ -172,6 +187,22 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       ...(deps.lostRunGraceMs === undefined ? {} : { lostRunGraceMs: deps.lostRunGraceMs }),
       ...(deps.cancelGraceMs === undefined ? {} : { cancelGraceMs: deps.cancelGraceMs }),
     });
+    const shell = new ShellService({
+      store,
+      keys,
+      topics,
+      nodes,
+      audit,
+      clock,
+      logger: logger.child({ component: 'shell' }),
+      sendCommand,
+      settings: {
+        idleTimeoutMs: deps.shellIdleTimeoutMs ?? config.shellIdleTimeoutSec * 1000,
+        maxSessionMs: deps.shellMaxSessionMs ?? config.shellMaxSessionSec * 1000,
+        openTimeoutMs: deps.shellOpenTimeoutMs ?? 10_000,
+        recordingMaxBytes: 16 * 1024 * 1024,
+      },
+    });
     const ingest = new Ingest({
       store,
       topics,
@@ -192,7 +223,12 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       topics,
       masterId: dataDir.masterId,
       masterPassword: dataDir.masterMqttPassword,
-      onMessage: (topic, payload) => ingest.accept(topic, payload),
+      onMessage: (topic, payload) => {
+        // Shell sessions are relayed at once, never batched with what is stored.
+        if (!isShellTopic(topics, topic)) return ingest.accept(topic, payload);
+        shell.receive(topic, payload);
+        return Promise.resolve();
+      },
       afterClose: () => ingest.flush(),
       access: brokerAccess,
       shutdown,
@@ -290,6 +326,7 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
         hub,
         schedules: scheduler.schedules,
         webhooks: webhooks.service,
+        shell,
         brokerReady: () => link.connected(),
         publicDir: deps.publicDir ?? DEFAULT_PUBLIC_DIR,
         downloadsDir: deps.downloadsDir ?? DEFAULT_DOWNLOADS_DIR,
@@ -299,6 +336,8 @@ export async function createMaster(config: MasterConfig, deps: MasterDeps = {}):
       shutdown,
     );
 
+    // Registered after http, so it runs before it: sessions end, and their rows are stored, first.
+    shutdown.add('shell sessions', () => shell.close());
     startSweeper({ dispatcher, intervalMs: deps.sweepIntervalMs, logger, shutdown });
     await resendAfterRestart({ dispatcher, nodes, logger });
 

@@ -265,6 +265,16 @@ const table: Record<string, Row> = {
   },
   // A plain GET (no upgrade); the WebSocket close codes have their own test.
   'GET /api/v1/live': { roles: R(404, 404, 404), call: () => ({ path: '/api/v1/live' }) },
+  // A plain GET (no upgrade): the role is checked first; cli/test/shell.test.ts opens real sessions.
+  'GET /api/v1/nodes/:nodeId/shell': {
+    roles: R(403, 404, 404),
+    call: (ctx) => ({ path: `/api/v1/nodes/${ctx.nodeId}/shell` }),
+  },
+  'GET /api/v1/shell-sessions': { roles: R(403, 200, 200), call: () => ({ path: '/api/v1/shell-sessions' }) },
+  'GET /api/v1/shell-sessions/:sessionId/recording': {
+    roles: R(403, 404, 404),
+    call: () => ({ path: `/api/v1/shell-sessions/${newId()}/recording` }),
+  },
 
   'GET /api/v1/scripts': { roles: R(200, 200, 200), call: () => ({ path: '/api/v1/scripts?q=hello' }) },
   'GET /api/v1/scripts/:name': { roles: R(200, 200, 200), call: () => ({ path: '/api/v1/scripts/hello?version=1' }) },

@@ -16,7 +16,9 @@ const nodeId = 'edge-node-01';
 const runId = '01jf0000000000000000000000';
 const jobId = '01jf0000000000000000000001';
 
-const cases: { name: string; channel: 'cmd' | 'evt' | 'state'; epoch: number; message: Message }[] = [
+const sessionId = '01jf0000000000000000000002';
+
+const cases: { name: string; channel: 'cmd' | 'evt' | 'state' | 'shell'; epoch: number; message: Message }[] = [
   {
     name: 'run command, one-line command',
     channel: 'cmd',
@@ -59,6 +61,49 @@ const cases: { name: string; channel: 'cmd' | 'evt' | 'state'; epoch: number; me
     epoch: 0,
     message: { kind: 'state', online: false, connectionSeq: 42, beat: 0 },
   },
+  {
+    name: 'shell session open, a command on an 80x24 terminal',
+    channel: 'cmd',
+    epoch: 0,
+    message: {
+      kind: 'shell_open',
+      sessionId,
+      command: 'top',
+      cols: 80,
+      rows: 24,
+      term: 'xterm-256color',
+      deadlineAt: 1767225610000,
+    },
+  },
+  {
+    name: 'shell keystrokes: Ctrl-C then an arrow key',
+    channel: 'cmd',
+    epoch: 0,
+    message: { kind: 'shell_input', sessionId, seq: 3, data: new Uint8Array([0x03, 0x1b, 0x5b, 0x41]) },
+  },
+  {
+    name: 'shell window resize',
+    channel: 'cmd',
+    epoch: 0,
+    message: { kind: 'shell_resize', sessionId, seq: 4, cols: 132, rows: 43 },
+  },
+  {
+    name: 'shell output on the shell topic',
+    channel: 'shell',
+    epoch: 0,
+    message: {
+      kind: 'shell_output',
+      sessionId,
+      seq: 0,
+      data: new Uint8Array([0x1b, 0x5b, 0x32, 0x4a, 0x24, 0x20]),
+    },
+  },
+  {
+    name: 'shell exit after 12 output messages',
+    channel: 'shell',
+    epoch: 0,
+    message: { kind: 'shell_exit', sessionId, seq: 12, exitCode: 130, signal: null },
+  },
 ];
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -71,7 +116,7 @@ const vectors = cases.map((c, i) => {
   const sentAtMs = 1767225600000 + i;
   const body = encodeBody(c.message);
   const envelope = sealEnvelope(topic, body, { keyId: c.epoch, key: nodeKey }, { nowMs: sentAtMs, messageId, nonce });
-  const data = c.message.kind === 'output' ? c.message.data : undefined;
+  const data = 'data' in c.message ? c.message.data : undefined;
   const json: unknown = JSON.parse(JSON.stringify({ ...c.message, data: undefined }));
   return {
     name: c.name,

@@ -703,6 +703,8 @@ export const auditActions = [
   'schedule.delete',
   'webhook.create',
   'webhook.delete',
+  'shell.open',
+  'shell.close',
 ] as const;
 export const auditActionSchema = z.enum(auditActions);
 export type AuditAction = z.infer<typeof auditActionSchema>;

@@ -3,7 +3,7 @@ import { decodeBody, encodeBody } from './body-codec.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import type { z } from 'zod';
 import { limits } from './limits.ts';
-import { channelSchemas, type AgentEvent, type Command, type StateMessage } from './messages.ts';
+import { channelSchemas, type AgentEvent, type Command, type ShellEvent, type StateMessage } from './messages.ts';
 import { describeIssues } from './schema-errors.ts';
 import { assertNodeId, type NodeRoute, type Topics } from './topics.ts';
 
@@ -212,7 +212,7 @@ export function checkFreshness(sentAtMs: number, nowMs: number, maxSkewMs: numbe
 
 export function sealMessage(
   topic: string,
-  message: Command | AgentEvent | StateMessage,
+  message: Command | AgentEvent | StateMessage | ShellEvent,
   sealingKey: SealingKey,
   options?: SealOptions,
 ): Buffer {
@@ -223,7 +223,8 @@ export function sealMessage(
 export type OpenedMessage =
   | { channel: 'cmd'; nodeId: string; header: EnvelopeHeader; message: Command }
   | { channel: 'evt'; nodeId: string; header: EnvelopeHeader; message: AgentEvent }
-  | { channel: 'state'; nodeId: string; header: EnvelopeHeader; message: StateMessage };
+  | { channel: 'state'; nodeId: string; header: EnvelopeHeader; message: StateMessage }
+  | { channel: 'shell'; nodeId: string; header: EnvelopeHeader; message: ShellEvent };
 
 export interface OpenMessageOptions {
   /** The key for a node and key id; the master derives it, an agent knows only its own. */
@@ -257,6 +258,8 @@ export function openMessage(
       return { channel: 'evt', nodeId, header, message: parseBody(channelSchemas.evt, body, route) };
     case 'state':
       return { channel: 'state', nodeId, header, message: parseBody(channelSchemas.state, body, route) };
+    case 'shell':
+      return { channel: 'shell', nodeId, header, message: parseBody(channelSchemas.shell, body, route) };
   }
 }
 

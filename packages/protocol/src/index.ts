@@ -32,6 +32,10 @@ export {
   outputStreamSchema,
   pingCommandSchema,
   pongEventSchema,
+  shellEventSchema,
+  shellOpenCommandSchema,
+  shellRefusalCodes,
+  ptyKindSchema,
   rejectedEventSchema,
   rejectionCodes,
   rejectionCodeSchema,
@@ -53,13 +57,17 @@ export type {
   NodeFacts,
   OutputEvent,
   OutputStream,
+  PtyKindReport,
   RunCommand,
   RunOutcome,
   RunSpec,
   RunSpecInput,
+  ShellCommand,
+  ShellEvent,
   StateMessage,
 } from './messages.ts';
 export { describeIssues, fieldIssues } from './schema-errors.ts';
+export { SequencedInbox } from './sequenced-inbox.ts';
 export type { FieldIssue } from './schema-errors.ts';
 export { DEFAULT_TOPIC_PREFIX, NODE_ID_PATTERN, Topics, assertNodeId, channels, isValidNodeId } from './topics.ts';
 export type { Channel, NodeRoute } from './topics.ts';
@@ -257,3 +265,14 @@ export {
   webhookUrlSchema,
 } from './webhooks.ts';
 export type { WebhookCreate, WebhookCreated, WebhookDeliveryDto, WebhookDto, WebhookEvent } from './webhooks.ts';
+export {
+  shellClientMessageSchema,
+  shellCloseCodes,
+  shellErrorCodes,
+  shellQuerySchema,
+  shellServerMessageSchema,
+  shellSessionDtoSchema,
+  shellSessionListQuerySchema,
+  shellSessionListSchema,
+} from './shell-api.ts';
+export type { ShellClientMessage, ShellQuery, ShellServerMessage, ShellSessionDto } from './shell-api.ts';

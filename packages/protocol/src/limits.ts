@@ -24,6 +24,10 @@ export const limits = {
   tagsMaxCount: 64,
   tagValueMaxChars: 128,
   reasonMaxChars: 1024,
+  /** Largest keystroke or output message of a shell session. */
+  shellDataMaxBytes: 32 * 1024,
+  terminalMaxCols: 1000,
+  terminalMaxRows: 1000,
   /** Highest chunk seq: 2^31-1 chunks of up to 64 KiB is far beyond any spool cap. */
   seqMax: 2 ** 31 - 1,
 } as const;

@@ -122,13 +122,69 @@ export const ackCommandSchema = z
 
 export const pingCommandSchema = z.object({ kind: z.literal('ping'), pingId: idSchema }).strict();
 
+// ---- shell sessions: commands on `cmd`, events on `{p}/v1/nodes/{nodeId}/shell` ------------
+//
+// One interactive terminal on a node, relayed by the master between the agent and one client.
+// Keystrokes and resizes share one sequence (from 0) so the agent applies them in the order
+// they were typed; output has its own (from 0). QoS 1 may deliver twice, or late after a
+// reconnect: a receiver drops a seq it has seen and holds early ones until the gap fills.
+
+const terminalColsSchema = z.number().int().min(1).max(limits.terminalMaxCols);
+const terminalRowsSchema = z.number().int().min(1).max(limits.terminalMaxRows);
+
+/** Bytes of one keystroke message or output message of a shell session. */
+const shellDataSchema = z.instanceof(Uint8Array).refine((data) => data.byteLength <= limits.shellDataMaxBytes, {
+  message: `shell data is at most ${limits.shellDataMaxBytes} bytes`,
+});
+
+export const shellOpenCommandSchema = z
+  .object({
+    kind: z.literal('shell_open'),
+    sessionId: idSchema,
+    /** Run through `/bin/sh -c` on the terminal; absent: the agent user's login shell. */
+    command: z.string().min(1).max(limits.commandMaxChars).refine(noNul, 'must not contain NUL').optional(),
+    cols: terminalColsSchema,
+    rows: terminalRowsSchema,
+    /** `TERM` of the client's terminal. */
+    term: z
+      .string()
+      .regex(/^[A-Za-z0-9._+-]{1,64}$/, 'must be a terminal type name')
+      .default('xterm-256color'),
+    /** Not opened after this time: the client gave up waiting. */
+    deadlineAt: epochMsSchema,
+  })
+  .strict();
+
+export const shellInputCommandSchema = z
+  .object({ kind: z.literal('shell_input'), sessionId: idSchema, seq: seqSchema, data: shellDataSchema })
+  .strict();
+
+export const shellResizeCommandSchema = z
+  .object({
+    kind: z.literal('shell_resize'),
+    sessionId: idSchema,
+    seq: seqSchema,
+    cols: terminalColsSchema,
+    rows: terminalRowsSchema,
+  })
+  .strict();
+
+export const shellCloseCommandSchema = z
+  .object({ kind: z.literal('shell_close'), sessionId: idSchema, reason: z.string().max(limits.reasonMaxChars) })
+  .strict();
+
 export const commandSchema = z.discriminatedUnion('kind', [
   runCommandSchema,
   cancelCommandSchema,
   ackCommandSchema,
   pingCommandSchema,
+  shellOpenCommandSchema,
+  shellInputCommandSchema,
+  shellResizeCommandSchema,
+  shellCloseCommandSchema,
 ]);
 export type Command = z.infer<typeof commandSchema>;
+export type ShellCommand = Extract<Command, { kind: `shell_${string}` }>;
 export type RunCommand = z.infer<typeof runCommandSchema>;
 export type AckCommand = z.infer<typeof ackCommandSchema>;
 
@@ -228,9 +284,57 @@ export type AgentEvent = z.infer<typeof eventSchema>;
 export type OutputEvent = z.infer<typeof outputEventSchema>;
 export type ExitedEvent = z.infer<typeof exitedEventSchema>;
 
+export const shellRefusalCodes = [
+  'pty_unavailable',
+  'spawn_failed',
+  'expired',
+  'duplicate',
+  'too_many_sessions',
+] as const;
+
+export const shellEventSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('shell_started'),
+      sessionId: idSchema,
+      pid: z
+        .number()
+        .int()
+        .min(1)
+        .max(2 ** 32),
+      ptyKind: z.enum(['native', 'script']),
+    })
+    .strict(),
+  z.object({ kind: z.literal('shell_output'), sessionId: idSchema, seq: seqSchema, data: shellDataSchema }).strict(),
+  z
+    .object({
+      kind: z.literal('shell_exit'),
+      sessionId: idSchema,
+      /** One past the last output seq: the receiver has everything once it has seen them all. */
+      seq: seqSchema,
+      exitCode: z.number().int().min(-1024).max(1024).nullable(),
+      signal: z.string().max(32).nullable(),
+      reason: reasonSchema.optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('shell_refused'),
+      sessionId: idSchema,
+      code: z.enum(shellRefusalCodes),
+      reason: reasonSchema,
+    })
+    .strict(),
+]);
+export type ShellEvent = z.infer<typeof shellEventSchema>;
+
 // ---- agent → master: `{p}/v1/nodes/{nodeId}/state`, retained -------------------------------
 
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** `native`: node-pty; `script`: script(1) from util-linux, no native module; `none`: no terminal. */
+export const ptyKindSchema = z.enum(['native', 'script', 'none']);
+export type PtyKindReport = z.infer<typeof ptyKindSchema>;
 
 export const nodeFactsSchema = z
   .object({
@@ -250,7 +354,16 @@ export const nodeFactsSchema = z
     uptimeSec: count,
     runningRuns: count,
     maxConcurrentRuns: count,
-    capabilities: z.object({ pty: z.boolean(), runAs: z.boolean() }).strict(),
+    capabilities: z
+      .object({
+        pty: z.boolean(),
+        /** How the agent gives a terminal; agents before 0.2 leave it out (their `pty` says whether). */
+        ptyKind: ptyKindSchema.optional(),
+        /** The agent opens shell sessions (`shell_open`); agents before 0.2 leave it out. */
+        shell: z.boolean().optional(),
+        runAs: z.boolean(),
+      })
+      .strict(),
   })
   .strict();
 export type NodeFacts = z.infer<typeof nodeFactsSchema>;
@@ -271,11 +384,12 @@ export const stateMessageSchema = z
   .strict();
 export type StateMessage = z.infer<typeof stateMessageSchema>;
 
-export type Message = Command | AgentEvent | StateMessage;
+export type Message = Command | AgentEvent | StateMessage | ShellEvent;
 
 /** Which schema a message on each channel must pass. */
 export const channelSchemas = {
   cmd: commandSchema,
   evt: eventSchema,
   state: stateMessageSchema,
+  shell: shellEventSchema,
 } as const;

@@ -15,7 +15,7 @@ const MAX_PREFIX_SEGMENTS = 4;
 export const DEFAULT_TOPIC_PREFIX = 'edgestelle';
 export const PROTOCOL_VERSION_SEGMENT = `v${PROTOCOL_VERSION}`;
 
-export const channels = ['cmd', 'evt', 'state'] as const;
+export const channels = ['cmd', 'evt', 'state', 'shell'] as const;
 export type Channel = (typeof channels)[number];
 
 export interface NodeRoute {

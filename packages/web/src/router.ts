@@ -15,6 +15,13 @@ export const router = createRouter({
     { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true } },
     { path: '/fleet', name: 'fleet', component: () => import('./pages/FleetPage.vue') },
     { path: '/nodes/:nodeId', name: 'node', component: () => import('./pages/NodePage.vue'), props: true },
+    { path: '/nodes/:nodeId/shell', name: 'shell', component: () => import('./pages/ShellPage.vue'), props: true },
+    {
+      path: '/shell-sessions/:sessionId',
+      name: 'shell-replay',
+      component: () => import('./pages/ShellReplayPage.vue'),
+      props: true,
+    },
     { path: '/run', name: 'run', component: () => import('./pages/RunPage.vue') },
     { path: '/jobs/:jobId', name: 'job', component: () => import('./pages/JobPage.vue'), props: true },
     { path: '/search', name: 'search', component: () => import('./pages/SearchPage.vue') },

@@ -13,6 +13,7 @@ import type { ScheduleService } from '../schedules/schedule-service.ts';
 import type { ScriptLibrary } from '../scripts/script-library.ts';
 import type { WebhookService } from '../webhooks/webhook-service.ts';
 import type { LogSearch } from '../search/log-search.ts';
+import type { ShellService } from '../shell/shell-service.ts';
 
 /** What the HTTP API is built from: app.ts and every routes-*.ts read it. */
 export interface ApiDeps {
@@ -31,6 +32,7 @@ export interface ApiDeps {
   hub: LiveHub;
   schedules: ScheduleService;
   webhooks: WebhookService;
+  shell: ShellService;
   brokerReady: () => boolean;
   /** Origins a cookie-authenticated live connection may come from (computed once the port is known). */
   allowedOrigins: () => readonly string[];

@@ -7,23 +7,16 @@ import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, {
-  LogController,
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import {
   hasZodFastifySchemaValidationErrors,
   jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
 } from 'fastify-type-provider-zod';
-import { liveCloseCodes, readinessSchema } from '@edgestelle/protocol';
+import { readinessSchema } from '@edgestelle/protocol';
 import { z } from 'zod';
-import type { AuthService } from '../auth/auth-service.ts';
-import { hasRole, type Principal } from '../auth/principal.ts';
+import { hasRole } from '../auth/principal.ts';
 import { SESSION_COOKIE } from '../auth/sessions.ts';
 import { MasterError, MasterErrorCode, httpStatusByCode } from '../errors.ts';
 import { warnAtMost } from '../warn-at-most.ts';
@@ -37,10 +30,12 @@ import { registerJobControlRoutes } from './routes-job-control.ts';
 import { registerNodeRoutes } from './routes-nodes.ts';
 import { registerScheduleRoutes } from './routes-schedules.ts';
 import { registerScriptRoutes } from './routes-scripts.ts';
+import { registerShellRoutes } from './routes-shell.ts';
 import { registerUserRoutes } from './routes-users.ts';
 import { registerVersionRoute } from './routes-version.ts';
 import { registerWebhookRoutes } from './routes-webhooks.ts';
 import { clientErrorHandler, securityHeaders } from './security-headers.ts';
+import { authenticate, websocketAccess } from './websocket-access.ts';
 
 /**
  * Fastify's defaults set no deadline for a request's body (and no idle timeout): a client that
@@ -189,6 +184,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       security: [{ bearer: [] }, { session: [] }],
       // @fastify/websocket hides WebSocket routes from the generated description: this one by hand.
       paths: {
+        '/api/v1/nodes/{nodeId}/shell': {
+          get: {
+            tags: ['shell'],
+            summary: 'A shell session on the node: a WebSocket of bytes and JSON frames (see docs/API.md)',
+            description:
+              'Operator and up. Query: cols, rows, term, command (shellQuerySchema). Binary frames are keystrokes up and terminal output down; text frames are shellClientMessageSchema / shellServerMessageSchema. A session that cannot start gets an error frame and close 4400; refused credentials, Origin or role close 4401/4403.',
+            parameters: [{ name: 'nodeId', in: 'path', required: true, schema: { type: 'string' } }],
+            responses: {
+              '101': { description: 'Switching Protocols: the session' },
+              '403': { description: 'A plain GET by a viewer' },
+              '404': { description: 'A plain GET (no Upgrade header)' },
+            },
+          },
+        },
         '/api/v1/live': {
           get: {
             tags: ['live'],
@@ -239,35 +248,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   registerScheduleRoutes(app, deps);
   registerWebhookRoutes(app, deps);
   registerAdminRoutes(app, deps);
+  registerShellRoutes(app, deps);
   registerVersionRoute(app);
   registerDownloadRoutes(app, deps);
 
-  // The upgrade is accepted and then closed with 4401/4403 when credentials or Origin are wrong:
-  // a browser cannot read the HTTP status of a refused upgrade, but it can read a close code.
   app.get(
     '/api/v1/live',
     {
       websocket: true,
       config: { access: 'public' },
       schema: { summary: 'The live hub (WebSocket); see docs/API.md', tags: ['live'] },
-      onRequest: async (request) => {
-        const principal = await authenticate(deps.auth, request);
-        const upgrade = request.headers.upgrade?.toLowerCase() === 'websocket';
-        if (principal === null) {
-          if (!upgrade) throw new MasterError(MasterErrorCode.unauthenticated, 'sign in or send an API token');
-          request.liveRefusal = { code: liveCloseCodes.unauthenticated, reason: 'sign in or send an API token' };
-          return;
-        }
-        // A browser sends its cookie to any page's WebSocket: the origin must be ours.
-        const origin = request.headers.origin;
-        if (principal.via === 'session' && (origin === undefined || !deps.allowedOrigins().includes(origin))) {
-          const reason = `origin ${origin ?? '(none)'} may not open the live hub with a session cookie`;
-          if (!upgrade) throw new MasterError(MasterErrorCode.forbidden, reason);
-          request.liveRefusal = { code: liveCloseCodes.forbiddenOrigin, reason: reason.slice(0, 120) };
-          return;
-        }
-        request.principal = principal;
-      },
+      onRequest: websocketAccess(deps, 'viewer', 'the live hub'),
     },
     (socket, request) => {
       if (request.liveRefusal !== null) {
@@ -299,15 +290,4 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     );
   }
   return app;
-}
-
-/** The caller from a bearer token or the session cookie, or null. */
-async function authenticate(auth: AuthService, request: FastifyRequest): Promise<Principal | null> {
-  const header = request.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    return match?.[1] === undefined ? null : auth.fromApiToken(match[1]);
-  }
-  const cookie = request.cookies[SESSION_COOKIE];
-  return cookie === undefined ? null : auth.fromSession(cookie);
 }

@@ -117,7 +117,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions): Promi
       const nodeId = nodeClientId.get(client);
       const allowed =
         nodeId !== undefined &&
-        (packet.topic === topics.node(nodeId, 'evt') || packet.topic === topics.node(nodeId, 'state'));
+        (packet.topic === topics.node(nodeId, 'evt') ||
+          packet.topic === topics.node(nodeId, 'state') ||
+          packet.topic === topics.node(nodeId, 'shell'));
       done(allowed ? null : new Error(`node may not publish to ${packet.topic}`));
     },
     // A refused filter is answered with SUBACK 0x80 (a null subscription), as Mosquitto does; an

@@ -74,9 +74,13 @@ export async function connectMqttLink(options: MqttLinkOptions): Promise<MqttLin
         },
       );
   };
-  const filters = (['evt', 'state'] as const).map((channel) =>
-    options.shared ? topics.sharedAllNodes(channel, 'edgestelle') : topics.allNodes(channel),
-  );
+  const filters = [
+    ...(['evt', 'state'] as const).map((channel) =>
+      options.shared ? topics.sharedAllNodes(channel, 'edgestelle') : topics.allNodes(channel),
+    ),
+    // Every master hears every shell session's output; the one holding the session relays it.
+    topics.allNodes('shell'),
+  ];
   let connectedOnce = false;
   client.on('connect', (connack) => {
     // Commands go out one PUBACK at a time while agents' events stream in on the same socket:

@@ -21,6 +21,22 @@ export interface Database {
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  shell_sessions: ShellSessionsTable;
+}
+
+export interface ShellSessionsTable {
+  session_id: string;
+  node_id: string;
+  username: string;
+  command: string | null;
+  started_at: number;
+  ended_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  end_reason: string | null;
+  /** asciicast v2, written when the session ends. */
+  recording: string | null;
+  recording_bytes: Generated<number>;
 }
 
 export interface UsersTable {

@@ -91,6 +91,7 @@ export class MosquittoSync {
     const acls: Acl[] = [
       { acltype: 'publishClientSend', topic: this.topics.node(nodeId, 'evt'), allow: true },
       { acltype: 'publishClientSend', topic: this.topics.node(nodeId, 'state'), allow: true },
+      { acltype: 'publishClientSend', topic: this.topics.node(nodeId, 'shell'), allow: true },
       // Literal: the node may subscribe to exactly its cmd topic, not to a filter that covers it.
       { acltype: 'subscribeLiteral', topic: this.topics.node(nodeId, 'cmd'), allow: true },
     ];
@@ -129,6 +130,8 @@ export class MosquittoSync {
       { acltype: 'publishClientSend', topic: this.topics.allNodes('cmd'), allow: true },
       { acltype: 'subscribePattern', topic: this.topics.allNodes('evt'), allow: true },
       { acltype: 'subscribePattern', topic: this.topics.allNodes('state'), allow: true },
+      // Not shared: a shell session's output goes to every master, and the one holding it relays it.
+      { acltype: 'subscribePattern', topic: this.topics.allNodes('shell'), allow: true },
       { acltype: 'subscribeLiteral', topic: this.topics.sharedAllNodes('evt', this.sharedGroup), allow: true },
       { acltype: 'subscribeLiteral', topic: this.topics.sharedAllNodes('state', this.sharedGroup), allow: true },
       { acltype: 'publishClientSend', topic: DYNSEC_REQUEST_TOPIC, allow: true },

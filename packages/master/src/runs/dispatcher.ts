@@ -25,6 +25,7 @@ import type { Store } from '../db/store.ts';
 import type { Database, JobsTable } from '../db/schema.ts';
 import { MasterError, MasterErrorCode, notFound } from '../errors.ts';
 import type { MasterEvents } from '../events.ts';
+import { assertPtyCapable } from '../nodes/pty-capability.ts';
 import { parseTags, tagsMatch } from '../nodes/tags.ts';
 import { jobDto, runDto, runState } from './dto.ts';
 import { jobOutcome } from './job-outcome.ts';
@@ -94,6 +95,7 @@ export class Dispatcher {
     const { nodeIds, leftOut } = await this.resolveTargets(input.target, onlineOnly);
     const offlineDeadlineMs = input.offlineDeadlineMs === 0 ? limits.offlineDeadlineDefaultMs : input.offlineDeadlineMs;
     const waves = input.rollout === undefined ? null : RolloutGates.wavesOf(input.rollout, nodeIds);
+    if (resolved.spec.pty) await assertPtyCapable(this.db, nodeIds, 'spec.pty');
     const jobId = newId(nowMs);
     const secretEnv =
       input.secretEnv === undefined || secretNames.length === 0

@@ -29,6 +29,7 @@ import {
   type SearchQuery,
   type UserCreate,
   type UserUpdate,
+  shellSessionListSchema,
 } from '@edgestelle/protocol';
 import { z } from 'zod';
 import type { HttpClient } from './http.ts';
@@ -71,6 +72,11 @@ export function createApi(http: HttpClient) {
     cancelRun: (runId: string) => http.request('POST', `/runs/${encodeURIComponent(runId)}/cancel`, runDtoSchema),
     rawOutputUrl: (runId: string) => http.url(`/runs/${encodeURIComponent(runId)}/output/raw`),
     rawOutput: (runId: string) => http.bytes(`/runs/${encodeURIComponent(runId)}/output/raw`),
+    listShellSessions: (nodeId: string) =>
+      http.request('GET', '/shell-sessions', shellSessionListSchema, { query: { nodeId } }).then((r) => r.items),
+    shellRecordingUrl: (sessionId: string) => http.url(`/shell-sessions/${encodeURIComponent(sessionId)}/recording`),
+    shellRecording: (sessionId: string) =>
+      http.bytes(`/shell-sessions/${encodeURIComponent(sessionId)}/recording`).then((b) => new TextDecoder().decode(b)),
 
     listApiTokens: () => http.request('GET', '/tokens', items(apiTokenDtoSchema)).then((r) => r.items),
     createApiToken: (body: ApiTokenCreate) => http.request('POST', '/tokens', apiTokenCreatedSchema, { body }),
