@@ -1,8 +1,8 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { jobOutcomeMigration } from './migrations/0006_job_outcome.ts';
 import { rolloutWaves } from './migrations/0007_rollout_waves.ts';
-import { schedulesAndWebhooks } from './migrations/0120_schedules_webhooks.ts';
-import { shellSessionsMigration } from './migrations/0140_shell_sessions.ts';
+import { schedulesAndWebhooks } from './migrations/0008_schedules_webhooks.ts';
+import { shellSessionsMigration } from './migrations/0009_shell_sessions.ts';
 import type { Dialect } from './store.ts';
 
 /**
@@ -248,8 +248,8 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     },
     '0006_job_outcome': jobOutcomeMigration,
     '0007_rollout_waves': rolloutWaves,
-    '0120_schedules_webhooks': schedulesAndWebhooks,
-    '0140_shell_sessions': shellSessionsMigration,
+    '0008_schedules_webhooks': schedulesAndWebhooks,
+    '0009_shell_sessions': shellSessionsMigration,
   };
   return { getMigrations: () => Promise.resolve(migrations) };
 }
