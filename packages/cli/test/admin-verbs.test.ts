@@ -123,6 +123,9 @@ describe('nodes', () => {
 
 describe('audit', () => {
   it('lists events oldest first with filters, as JSON too, and --follow prints new ones as they happen', async () => {
+    // Two events a moment apart: --follow --limit 1 shows the newer, and must never print the
+    // older later as if it were new.
+    await runCli(fleet, ['nodes', 'tag', 'alpha', 'audit=0']);
     await runCli(fleet, ['nodes', 'tag', 'alpha', 'audit=1']);
     const listed = await runCli(fleet, ['audit', '--action', 'node.update', '--target', 'node:alpha']);
     const lines = listed.stdout.trimEnd().split('\n');

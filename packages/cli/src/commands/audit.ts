@@ -75,26 +75,24 @@ export function addAuditVerb(program: Command, terminal: Terminal): void {
     });
 }
 
-/** Polls for events newer than those shown, forever (Ctrl-C ends the process). */
+/**
+ * Polls for events newer than those shown, forever (Ctrl-C ends the process). What the window
+ * already held at start counts as seen, shown or not: `--limit` showed only the newest of it,
+ * and a later poll must not print the rest as if it were new.
+ */
 async function follow(
   api: ApiClient,
   query: Query,
   shown: readonly AuditEventDto[],
   print: (event: AuditEventDto) => void,
 ): Promise<never> {
-  const seen = new Map<string, number>(shown.map((e) => [e.eventId, e.at]));
   let newestAt = shown.at(-1)?.at ?? (typeof query.from === 'number' ? query.from : Date.now());
+  const seen = new Map<string, number>(shown.map((e) => [e.eventId, e.at]));
+  for (const event of await eventsSince(api, query, newestAt - LATE_COMMIT_WINDOW_MS))
+    seen.set(event.eventId, event.at);
   for (;;) {
     await sleep(FOLLOW_INTERVAL_MS);
-    const from = newestAt - LATE_COMMIT_WINDOW_MS;
-    const fresh: AuditEventDto[] = [];
-    let cursor: string | undefined;
-    for (let pages = 0; pages < MAX_PAGES_PER_POLL; pages += 1) {
-      const page = await api.get('/api/v1/audit', auditPageSchema, { ...query, from, limit: 200, cursor });
-      fresh.push(...page.items.filter((e) => !seen.has(e.eventId)));
-      if (page.nextCursor === null) break;
-      cursor = page.nextCursor;
-    }
+    const fresh = (await eventsSince(api, query, newestAt - LATE_COMMIT_WINDOW_MS)).filter((e) => !seen.has(e.eventId));
     fresh.sort((a, b) => (a.eventId < b.eventId ? -1 : 1));
     for (const event of fresh) {
       seen.set(event.eventId, event.at);
@@ -103,6 +101,18 @@ async function follow(
     }
     for (const [eventId, at] of seen) if (at < newestAt - LATE_COMMIT_WINDOW_MS) seen.delete(eventId);
   }
+}
+
+async function eventsSince(api: ApiClient, query: Query, from: number): Promise<AuditEventDto[]> {
+  const events: AuditEventDto[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < MAX_PAGES_PER_POLL; pages += 1) {
+    const page = await api.get('/api/v1/audit', auditPageSchema, { ...query, from, limit: 200, cursor });
+    events.push(...page.items);
+    if (page.nextCursor === null) break;
+    cursor = page.nextCursor;
+  }
+  return events;
 }
 
 export function auditFilters(flags: AuditFlags, nowMs: number): Query {
