@@ -1,11 +1,9 @@
 import type { NodeFacts } from '@edgestelle/protocol';
-import { tempDir, type TempDir } from '@edgestelle/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { InProcessMaster } from '@edgestelle/fleet-fixture';
-import { launchBrowser, type Browser } from './harness/browser.ts';
-import { evaluate, login, screenshot } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack } from './harness/stack.ts';
+import { evaluate, screenshot } from './harness/console-page.ts';
+import { ADMIN } from './harness/stack.ts';
+import { ConsoleSuite } from './harness/console-suite.ts';
 
 /**
  * The fleet page with 10,000 nodes. They are written straight into the master's database
@@ -18,9 +16,7 @@ const NODE_COUNT = 10_000;
 const FILTER = 'input[data-testid=fleet-filter], [data-testid=fleet-filter] input';
 const HOSTILE_NAME = '<img src=x onerror="window.__pwned=1">';
 
-let stack: InProcessMaster;
-let profile: TempDir;
-let browser: Browser;
+const suite = new ConsoleSuite([], ADMIN);
 
 function facts(i: number): NodeFacts {
   return {
@@ -44,8 +40,8 @@ function facts(i: number): NodeFacts {
   };
 }
 
+// After the suite's own start: the page is opened by the test, once the rows are in.
 beforeAll(async () => {
-  stack = await startConsoleStack([]);
   const now = Date.now();
   const rows = Array.from({ length: NODE_COUNT }, (_, i) => ({
     node_id: `edge-${String(i).padStart(5, '0')}`,
@@ -65,29 +61,20 @@ beforeAll(async () => {
     enrolled_at: now,
     revoked_at: null,
   }));
-  await stack.master.store.db.transaction().execute(async (tx) => {
+  await suite.stack.master.store.db.transaction().execute(async (tx) => {
     for (let i = 0; i < rows.length; i += 500)
       await tx
         .insertInto('nodes')
         .values(rows.slice(i, i + 500))
         .execute();
   });
-  profile = await tempDir('edgestelle-chromium-');
-  browser = await launchBrowser(profile.path);
-  await login(browser.page, stack.url, ADMIN);
 }, 120_000);
-
-afterAll(async () => {
-  await browser?.[Symbol.asyncDispose]();
-  await profile?.[Symbol.asyncDispose]();
-  await stack?.[Symbol.asyncDispose]();
-});
 
 describe('fleet page with 10,000 nodes', () => {
   it('renders only the rows in view, filters, scrolls to the end, and shows hostile names as text', async () => {
-    const page = browser.page;
+    const page = suite.page;
     const started = Date.now();
-    await page.goto(`${stack.url}/fleet`);
+    await page.goto(`${suite.stack.url}/fleet`);
     await page.getByText(`${NODE_COUNT} of ${NODE_COUNT} nodes`).waitFor({ timeout: 60_000 });
     const loadMs = Date.now() - started;
     const apiMs = await evaluate(
@@ -121,9 +108,9 @@ describe('fleet page with 10,000 nodes', () => {
       .waitFor();
     expect(await evaluate(page, `typeof window.__pwned`, z.string())).toBe('undefined');
     expect(await evaluate(page, `document.querySelectorAll('img[src="x"]').length`, z.number())).toBe(0);
-    expect(browser.errors).toEqual([]);
+    expect(suite.browser.errors).toEqual([]);
     // The fleet page ran under the master's Content-Security-Policy without breaking it.
-    expect(browser.violations).toEqual([]);
+    expect(suite.browser.violations).toEqual([]);
 
     console.log(
       `fleet with ${NODE_COUNT} nodes: first paint ${loadMs} ms (GET /api/v1/nodes ${apiMs} ms), filter ${filterMs} ms, scroll to end ${scrollMs} ms, ${rendered} rows in the DOM`,

@@ -1,10 +1,8 @@
-import { tempDir, type TempDir } from '@edgestelle/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { InProcessMaster } from '@edgestelle/fleet-fixture';
-import { launchBrowser, type Browser } from './harness/browser.ts';
-import { evaluate, login, readPanes, waitForPanes } from './harness/console-page.ts';
-import { ADMIN, startConsoleStack } from './harness/stack.ts';
+import { evaluate, readPanes, waitForPanes } from './harness/console-page.ts';
+import { ADMIN } from './harness/stack.ts';
+import { ConsoleSuite } from './harness/console-suite.ts';
 
 /**
  * The promise the live hub and its client make together: a browser that loses the hub in the
@@ -12,39 +10,24 @@ import { ADMIN, startConsoleStack } from './harness/stack.ts';
  * rendered — every line once, in order, without a reload.
  */
 
-let stack: InProcessMaster;
-let profile: TempDir;
-let browser: Browser;
-
-beforeAll(async () => {
-  stack = await startConsoleStack(['edge-1']);
-  profile = await tempDir('edgestelle-chromium-');
-  browser = await launchBrowser(profile.path);
-  await login(browser.page, stack.url, ADMIN);
-}, 120_000);
-
-afterAll(async () => {
-  await browser?.[Symbol.asyncDispose]();
-  await profile?.[Symbol.asyncDispose]();
-  await stack?.[Symbol.asyncDispose]();
-});
+const suite = new ConsoleSuite(['edge-1'], ADMIN);
 
 describe('live output across a master restart', () => {
   it('resumes the terminal from the last seq, with no gap and no duplicate', async () => {
-    const page = browser.page;
+    const page = suite.page;
     const lines = 150;
-    const job = await stack.admin.createJob({
+    const job = await suite.stack.admin.createJob({
       target: { nodeIds: ['edge-1'] },
       spec: {
         script: { interpreter: 'bash', body: `for i in $(seq 1 ${lines}); do echo "line $i"; sleep 0.04; done` },
         timeoutMs: 120_000,
       },
     });
-    await page.goto(`${stack.url}/jobs/${job.jobId}`);
+    await page.goto(`${suite.stack.url}/jobs/${job.jobId}`);
     await waitForPanes(page, (panes) => panes[0]?.text.includes('line 15') === true);
 
     await page.evaluate(`window.sameDocument = true`);
-    await stack.restart();
+    await suite.stack.restart();
     const before = await readPanes(page);
     expect(before[0]?.text).not.toContain(`line ${lines}`);
 
@@ -55,6 +38,6 @@ describe('live output across a master restart', () => {
     expect(await evaluate(page, `window.sameDocument === true`, z.boolean())).toBe(true);
     expect(await page.getByTestId('live-status').getAttribute('class')).toContain('open');
     // The live hub's reconnect stayed within connect-src 'self'.
-    expect(browser.violations).toEqual([]);
+    expect(suite.browser.violations).toEqual([]);
   }, 120_000);
 });

@@ -64,6 +64,14 @@ export function formField(scope: Page | Locator, testId: string): Locator {
 }
 
 /** Confirms the Element Plus message box that is open. */
+/** Submits the Run form, confirms, and returns the path of the job page it lands on. */
+export async function submitRunForm(page: Page): Promise<string> {
+  await page.getByTestId('run-submit').click();
+  await confirmDialog(page);
+  await page.waitForURL((url) => url.pathname.startsWith('/jobs/'));
+  return new URL(page.url()).pathname;
+}
+
 export async function confirmDialog(page: Page): Promise<void> {
   await page.locator('.el-message-box__btns .el-button--primary').click();
 }

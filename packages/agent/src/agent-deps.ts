@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RunExecutor } from './executor.ts';
-import type { PtySpawner } from './pty.ts';
+import type { PtySpawner } from './pty-spawner.ts';
 
 /** What a caller may swap or tune in an agent; the agent and the parts it opens both read it. */
 export interface AgentDeps {

@@ -6,7 +6,8 @@ import type { RunOutcome, RunSpec } from '@edgestelle/protocol';
 import type { Logger } from 'pino';
 import { AgentError, AgentErrorCode } from './errors.ts';
 import { peakRssBytes, signalGroup } from './process-group.ts';
-import { loadPty, type PtyKind, type PtySpawner } from './pty.ts';
+import { loadPty } from './pty.ts';
+import type { PtyKind, PtySpawner } from './pty-spawner.ts';
 import { lookupUser, type UserAccount } from './user-lookup.ts';
 
 export interface ExecutionRequest {

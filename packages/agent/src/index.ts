@@ -15,5 +15,5 @@ export type {
 export type { EnrollOptions, EnrollResult } from './enroll.ts';
 export { AgentError, AgentErrorCode } from './errors.ts';
 export { main } from './main.ts';
-export type { PtySpawner } from './pty.ts';
+export type { PtySpawner } from './pty-spawner.ts';
 export { scriptPtySpawner } from './script-pty.ts';

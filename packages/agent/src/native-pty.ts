@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type * as NodePty from '@lydell/node-pty';
 import { signalGroup } from './process-group.ts';
-import type { PtySpawner } from './pty.ts';
+import type { PtySpawner } from './pty-spawner.ts';
 
 const signalNames = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { until } from '../test/test-master.ts';
-import type { PtyExit, PtyProcess } from './pty.ts';
+import type { PtyExit, PtyProcess } from './pty-spawner.ts';
 import { probeScriptPty, scriptPtySpawner, shellQuote } from './script-pty.ts';
 
 interface Session {

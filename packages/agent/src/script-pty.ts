@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { errnoCode } from './fs-errors.ts';
 import { signalGroup } from './process-group.ts';
-import type { PtyExit, PtyOptions, PtyProcess, PtySpawner } from './pty.ts';
+import type { PtyExit, PtyOptions, PtyProcess, PtySpawner } from './pty-spawner.ts';
 
 /**
  * A terminal without a native module: `script(1)` (util-linux; on Debian and Ubuntu it is in

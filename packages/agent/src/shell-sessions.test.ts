@@ -2,7 +2,7 @@ import { newId, type ShellEvent } from '@edgestelle/protocol';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { until } from '../test/test-master.ts';
-import type { PtySpawner } from './pty.ts';
+import type { PtySpawner } from './pty-spawner.ts';
 import { scriptPtySpawner } from './script-pty.ts';
 import { ShellSessions } from './shell-sessions.ts';
 

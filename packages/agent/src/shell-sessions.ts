@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import type { ShellCommand, ShellEvent } from '@edgestelle/protocol';
 import { SequencedInbox, limits } from '@edgestelle/protocol';
 import type { Logger } from 'pino';
-import type { PtyProcess, PtySpawner } from './pty.ts';
+import type { PtyProcess, PtySpawner } from './pty-spawner.ts';
 import { lookupUser } from './user-lookup.ts';
 
 export interface ShellSessionsOptions {

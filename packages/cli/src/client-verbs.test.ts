@@ -21,7 +21,7 @@ describe('client verbs', () => {
   // master and agent hand --help to the daemons; `help` is commander's own.
   const clientVerbs = verbs(buildProgram()).filter(({ path }) => !['master', 'agent', 'help'].includes(path[0] ?? ''));
 
-  it('registers every verb of issues 7 and 19 that the API supports', () => {
+  it('registers every verb the API supports (issues 7, 19, 20 and 21)', () => {
     expect(clientVerbs.map(({ path }) => path.join(' '))).toEqual([
       'login',
       'logout',
@@ -32,6 +32,7 @@ describe('client verbs', () => {
       'nodes revoke',
       'nodes forget',
       'run',
+      'shell',
       'jobs',
       'jobs cancel',
       'jobs pause',
@@ -46,6 +47,19 @@ describe('client verbs', () => {
       'scripts versions',
       'scripts push',
       'scripts pull',
+      'schedules',
+      'schedules create',
+      'schedules list',
+      'schedules show',
+      'schedules pause',
+      'schedules resume',
+      'schedules run',
+      'schedules delete',
+      'webhooks',
+      'webhooks create',
+      'webhooks list',
+      'webhooks delete',
+      'webhooks deliveries',
       'tokens',
       'tokens create',
       'tokens list',

@@ -91,6 +91,7 @@ ${examples(
     .command('list')
     .description('every schedule with its next fire and its last')
     .option('--json', 'print the API’s ScheduleDto list as JSON')
+    .addHelpText('after', examples('edgestelle schedules list', 'edgestelle schedules list --json'))
     .action(async (flags: { json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const { items } = await api.get('/api/v1/schedules', scheduleListSchema);
@@ -103,6 +104,7 @@ ${examples(
     .description('a schedule, its next 5 fire times and its last fires with their jobs')
     .argument('<name>')
     .option('--json', 'print the API’s ScheduleDetail as JSON')
+    .addHelpText('after', examples('edgestelle schedules show nightly-backup'))
     .action(async (name: string, flags: { json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const shown = await api.get(schedulePath(name), scheduleDetailSchema);
@@ -118,6 +120,7 @@ ${examples(
       .command(verb)
       .description(what)
       .argument('<name>')
+      .addHelpText('after', examples(`edgestelle schedules ${verb} nightly-backup`))
       .action(async (name: string) => {
         const { api } = await connect(terminal.env);
         const changed = await api.post(`${schedulePath(name)}/${verb}`, scheduleDetailSchema);
@@ -132,6 +135,13 @@ ${examples(
     .description('fire now: start the schedule’s job at once (whatever runs already)')
     .argument('<name>')
     .option('--json', 'print the API’s JobDto as JSON')
+    .addHelpText(
+      'after',
+      examples(
+        'edgestelle schedules run nightly-backup',
+        'edgestelle schedules run nightly-backup --json | jq -r .jobId',
+      ),
+    )
     .action(async (name: string, flags: { json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const job = await api.post(`${schedulePath(name)}/run`, jobDtoSchema);
@@ -146,6 +156,7 @@ ${examples(
     .command('delete')
     .description('delete a schedule and its fire records (its jobs stay)')
     .argument('<name>')
+    .addHelpText('after', examples('edgestelle schedules delete nightly-backup'))
     .action(async (name: string) => {
       const { api } = await connect(terminal.env);
       await api.delete(schedulePath(name));

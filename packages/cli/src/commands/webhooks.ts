@@ -41,7 +41,11 @@ export function addWebhooksVerb(program: Command, terminal: Terminal): void {
 Each POST carries X-EdgeStelle-Event, X-EdgeStelle-Delivery (the body's id; the same on every
 retry) and X-EdgeStelle-Signature: sha256=<hex HMAC-SHA256 of the body, keyed with the secret>.
 A receiver that does not answer 2xx within 10 s is tried again with backoff (30 s, doubling,
-at most hourly) for a day.`,
+at most hourly) for a day.
+${examples(
+  'edgestelle webhooks create https://chat.example.com/hooks/ops --event job.finished --event job.paused',
+  'edgestelle webhooks create https://pager.example.com/in --event node.offline --description "on-call"',
+)}`,
     )
     .action(async (url: string, flags: { event?: string[]; description?: string; json?: boolean }) => {
       const events = parseEvents(flags.event ?? []);
@@ -65,6 +69,7 @@ at most hourly) for a day.`,
     .command('list')
     .description('webhooks with their events and the last day’s deliveries')
     .option('--json', 'print the API’s WebhookDto list as JSON')
+    .addHelpText('after', examples('edgestelle webhooks list', 'edgestelle webhooks list --json'))
     .action(async (flags: { json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const { items } = await api.get('/api/v1/webhooks', webhookListSchema);
@@ -76,6 +81,7 @@ at most hourly) for a day.`,
     .command('delete')
     .description('delete a webhook (its queued deliveries go with it)')
     .argument('<id>')
+    .addHelpText('after', examples('edgestelle webhooks delete 01jd3v7k2m9q8r5t4w6x8y0z2a'))
     .action(async (id: string) => {
       const { api } = await connect(terminal.env);
       await api.delete(`/api/v1/webhooks/${encodeURIComponent(id)}`);
@@ -87,6 +93,7 @@ at most hourly) for a day.`,
     .description('a webhook’s last 50 deliveries, each attempt with its answer')
     .argument('<id>')
     .option('--json', 'print the API’s WebhookDeliveryDto list as JSON (bodies included)')
+    .addHelpText('after', examples('edgestelle webhooks deliveries 01jd3v7k2m9q8r5t4w6x8y0z2a'))
     .action(async (id: string, flags: { json?: boolean }) => {
       const { api } = await connect(terminal.env);
       const { items } = await api.get(
