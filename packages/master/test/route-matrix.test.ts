@@ -264,10 +264,10 @@ const table: Record<string, Row> = {
     call: (ctx) => ({ path: `/api/v1/runs/${ctx.runId}/output/raw` }),
   },
   // A plain GET (no upgrade); the WebSocket close codes have their own test.
-  'GET /api/v1/live': { roles: R(404, 404, 404), call: () => ({ path: '/api/v1/live' }) },
+  'GET /api/v1/live': { roles: R(400, 400, 400), call: () => ({ path: '/api/v1/live' }) },
   // A plain GET (no upgrade): the role is checked first; cli/test/shell.test.ts opens real sessions.
   'GET /api/v1/nodes/:nodeId/shell': {
-    roles: R(403, 404, 404),
+    roles: R(403, 400, 400),
     call: (ctx) => ({ path: `/api/v1/nodes/${ctx.nodeId}/shell` }),
   },
   'GET /api/v1/shell-sessions': { roles: R(403, 200, 200), call: () => ({ path: '/api/v1/shell-sessions' }) },

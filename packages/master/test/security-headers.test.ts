@@ -143,7 +143,7 @@ describe('security headers', () => {
         413,
       ],
       ['bad URL encoding', () => stack.admin.request('GET', '/api/v1/nodes/%E0%A4%A'), 400],
-      ['live hub without upgrade', () => stack.admin.request('GET', '/api/v1/live'), 404],
+      ['live hub without upgrade', () => stack.admin.request('GET', '/api/v1/live'), 400],
     ];
     for (const [what, send, status] of named) expect((await check(what, send)).status, what).toBe(status);
     expect([...seen]).toEqual(expect.arrayContaining([200, 400, 401, 404, 413]));

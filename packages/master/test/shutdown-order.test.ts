@@ -23,7 +23,8 @@ function stepRecorder(): { logger: pino.Logger; steps: string[] } {
   return { logger, steps };
 }
 
-// The order is what keeps shutdown from hanging: the live hub before the HTTP server, the MQTT
+// The order is what keeps shutdown from hanging: shell sessions and the live hub before the HTTP
+// server (they end its open WebSockets), the scheduler and webhooks after it (a request may use them), the MQTT
 // link (then ingest's last batch) before the dispatcher, the dispatcher before the broker and
 // the database.
 const cases: ReadonlyArray<readonly [DbKind, BrokerKind, number, readonly string[]]> = [
@@ -33,8 +34,16 @@ const cases: ReadonlyArray<readonly [DbKind, BrokerKind, number, readonly string
     60_000,
     [
       'sweeper',
+      'shell sessions',
       'live hub',
       'http',
+      'webhook delivery pruning',
+      'webhook event scan',
+      'webhook delivery pass',
+      'webhook deliveries',
+      'webhook events',
+      'schedule fire pruning',
+      'scheduler',
       'retention',
       'search index',
       'live credentials',
@@ -49,8 +58,16 @@ const cases: ReadonlyArray<readonly [DbKind, BrokerKind, number, readonly string
     'mosquitto-dynsec',
     0,
     [
+      'shell sessions',
       'live hub',
       'http',
+      'webhook delivery pruning',
+      'webhook event scan',
+      'webhook delivery pass',
+      'webhook deliveries',
+      'webhook events',
+      'schedule fire pruning',
+      'scheduler',
       'retention',
       'search index',
       'live credentials',
@@ -86,6 +103,13 @@ describe('master shutdown order', () => {
       expect(steps).toEqual([
         'live hub',
         'http',
+        'webhook delivery pruning',
+        'webhook event scan',
+        'webhook delivery pass',
+        'webhook deliveries',
+        'webhook events',
+        'schedule fire pruning',
+        'scheduler',
         'retention',
         'search index',
         'live credentials',

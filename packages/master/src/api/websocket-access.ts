@@ -22,7 +22,7 @@ export async function authenticate(auth: AuthService, request: FastifyRequest): 
  * The `onRequest` of a WebSocket route (the live hub, shell sessions). The upgrade is accepted
  * and then closed with 4401/4403 when credentials, Origin or role are wrong: a browser cannot
  * read the HTTP status of a refused upgrade, but it can read a close code. A plain GET gets
- * the HTTP error.
+ * the HTTP error, and a 400 invalid_request when it passes the checks.
  */
 export function websocketAccess(
   deps: { auth: AuthService; allowedOrigins: () => readonly string[] },
@@ -51,6 +51,10 @@ export function websocketAccess(
       request.liveRefusal = { code: liveCloseCodes.forbiddenOrigin, reason: reason.slice(0, 120) };
       return;
     }
+    // Past the checks a plain GET would reach the WebSocket plugin's bare 404: answer it like
+    // every other refusal instead.
+    if (!upgrade)
+      throw new MasterError(MasterErrorCode.invalidRequest, `${what} is a WebSocket: open it with Upgrade: websocket`);
     request.principal = principal;
   };
 }

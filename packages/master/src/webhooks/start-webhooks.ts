@@ -72,7 +72,7 @@ export function startWebhooks(options: {
   });
   shutdown.add('webhook events', () => events.close());
   shutdown.add('webhook deliveries', () => worker.close());
-  startPeriodicTask({ name: 'webhook deliveries', intervalMs: passMs, work: () => worker.pass(), logger, shutdown });
+  startPeriodicTask({ name: 'webhook delivery pass', intervalMs: passMs, work: () => worker.pass(), logger, shutdown });
   startPeriodicTask({
     name: 'webhook event scan',
     intervalMs: timings.offlineScanMs ?? 10_000,

@@ -208,8 +208,7 @@ describe('every HTTP route under fast-check', () => {
               failures.push(
                 `${route}: ${response.statusCode} for ${method} ${path}?${query} ${String(body.payload).slice(0, 200)}`,
               );
-            } else if (response.statusCode >= 400 && path.startsWith('/api/') && url !== '/api/v1/live') {
-              // (A plain GET of the live hub is a bare 404 from the WebSocket plugin, as docs/API.md says.)
+            } else if (response.statusCode >= 400 && path.startsWith('/api/')) {
               const parsed = apiErrorSchema.safeParse(jsonOrText(response.body));
               if (!parsed.success)
                 failures.push(`${route}: ${response.statusCode} without an error body: ${response.body.slice(0, 200)}`);
