@@ -1,17 +1,15 @@
-import { fileURLToPath } from 'node:url';
-import { spawn, type IPty } from '@lydell/node-pty';
 import { scriptPtySpawner } from '@edgestelle/agent';
-import { ADMIN, cliEnv, runCli, startMaster, waitFor, type InProcessMaster } from '@edgestelle/fleet-fixture';
+import { ADMIN, runCli, startMaster, waitFor, type InProcessMaster } from '@edgestelle/fleet-fixture';
 import { ExitCode, nodeDtoSchema, shellSessionListSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { cliOnTerminal, type TerminalSession } from './cli-terminal.ts';
 
 /**
  * `edgestelle shell` against a real master and real agents over the embedded broker: the CLI
  * runs on a pseudo-terminal here, as an operator's would, and the agent gives its terminal with
  * script(1), as one installed from the one-file bundle does.
  */
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let fleet: InProcessMaster;
 
 beforeAll(async () => {
@@ -24,28 +22,11 @@ afterAll(async () => {
   await fleet?.[Symbol.asyncDispose]();
 });
 
-interface Session {
-  pty: IPty;
-  output: () => string;
-  exit: Promise<number>;
+function onTerminal(args: readonly string[]): TerminalSession {
+  return cliOnTerminal(fleet, args, { cols: 100, rows: 30 });
 }
 
-function onTerminal(args: readonly string[]): Session {
-  const pty = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', MAIN, ...args], {
-    name: 'xterm-256color',
-    cols: 100,
-    rows: 30,
-    env: cliEnv(fleet),
-  });
-  let output = '';
-  pty.onData((data) => (output += data));
-  const exit = new Promise<number>((resolve) => pty.onExit(({ exitCode }) => resolve(exitCode)));
-  const timer = setTimeout(() => pty.kill('SIGKILL'), 30_000);
-  void exit.then(() => clearTimeout(timer));
-  return { pty, output: () => output, exit };
-}
-
-async function typed(session: Session, keys: string, expected: string | RegExp, what: string): Promise<void> {
+async function typed(session: TerminalSession, keys: string, expected: string | RegExp, what: string): Promise<void> {
   const before = session.output().length;
   session.pty.write(keys);
   await waitFor(

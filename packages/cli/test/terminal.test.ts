@@ -1,15 +1,13 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { spawn, type IPty } from '@lydell/node-pty';
 import { jobDtoSchema, pageSchema, searchPageSchema } from '@edgestelle/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, cliEnv, type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
+import { ADMIN, type InProcessMaster, startMaster, waitFor } from '@edgestelle/fleet-fixture';
+import { cliOnTerminal, type TerminalSession } from './cli-terminal.ts';
 
 /**
  * The CLI on a real terminal (a pseudo-terminal): escaped control characters, coloured
  * prefixes, the Ctrl-C question, and the password prompt without echo.
  */
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 let fleet: InProcessMaster;
 
 beforeAll(async () => {
@@ -25,25 +23,8 @@ afterAll(async () => {
   await fleet?.[Symbol.asyncDispose]();
 });
 
-interface Session {
-  pty: IPty;
-  output: () => string;
-  exit: Promise<number>;
-}
-
-function onTerminal(args: readonly string[], env: Record<string, string | undefined> = {}): Session {
-  const pty = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', MAIN, ...args], {
-    name: 'xterm-256color',
-    cols: 160,
-    rows: 40,
-    env: cliEnv(fleet, env),
-  });
-  let output = '';
-  pty.onData((data) => (output += data));
-  const exit = new Promise<number>((resolve) => pty.onExit(({ exitCode }) => resolve(exitCode)));
-  const timer = setTimeout(() => pty.kill('SIGKILL'), 30_000);
-  void exit.then(() => clearTimeout(timer));
-  return { pty, output: () => output, exit };
+function onTerminal(args: readonly string[], env: Record<string, string | undefined> = {}): TerminalSession {
+  return cliOnTerminal(fleet, args, { cols: 160, rows: 40, env });
 }
 
 describe('on a terminal', () => {

@@ -27,6 +27,17 @@ function stepRecorder(): { logger: pino.Logger; steps: string[] } {
 // server (they end its open WebSockets), the scheduler and webhooks after it (a request may use them), the MQTT
 // link (then ingest's last batch) before the dispatcher, the dispatcher before the broker and
 // the database.
+/** What a request may use, so it stops after the HTTP server: the scheduler and the webhooks. */
+const AFTER_HTTP = [
+  'webhook delivery pruning',
+  'webhook event scan',
+  'webhook delivery pass',
+  'webhook deliveries',
+  'webhook events',
+  'schedule fire pruning',
+  'scheduler',
+];
+
 const cases: ReadonlyArray<readonly [DbKind, BrokerKind, number, readonly string[]]> = [
   [
     'sqlite',
@@ -37,13 +48,7 @@ const cases: ReadonlyArray<readonly [DbKind, BrokerKind, number, readonly string
       'shell sessions',
       'live hub',
       'http',
-      'webhook delivery pruning',
-      'webhook event scan',
-      'webhook delivery pass',
-      'webhook deliveries',
-      'webhook events',
-      'schedule fire pruning',
-      'scheduler',
+      ...AFTER_HTTP,
       'retention',
       'search index',
       'live credentials',
@@ -61,13 +66,7 @@ const cases: ReadonlyArray<readonly [DbKind, BrokerKind, number, readonly string
       'shell sessions',
       'live hub',
       'http',
-      'webhook delivery pruning',
-      'webhook event scan',
-      'webhook delivery pass',
-      'webhook deliveries',
-      'webhook events',
-      'schedule fire pruning',
-      'scheduler',
+      ...AFTER_HTTP,
       'retention',
       'search index',
       'live credentials',
@@ -103,13 +102,7 @@ describe('master shutdown order', () => {
       expect(steps).toEqual([
         'live hub',
         'http',
-        'webhook delivery pruning',
-        'webhook event scan',
-        'webhook delivery pass',
-        'webhook deliveries',
-        'webhook events',
-        'schedule fire pruning',
-        'scheduler',
+        ...AFTER_HTTP,
         'retention',
         'search index',
         'live credentials',
