@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
@@ -16,10 +15,11 @@ const skipped = new Set(['node_modules', 'dist', '.vite']);
  * The console built from its current source, so browser tests never run against a stale
  * packages/master/public. A build takes seconds of both cores, so it is made once per source
  * state and shared by every browser test: the directory is named by a hash of the sources and
- * only ever appears whole (built beside it, then renamed). The master only reads it.
+ * only ever appears whole (built beside it, then renamed). The master only reads it. It lives in
+ * the checkout's node_modules/.cache, not in a test's temp folder, so that it outlives one test.
  */
 export async function consoleBuild(): Promise<string> {
-  const dir = join(tmpdir(), 'edgestelle-console-builds', await sourceHash());
+  const dir = join(packagesRoot, '..', 'node_modules', '.cache', 'edgestelle-console', await sourceHash());
   if (existsSync(dir)) return dir;
   const partial = `${dir}.${process.pid}.partial`;
   await build({
