@@ -49,6 +49,8 @@ describe('delivery through broker restarts', () => {
       // Back only once the agent has lost its connection, so that each kill is a reconnect.
       await until(() => !agent.stats().connected, 'the agent to notice the broker is gone', 10_000);
       await broker.start();
+      // And the next kill only once it is back: a kill while it still reconnects is no new connection.
+      await until(() => agent.stats().connected, 'the agent to reconnect', 30_000);
     }
     await until(() => master.complete(command.runId), 'the whole run to be acknowledged', 90_000);
 
